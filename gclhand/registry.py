@@ -29,7 +29,8 @@ from mmengine.registry import WEIGHT_INITIALIZERS as MMENGINE_WEIGHT_INITIALIZER
 from mmengine.registry import Registry
 
 # --- children of MMEngine's roots -----------------------------------------------------
-RUNNERS = Registry('runner', parent=MMENGINE_RUNNERS, scope='gclhand')
+RUNNERS = Registry('runner', parent=MMENGINE_RUNNERS, scope='gclhand',
+                   locations=['gclhand.engine'])
 LOOPS = Registry('loop', parent=MMENGINE_LOOPS, scope='gclhand', locations=['gclhand.engine'])
 HOOKS = Registry('hook', parent=MMENGINE_HOOKS, scope='gclhand', locations=['gclhand.engine'])
 LOG_PROCESSORS = Registry('log processor', parent=MMENGINE_LOG_PROCESSORS, scope='gclhand')

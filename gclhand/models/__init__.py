@@ -6,3 +6,4 @@ from .encoders import *  # noqa: F401,F403
 from .estimators import *  # noqa: F401,F403
 from .losses import *  # noqa: F401,F403
 from .sim_targets import *  # noqa: F401,F403
+from .dgcl import DGCLNet  # noqa: F401

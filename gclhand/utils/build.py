@@ -1,4 +1,5 @@
 """Building registered components with errors that name the problem."""
+import inspect
 from typing import Any, Optional
 
 from mmengine.registry import Registry
@@ -37,3 +38,25 @@ def build_component(registry: Registry, cfg: Optional[dict], key: str = '', **de
                 f"plugin that registers it (custom_imports=dict(imports=[...]))? "
                 f"Registered: {known}")
     return registry.build(cfg, default_args=default_args or None)
+
+
+def fill_defaults(registry: Registry, cfg: Optional[dict], **candidates: Any) -> Optional[dict]:
+    """Return a copy of ``cfg`` with each ``candidates`` key its class accepts and lacks.
+
+    Lets a parent module pass sizes it knows (channels, node counts) to a configured child
+    without every config repeating them; keys the child's ``__init__`` does not take, and
+    ``None`` values, are ignored. ``cfg`` values always win.
+    """
+    if not isinstance(cfg, dict) or not isinstance(cfg.get('type'), str):
+        return cfg
+    registry.import_from_location()
+    cls = registry.get(cfg['type'])
+    if cls is None:
+        return cfg
+    params = inspect.signature(cls.__init__).parameters
+    takes_any = any(p.kind is p.VAR_KEYWORD for p in params.values())
+    out = dict(cfg)
+    for key, value in candidates.items():
+        if value is not None and key not in out and (key in params or takes_any):
+            out[key] = value
+    return out

@@ -18,6 +18,8 @@ def register_all_modules(init_default_scope: bool = True) -> None:
     import gclhand.hand  # noqa: F401
     import gclhand.models  # noqa: F401
     import gclhand.visualization  # noqa: F401
+    from .plugins import load_plugins
+    load_plugins()
 
     if init_default_scope:
         never_created = DefaultScope.get_current_instance() is None \

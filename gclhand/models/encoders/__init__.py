@@ -1,1 +1,3 @@
+from .resnet import ResNet
 
+__all__ = ['ResNet']

@@ -1,0 +1,30 @@
+# Runtime shared by every experiment: hooks, logging, environment, visualisation.
+default_scope = 'gclhand'
+# GCLHandRunner: atomic checkpoints, exact resume (RNG + sampler state), CPU/gloo DDP
+runner_type = 'GCLHandRunner'
+
+default_hooks = dict(
+    timer=dict(type='IterTimerHook'),
+    logger=dict(type='LoggerHook', interval=20),
+    param_scheduler=dict(type='ParamSchedulerHook'),
+    checkpoint=dict(type='AtomicCheckpointHook', interval=1, max_keep_ckpts=3,
+                    save_best='intaghand/mpjpe', rule='less'),
+    sampler_seed=dict(type='DistSamplerSeedHook'),
+)
+
+env_cfg = dict(
+    cudnn_benchmark=False,
+    mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
+    # tools/train.py switches to gloo when CUDA is unavailable
+    dist_cfg=dict(backend='nccl'),
+)
+custom_hooks = []
+
+vis_backends = [dict(type='LocalVisBackend')]
+visualizer = dict(type='Visualizer', vis_backends=vis_backends, name='visualizer')
+
+log_processor = dict(by_epoch=True, window_size=20)
+log_level = 'INFO'
+load_from = None
+resume = False
+randomness = dict(seed=0, deterministic=False)

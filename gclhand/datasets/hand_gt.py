@@ -1,0 +1,63 @@
+"""Ground-truth meshes and joints of two hands from MANO parameters, in camera space.
+
+The hand-model forward pass is the expensive part of building a sample's labels, so it is
+run here in batches over many samples at once (datasets call it once at initialisation).
+"""
+from typing import Dict, Tuple
+
+import numpy as np
+import torch
+
+from gclhand.structures import HANDS, NUM_HAND_JOINTS, NUM_HAND_VERTS
+
+
+def build_dataset_hand_model(cfg: dict):
+    """Build (memoised) the hand model a dataset uses for its labels.
+
+    Imported lazily so that reading annotations never needs the hand package.
+    """
+    from gclhand.hand import build_hand_model
+    return build_hand_model(cfg)
+
+
+@torch.no_grad()
+def two_hand_gt(hand_model, params: Dict[str, Dict[str, np.ndarray]], cam_R: np.ndarray,
+                cam_t: np.ndarray, batch_size: int = 512) -> Tuple[np.ndarray, np.ndarray]:
+    """Camera-space vertices and joints of both hands of ``N`` samples.
+
+    ``X_cam = (MANO(global_orient, hand_pose, betas) + transl) @ cam_R.T + cam_t``
+    (docs/internals.md, IntagHand's convention).
+
+    Args:
+        hand_model: a gclhand hand model (``hand_model(side=..., hand_pose=..., betas=...,
+            global_orient=..., transl=...)`` returning ``.vertices`` / ``.joints``).
+        params: ``{side: {'global_orient' (N, 3) axis-angle, 'hand_pose' (N, P) in the
+            hand model's pose format, 'betas' (N, 10), 'transl' (N, 3) metres}}`` for each
+            side in :data:`HANDS`; a side may be missing (its outputs are zeros).
+        cam_R: ``(N, 3, 3)`` world-to-camera rotations.
+        cam_t: ``(N, 3)`` world-to-camera translations, metres.
+        batch_size: samples per hand-model call.
+
+    Returns:
+        ``verts (N, 2, 778, 3)`` and ``joints (N, 2, 21, 3)``, float32 metres, library joint
+        order, hand axis ordered as :data:`HANDS`.
+    """
+    n = len(cam_R)
+    verts = np.zeros((n, 2, NUM_HAND_VERTS, 3), np.float32)
+    joints = np.zeros((n, 2, NUM_HAND_JOINTS, 3), np.float32)
+    cam_R = torch.as_tensor(np.asarray(cam_R), dtype=torch.float32)
+    cam_t = torch.as_tensor(np.asarray(cam_t), dtype=torch.float32)
+    for h, side in enumerate(HANDS):
+        if side not in params:
+            continue
+        p = {k: torch.as_tensor(np.asarray(v), dtype=torch.float32).reshape(n, -1)
+             for k, v in params[side].items()}
+        for start in range(0, n, batch_size):
+            sl = slice(start, min(start + batch_size, n))
+            out = hand_model(side=side, hand_pose=p['hand_pose'][sl], betas=p['betas'][sl],
+                             global_orient=p['global_orient'][sl], transl=p['transl'][sl])
+            rot_t = cam_R[sl].transpose(1, 2)
+            shift = cam_t[sl, None, :]
+            verts[sl, h] = (torch.bmm(out.vertices.float(), rot_t) + shift).numpy()
+            joints[sl, h] = (torch.bmm(out.joints.float(), rot_t) + shift).numpy()
+    return verts, joints

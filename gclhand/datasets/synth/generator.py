@@ -1,0 +1,382 @@
+"""Writing the synthetic two-hand dataset in the IntagHand layout, resumably.
+
+Per split: ``{out}/{split}/img/{i}.jpg``, ``{out}/{split}/anno/{i}.pkl`` (see
+:mod:`.labels`) and, written last, ``{out}/{split}/meta.json``.  Each sample is drawn from
+its own generator seeded by ``(seed, crc32(split), index)`` and rendered single-threaded,
+so the files do not depend on the number of worker processes or the order they run in.
+
+Resuming: ``.synth_progress.json`` records the generation settings when a split starts;
+a rerun with the same settings keeps the samples already written (image then annotation,
+each atomically, so an annotation implies its image) and produces only the missing ones.
+A split whose ``meta.json`` matches the request is skipped.  Different settings regenerate
+the split, deleting only files in a folder this generator created (never foreign data).
+"""
+import json
+import multiprocessing as mp
+import os
+import os.path as osp
+import re
+import sys
+import time
+import zlib
+from contextlib import contextmanager
+from typing import Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
+
+import cv2
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from gclhand.datasets.io import dump_pickle_atomic, write_bytes_atomic
+from .backgrounds import random_background
+from .labels import make_annotation, scene_hands_camera
+from .renderer import render_mesh
+from .sampler import SceneSampler
+
+__all__ = ['GENERATOR_VERSION', 'DEFAULT_SPLITS', 'DEFAULT_HAND_MODEL', 'SyntheticRenderer',
+           'sample_rng', 'resolve_splits', 'generate_synthetic_dataset',
+           'ensure_synthetic_dataset', 'read_meta', 'split_is_complete']
+
+#: Bump when a change alters the generated images or labels (stored in meta.json).
+GENERATOR_VERSION = '1.0'
+DEFAULT_SPLITS = ('train', 'val', 'test')
+#: The IntagHand annotation format: 45 PCA pose coefficients, ``flat_hand_mean=False``.
+DEFAULT_HAND_MODEL = dict(type='MANOHandModel', use_pca=True)
+META_FILE = 'meta.json'
+PROGRESS_FILE = '.synth_progress.json'
+_SAMPLE_RE = re.compile(r'^(\d+)\.(jpg|pkl)$')
+
+
+def sample_rng(seed: int, split: str, index: int) -> np.random.Generator:
+    """The random generator of one sample, a pure function of ``(seed, split, index)``."""
+    return np.random.default_rng([int(seed), zlib.crc32(split.encode()), int(index)])
+
+
+@contextmanager
+def _single_thread() -> Iterator[None]:
+    """Run torch single-threaded (reductions then sum in a fixed order: reproducible)."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(n)
+
+
+class SyntheticRenderer:
+    """Draws, renders and encodes synthetic samples (one per process).
+
+    Args:
+        img_size: side of the square image.
+        hand_model: hand-model config (built with :func:`gclhand.hand.build_hand_model`).
+        sampler: keyword arguments of :class:`~.sampler.SceneSampler`.
+        jpeg_quality: JPEG quality of the written images.
+    """
+
+    def __init__(self, img_size: int = 256, hand_model: Optional[dict] = None,
+                 sampler: Optional[dict] = None, jpeg_quality: int = 95):
+        from gclhand.hand import build_hand_model
+        self.img_size, self.jpeg_quality = int(img_size), int(jpeg_quality)
+        self.hm = build_hand_model(dict(hand_model or DEFAULT_HAND_MODEL))
+        self.sampler = SceneSampler(self.hm, img_size=self.img_size, **(sampler or {}))
+        n_left = self.hm.template('left').shape[0]
+        self.faces = torch.cat([self.hm.faces('left').long(),
+                                self.hm.faces('right').long() + n_left])
+
+    def render(self, seed: int, split: str, index: int, return_mask: bool = False):
+        """One sample: ``(image (H, W, 3) uint8 RGB, annotation dict)``, plus the (H, W) bool
+        silhouette of both hands when ``return_mask``."""
+        with _single_thread():
+            return self._render(seed, split, index, return_mask)
+
+    def _render(self, seed: int, split: str, index: int, return_mask: bool):
+        rng = sample_rng(seed, split, index)
+        scene = self.sampler.sample(rng)
+        # render from the float32 parameters exactly as the annotation stores them
+        hands = {s: p.as_float32() for s, p in scene.hands.items()}
+        geo = scene_hands_camera(self.hm, hands, scene.cam_R, scene.cam_t)
+        verts = torch.as_tensor(geo['verts'].reshape(-1, 3), dtype=torch.float32)
+        colors = torch.as_tensor(np.concatenate([scene.colors['left'], scene.colors['right']]))
+        bg = torch.as_tensor(random_background(rng, self.img_size))
+        img, frags = render_mesh(verts, self.faces, torch.as_tensor(scene.cam_K), self.img_size,
+                                 colors, background=bg, mode='smooth',
+                                 light_dir=tuple(scene.light_dir), ambient=scene.ambient,
+                                 diffuse=scene.diffuse)
+        img = img.numpy()
+        if rng.random() < 0.5:  # mild defocus
+            img = cv2.GaussianBlur(img, (0, 0), rng.uniform(0.3, 0.9))
+        img = img + rng.normal(0, rng.uniform(0, 0.02), img.shape).astype(np.float32)
+        img = (np.clip(img, 0, 1) * 255 + 0.5).astype(np.uint8)
+        ys, xs = np.nonzero(frags.mask.numpy())
+        bbox = (np.array([xs.min(), ys.min(), xs.max() - xs.min() + 1, ys.max() - ys.min() + 1])
+                if len(xs) else np.zeros(4))
+        anno = make_annotation(scene, index, split, seed, self.img_size, bbox,
+                               GENERATOR_VERSION)
+        return (img, anno, frags.mask) if return_mask else (img, anno)
+
+    def encode(self, img: np.ndarray) -> bytes:
+        ok, buf = cv2.imencode('.jpg', cv2.cvtColor(img, cv2.COLOR_RGB2BGR),
+                               [cv2.IMWRITE_JPEG_QUALITY, self.jpeg_quality])
+        if not ok:
+            raise RuntimeError('OpenCV failed to encode a JPEG image')
+        return buf.tobytes()
+
+    def write(self, split_dir: str, seed: int, split: str, index: int) -> int:
+        """Render sample ``index`` and write its image, then its annotation."""
+        img, anno = self.render(seed, split, index)
+        write_bytes_atomic(self.encode(img), osp.join(split_dir, 'img', f'{index}.jpg'))
+        dump_pickle_atomic(anno, osp.join(split_dir, 'anno', f'{index}.pkl'))
+        return index
+
+
+# ---------------------------------------------------------------------------- workers
+_WORKER: Optional[SyntheticRenderer] = None
+
+
+def _init_worker(kwargs: dict) -> None:
+    global _WORKER
+    torch.set_num_threads(1)
+    _WORKER = SyntheticRenderer(**kwargs)
+
+
+def _work(task: Tuple[str, int, str, int]) -> int:
+    return _WORKER.write(*task)
+
+
+# ---------------------------------------------------------------------------- bookkeeping
+def resolve_splits(num: Union[int, Mapping[str, int], None],
+                   splits: Union[str, Sequence[str], Mapping[str, Union[int, float]], None]
+                   ) -> Dict[str, int]:
+    """Samples per split from the flexible ``num`` / ``splits`` arguments.
+
+    * ``splits`` a name (``'train'``), comma list (``'train,val'``) or sequence: ``num``
+      samples each (``num`` may also be a dict split -> count).
+    * ``splits`` a dict: an int value is that split's count, a float in (0, 1] a fraction
+      of ``num`` (the total), e.g. ``{'train': 0.8, 'val': 0.1, 'test': 0.1}``.
+    """
+    splits = DEFAULT_SPLITS if splits is None else splits
+    if isinstance(splits, str):
+        splits = [s.strip() for s in splits.split(',') if s.strip()]
+    if isinstance(splits, Mapping):
+        out = {}
+        for name, v in splits.items():
+            if isinstance(v, float) and not v.is_integer():
+                if not 0 < v <= 1 or not isinstance(num, int):
+                    raise ValueError(f"splits['{name}'] = {v}: a fraction must be in (0, 1] "
+                                     'and needs an integer total num')
+                out[name] = int(round(v * num))
+            else:
+                out[name] = int(v)
+    elif isinstance(num, Mapping):
+        out = {name: int(num[name]) for name in splits}
+    else:
+        if num is None:
+            raise ValueError('give the number of samples: num=<int per split> '
+                             "(or splits={'train': count, ...})")
+        out = {name: int(num) for name in splits}
+    bad = [f'{k}={v}' for k, v in out.items() if v < 0 or not re.match(r'^[\w.-]+$', k)]
+    if not out or bad:
+        raise ValueError(f'invalid split counts/names {bad or out}: need names of letters, '
+                         'digits, _ . - and counts >= 0')
+    return out
+
+
+def _settings(seed: int, img_size: int, hand_hash: str, sampler: Optional[dict],
+              jpeg_quality: int) -> dict:
+    """What determines each sample (the count does not: samples are seeded per index)."""
+    return dict(seed=int(seed), img_size=int(img_size), generator_version=GENERATOR_VERSION,
+                hand_model_hash=hand_hash, jpeg_quality=int(jpeg_quality),
+                sampler=json.loads(json.dumps(sampler or {}, sort_keys=True)))
+
+
+def read_meta(split_dir: str) -> Optional[dict]:
+    """``{split_dir}/meta.json`` or ``None`` when absent/unreadable."""
+    try:
+        with open(osp.join(split_dir, META_FILE)) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+def split_is_complete(split_dir: str, count: int, settings: dict) -> bool:
+    """True when ``meta.json`` says this split holds ``count`` samples made with ``settings``."""
+    meta = read_meta(split_dir)
+    return (meta is not None and meta.get('count') == count
+            and all(meta.get(k) == v for k, v in settings.items()))
+
+
+def _existing(split_dir: str, sub: str, ext: str) -> Dict[int, str]:
+    folder = osp.join(split_dir, sub)
+    if not osp.isdir(folder):
+        return {}
+    return {int(m.group(1)): osp.join(folder, name) for name in os.listdir(folder)
+            for m in [_SAMPLE_RE.match(name)] if m and m.group(2) == ext}
+
+
+def _write_json(path: str, obj: dict) -> None:
+    write_bytes_atomic(json.dumps(obj, indent=1, sort_keys=True).encode(), path)
+
+
+def _prepare_split(split_dir: str, count: int, settings: dict) -> List[int]:
+    """Make ``split_dir`` ready for generation; return the indices still to generate."""
+    ours = osp.exists(osp.join(split_dir, PROGRESS_FILE)) or read_meta(split_dir) is not None
+    annos, imgs = _existing(split_dir, 'anno', 'pkl'), _existing(split_dir, 'img', 'jpg')
+    if (annos or imgs) and not ours:
+        raise FileExistsError(
+            f"'{split_dir}' holds img/ or anno/ files that gclhand's synthetic generator did "
+            f'not write (no {META_FILE} or {PROGRESS_FILE}); refusing to overwrite them. '
+            'Choose an empty output folder.')
+    progress = None
+    if osp.exists(osp.join(split_dir, PROGRESS_FILE)):
+        with open(osp.join(split_dir, PROGRESS_FILE)) as f:
+            progress = json.load(f)
+    meta = read_meta(split_dir)
+    same = {k: v for k, v in (progress or meta or {}).items() if k in settings} == settings
+    if osp.exists(osp.join(split_dir, META_FILE)):
+        os.remove(osp.join(split_dir, META_FILE))   # incomplete from here until written
+    if not same:                                      # other settings: start over
+        for path in list(annos.values()) + list(imgs.values()):
+            os.remove(path)
+        annos, imgs = {}, {}
+    _write_json(osp.join(split_dir, PROGRESS_FILE), settings)
+    for idx, path in list(annos.items()) + list(imgs.items()):
+        if idx >= count:                              # the split got smaller
+            os.remove(path)
+    return [i for i in range(count) if i not in annos or i not in imgs]
+
+
+def _hand_model_hash(hand_model: Optional[dict]) -> str:
+    from gclhand.hand import build_hand_model
+    return str(build_hand_model(dict(hand_model or DEFAULT_HAND_MODEL)).content_hash)
+
+
+def generate_synthetic_dataset(out_dir: str,
+                               num: Union[int, Mapping[str, int], None] = None,
+                               seed: int = 0,
+                               workers: int = 1,
+                               img_size: int = 256,
+                               splits: Union[str, Sequence[str], Mapping, None] = DEFAULT_SPLITS,
+                               progress: bool = True,
+                               hand_model: Optional[dict] = None,
+                               sampler: Optional[dict] = None,
+                               jpeg_quality: int = 95,
+                               start_method: Optional[str] = None) -> Dict[str, str]:
+    """Generate (or finish, or verify) the synthetic two-hand dataset.
+
+    Args:
+        out_dir: root folder; split ``s`` goes to ``{out_dir}/{s}/{img,anno}/``.
+        num: samples per split (int or dict), or the total when ``splits`` holds fractions.
+        seed: dataset seed; sample ``i`` of split ``s`` depends only on ``(seed, s, i)``.
+        workers: processes rendering in parallel (results do not depend on it).
+        img_size: side of the square images (256 at paper scale, 64 in fast tests).
+        splits: split name(s) or ``{split: count | fraction}`` (see :func:`resolve_splits`).
+        progress: show a tqdm progress bar.
+        hand_model: hand-model config (default ``MANOHandModel`` with ``use_pca=True``).
+        sampler: keyword arguments of :class:`~.sampler.SceneSampler` (pose/shape/placement/
+            camera/skin settings); part of the settings recorded in ``meta.json``.
+        jpeg_quality: JPEG quality.
+        start_method: multiprocessing start method (default ``fork`` on Linux, else
+            ``spawn``).
+
+    Returns:
+        dict split -> split folder.
+    """
+    counts = resolve_splits(num, splits)
+    settings = _settings(seed, img_size, _hand_model_hash(hand_model), sampler, jpeg_quality)
+    todo, dirs = [], {}
+    for split, count in counts.items():
+        split_dir = dirs[split] = osp.join(out_dir, split)
+        if split_is_complete(split_dir, count, settings):
+            continue
+        os.makedirs(osp.join(split_dir, 'img'), exist_ok=True)
+        os.makedirs(osp.join(split_dir, 'anno'), exist_ok=True)
+        todo.extend((split_dir, int(seed), split, i)
+                    for i in _prepare_split(split_dir, count, settings))
+
+    kwargs = dict(img_size=img_size, hand_model=hand_model, sampler=sampler,
+                  jpeg_quality=jpeg_quality)
+    bar = tqdm(total=len(todo), desc=f'synthetic hands -> {out_dir}', unit='img',
+               disable=not progress or not todo, dynamic_ncols=True)
+    if todo and workers <= 1:
+        renderer = SyntheticRenderer(**kwargs)
+        for task in todo:
+            renderer.write(*task)
+            bar.update()
+    elif todo:
+        method = start_method or ('fork' if sys.platform.startswith('linux') else 'spawn')
+        ctx = mp.get_context(method)
+        with ctx.Pool(min(workers, len(todo)), initializer=_init_worker,
+                      initargs=(kwargs, )) as pool:
+            for _ in pool.imap_unordered(_work, todo, chunksize=4):
+                bar.update()
+    bar.close()
+
+    for split, count in counts.items():
+        split_dir = dirs[split]
+        if split_is_complete(split_dir, count, settings):
+            continue
+        meta = dict(settings, count=count, split=split)
+        _write_json(osp.join(split_dir, META_FILE), meta)   # last: marks the split complete
+        os.remove(osp.join(split_dir, PROGRESS_FILE))
+    return dirs
+
+
+def ensure_synthetic_dataset(root: str,
+                             num_per_split: Union[int, Mapping[str, int], None] = None,
+                             seed: int = 0,
+                             splits: Union[str, Sequence[str], Mapping, None] = DEFAULT_SPLITS,
+                             img_size: int = 256,
+                             workers: int = 1,
+                             progress: bool = True,
+                             timeout: float = 24 * 3600.0,
+                             poll: float = 2.0,
+                             **kwargs) -> str:
+    """Make sure ``root`` holds the requested synthetic dataset, generating it once.
+
+    Cheap when the data is there (reads each split's ``meta.json``).  Otherwise process
+    rank 0 (MMEngine's ``get_dist_info``) generates or resumes it while holding a file lock
+    ``{root}/.synth.lock`` - so concurrent jobs on one machine do not both write - and the
+    other ranks poll the split folders until rank 0 has written every ``meta.json``.
+
+    Args:
+        root: dataset root; the splits go to ``{root}/{split}``.
+        num_per_split: samples per split (int or dict split -> count).
+        seed, splits, img_size, workers, progress: see :func:`generate_synthetic_dataset`.
+        timeout: seconds the non-zero ranks wait before raising :class:`TimeoutError`.
+        poll: seconds between their checks.
+        **kwargs: more :func:`generate_synthetic_dataset` arguments (``hand_model``,
+            ``sampler``, ``jpeg_quality``).
+
+    Returns:
+        ``root``.
+    """
+    from filelock import FileLock
+    from mmengine.dist import get_dist_info
+
+    counts = resolve_splits(num_per_split, splits)
+    settings = _settings(seed, img_size, _hand_model_hash(kwargs.get('hand_model')),
+                         kwargs.get('sampler'), kwargs.get('jpeg_quality', 95))
+
+    def complete() -> bool:
+        return all(split_is_complete(osp.join(root, s), c, settings) for s, c in counts.items())
+
+    if complete():
+        return root
+    rank, _ = get_dist_info()
+    if rank == 0:
+        os.makedirs(root, exist_ok=True)
+        with FileLock(osp.join(root, '.synth.lock')):
+            if not complete():   # another job may have finished it while we waited
+                generate_synthetic_dataset(root, counts, seed=seed, workers=workers,
+                                           img_size=img_size, splits=list(counts),
+                                           progress=progress, **kwargs)
+        return root
+    start = time.monotonic()
+    while not complete():
+        if time.monotonic() - start > timeout:
+            raise TimeoutError(f"rank {rank}: waited {timeout:.0f} s for rank 0 to generate "
+                               f"the synthetic dataset in '{root}' (no complete meta.json in "
+                               f'{sorted(counts)}); check rank 0\'s log')
+        time.sleep(poll)
+    return root
+

@@ -1,0 +1,65 @@
+"""Learning-rate decay on a plateau of the *training* loss (HandDGCL section 4.1)."""
+from typing import Optional
+
+import torch
+from mmengine.dist import all_reduce, get_world_size
+from mmengine.hooks import Hook
+from mmengine.optim.scheduler import ReduceOnPlateauLR
+
+from gclhand.registry import HOOKS, PARAM_SCHEDULERS
+
+
+@PARAM_SCHEDULERS.register_module()
+class TrainLossPlateauLR(ReduceOnPlateauLR):
+    """:class:`~mmengine.optim.ReduceOnPlateauLR` stepped with the epoch's training loss.
+
+    The paper halves the learning rate "when the training loss decreases less than 1e-4
+    continuously in 4 epochs" (min 1e-6). MMEngine steps plateau schedulers with
+    *validation* metrics only, so this subclass opts out of that
+    (``need_val_args = False``) and :class:`TrainLossPlateauHook` steps it after every
+    training epoch with ``{'train/loss': mean loss of the epoch over all ranks}``.
+    Use ``monitor='train/loss'``, ``threshold_rule='abs'`` for the paper's recipe.
+    """
+
+    need_val_args = False
+
+
+@HOOKS.register_module()
+class TrainLossPlateauHook(Hook):
+    """Feeds the epoch-mean training loss to every :class:`TrainLossPlateauLR`.
+
+    The mean is taken over the epoch's iterations and all-reduced across ranks, so every
+    rank decays its learning rate at the same epoch.
+    """
+
+    priority = 'LOW'
+
+    def __init__(self, key: str = 'loss'):
+        self.key = key
+        self._sum = 0.0
+        self._count = 0
+
+    def before_train_epoch(self, runner) -> None:
+        self._sum, self._count = 0.0, 0
+
+    def after_train_iter(self, runner, batch_idx: int, data_batch=None,
+                         outputs: Optional[dict] = None) -> None:
+        if outputs and self.key in outputs:
+            value = float(outputs[self.key])
+            if value == value and abs(value) != float('inf'):  # skipped non-finite steps
+                self._sum += value
+                self._count += 1
+
+    def after_train_epoch(self, runner) -> None:
+        stats = torch.tensor([self._sum, float(self._count)], dtype=torch.float64)
+        if get_world_size() > 1:
+            all_reduce(stats, op='sum')
+        if stats[1] == 0:
+            return
+        metrics = {'train/loss': float(stats[0] / stats[1])}
+        schedulers = runner.param_schedulers or []
+        if isinstance(schedulers, dict):
+            schedulers = [s for group in schedulers.values() for s in group]
+        for scheduler in schedulers:
+            if isinstance(scheduler, TrainLossPlateauLR):
+                scheduler.step(metrics)

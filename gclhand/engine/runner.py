@@ -1,0 +1,157 @@
+"""gclhand's Runner: MMEngine's Runner with CPU multi-process training and safe checkpoints."""
+import os
+import os.path as osp
+import pickle
+import re
+from typing import Dict, Optional
+
+from mmengine.dist import get_dist_info, is_distributed, is_main_process
+from mmengine.fileio import LocalBackend, get_file_backend
+from mmengine.model import is_model_wrapper
+from mmengine.runner import Runner
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+
+from gclhand.registry import MODEL_WRAPPERS, RUNNERS
+from gclhand.utils import ConfigError
+from gclhand.utils.dist import init_dist, is_cpu_device
+from .checkpoint import (checkpoint_safe_globals, commit_file, get_rng_state, set_rng_state,
+                         tmp_path_for)
+from .hooks import PlainMessageHubHook
+
+
+@RUNNERS.register_module()
+class GCLHandRunner(Runner):
+    """:class:`mmengine.runner.Runner` with four changes, each a small override.
+
+    1. :meth:`setup_env` initialises the process group with ``gloo`` when CUDA is not
+       available (MMEngine's ``init_dist`` calls ``torch.cuda.set_device`` and fails on
+       CPU-only PyTorch); MMEngine then skips its own initialisation.
+    2. :meth:`wrap_model` gives ``MMDistributedDataParallel`` ``device_ids=None`` on CPU
+       (MMEngine passes ``[LOCAL_RANK]``, which DDP rejects for a CPU module).
+    3. :meth:`save_checkpoint` writes through a temporary file and :func:`os.replace`:
+       a crash during a save never leaves a partial file under a checkpoint's name.  It
+       also records the RNG state (``meta['rng_states']``, one entry per rank when
+       :class:`~gclhand.engine.hooks.AtomicCheckpointHook` gathers them) and the sampler seed.
+    4. Checkpoints load under PyTorch's safe ``weights_only`` unpickler (default since
+       PyTorch 2.6, which rejects MMEngine's own checkpoints): :meth:`register_hooks` adds
+       :class:`~gclhand.engine.hooks.PlainMessageHubHook` and :meth:`load_checkpoint`
+       allow-lists NumPy values only (:func:`~gclhand.engine.checkpoint_safe_globals`).
+       :meth:`resume` restores the RNG state and sampler seed after MMEngine's resume.
+
+    Select it in a config with ``runner_type = 'GCLHandRunner'``.
+    """
+
+    def setup_env(self, env_cfg: Dict) -> None:
+        if self.distributed and not is_distributed():
+            init_dist(self.launcher, **dict(env_cfg.get('dist_cfg') or {}))
+        super().setup_env(env_cfg)
+
+    def register_hooks(self, default_hooks=None, custom_hooks=None) -> None:
+        super().register_hooks(default_hooks, custom_hooks)
+        if not any(isinstance(h, PlainMessageHubHook) for h in self.hooks):
+            self.register_hook(PlainMessageHubHook())
+
+    def wrap_model(self, model_wrapper_cfg: Optional[Dict], model: nn.Module) -> nn.Module:
+        if self.distributed and not is_model_wrapper(model) and is_cpu_device():
+            wrapper_cfg = dict(model_wrapper_cfg or dict(
+                broadcast_buffers=False,
+                find_unused_parameters=self.cfg.get('find_unused_parameters', False)))
+            wrapper_cfg.setdefault('type', 'MMDistributedDataParallel')
+            wrapper_type = MODEL_WRAPPERS.get(wrapper_cfg['type'])
+            if isinstance(wrapper_type, type) and issubclass(wrapper_type,
+                                                             DistributedDataParallel):
+                wrapper_cfg['device_ids'] = None
+            model_wrapper_cfg = wrapper_cfg
+        return super().wrap_model(model_wrapper_cfg, model)
+
+    def _train_sampler(self):
+        loader = self._train_dataloader
+        if loader is None or isinstance(loader, dict):
+            return None
+        return getattr(loader, 'sampler', None)
+
+    def save_checkpoint(self,
+                        out_dir: str,
+                        filename: str,
+                        file_client_args: Optional[dict] = None,
+                        save_optimizer: bool = True,
+                        save_param_scheduler: bool = True,
+                        meta: Optional[dict] = None,
+                        by_epoch: bool = True,
+                        backend_args: Optional[dict] = None) -> None:
+        """Save a checkpoint atomically (local filesystems); same arguments as MMEngine's."""
+        if not is_main_process():
+            return
+        meta = dict(meta or {})
+        meta.setdefault('rng_states', [get_rng_state()])
+        sampler = self._train_sampler()
+        if getattr(sampler, 'seed', None) is not None:
+            meta.setdefault('sampler_seed', sampler.seed)
+        kwargs = dict(file_client_args=file_client_args, save_optimizer=save_optimizer,
+                      save_param_scheduler=save_param_scheduler, meta=meta,
+                      by_epoch=by_epoch, backend_args=backend_args)
+        backend = get_file_backend(out_dir, backend_args=backend_args)
+        if file_client_args is not None or not isinstance(backend, LocalBackend):
+            # object stores (petrel, ...) upload a finished buffer: nothing to rename.
+            super().save_checkpoint(out_dir, filename, **kwargs)
+            return
+        path = osp.join(out_dir, filename)
+        tmp = tmp_path_for(path)
+        try:
+            super().save_checkpoint(out_dir, osp.basename(tmp), **kwargs)
+            commit_file(tmp, path)
+        finally:
+            if osp.exists(tmp):
+                # the save failed (or was interrupted) before the rename
+                os.remove(tmp)
+
+    def load_checkpoint(self, filename: str, map_location='cpu', strict: bool = False,
+                        revise_keys: list = [(r'^module.', '')]):  # noqa: B006 (MMEngine's)
+        if not osp.isfile(filename) and '://' not in filename:
+            raise FileNotFoundError(f'checkpoint {filename} not found')
+        try:
+            with checkpoint_safe_globals():
+                checkpoint = super().load_checkpoint(
+                    filename, map_location=map_location, strict=strict,
+                    revise_keys=revise_keys)
+        except pickle.UnpicklingError as e:
+            unsafe = re.findall(r'Unsupported global: GLOBAL (\S+)', str(e))
+            raise ConfigError(
+                f'checkpoint {filename} holds objects that PyTorch refuses to load safely '
+                f'({", ".join(unsafe) or e}); re-save it with gclhand, or convert it with '
+                "torch.load(..., weights_only=False) if you trust its source") from None
+        self._loaded_meta = checkpoint.get('meta', {}) if isinstance(checkpoint, dict) else {}
+        return checkpoint
+
+    def resume(self, filename: str, resume_optimizer: bool = True,
+               resume_param_scheduler: bool = True, map_location='default') -> None:
+        super().resume(filename, resume_optimizer=resume_optimizer,
+                       resume_param_scheduler=resume_param_scheduler,
+                       map_location=map_location)
+        meta = getattr(self, '_loaded_meta', {})
+        sampler = self._train_sampler()
+        seed = meta.get('sampler_seed')
+        if seed is not None and getattr(sampler, 'seed', seed) != seed:
+            # the sampler was built (with a fresh seed) before the checkpoint was read
+            sampler.seed = seed
+            self.logger.info(f'restored the train sampler seed {seed} from the checkpoint')
+        states = meta.get('rng_states')
+        rank, world_size = get_dist_info()
+        if not states:
+            self.logger.warning(f'{filename} holds no RNG state: random streams restart '
+                                'from the seed (a gclhand checkpoint restores them exactly)')
+        elif len(states) != world_size:
+            self.logger.warning(f'{filename} holds the RNG state of {len(states)} '
+                                f'process(es) but {world_size} are running: random streams '
+                                'restart from the seed')
+        else:
+            set_rng_state(states[rank])
+            self.logger.info('restored the python/numpy/torch RNG state from the checkpoint')
+
+
+def build_runner(cfg) -> Runner:
+    """Build the Runner a config asks for (``runner_type``, default ``GCLHandRunner``)."""
+    if cfg.get('runner_type') is None:
+        cfg.runner_type = 'GCLHandRunner'
+    return RUNNERS.build(cfg)

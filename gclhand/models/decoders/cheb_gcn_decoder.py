@@ -1,0 +1,207 @@
+"""Hierarchical Chebyshev GCN decoder: coarse graph features -> 778 MANO vertices per hand.
+
+HandDGCL section 3 / Fig. 2 ("the main GCN"): Chebyshev spectral graph convolutions
+(Defferrard et al., NeurIPS 2016) over a hierarchy of coarsened hand-mesh graphs with fixed
+Laplacians, upsampled coarse -> fine by fixed matrices and finally mapped linearly onto the
+778 MANO vertices ("up sample layer ... in standard MANO way").  As in the IntagHand baseline
+(Li et al., CVPR 2022) an image-attention and a cross-hand-attention block can follow each
+level; both are switches in the config.
+
+Both hands go through the same convolutions in one call: node features are laid out as
+``(B * 2, N, C)`` and PyG's ``MessagePassing`` (``node_dim=-2``) propagates along the node axis
+with one shared ``edge_index``, so no Python loop runs over samples or nodes.
+"""
+from typing import Dict, List, Optional, Sequence, Tuple, Union
+
+import torch
+import torch.nn as nn
+from torch_geometric.nn import ChebConv
+
+from gclhand.registry import DECODERS
+from .attention import CrossHandAttention, ImageAttention
+
+
+def _as_tensor(x, dtype=None) -> torch.Tensor:
+    t = x if isinstance(x, torch.Tensor) else torch.as_tensor(x)
+    if t.is_sparse:
+        t = t.to_dense()
+    return t.to(dtype) if dtype is not None else t
+
+
+def build_graph(graph: Union[dict, object]):
+    """Return a graph hierarchy: ``graph`` itself, or one built from a config dict.
+
+    A dict is ``dict(hand_model=dict(type='MANOHandModel', ...), num_nodes=(63, 126, 252),
+    cache_dir=None)`` and goes through :func:`gclhand.hand.build_graph_hierarchy`.
+    """
+    if not isinstance(graph, dict):
+        return graph
+    from gclhand.hand import build_graph_hierarchy, build_hand_model
+    cfg = dict(graph)
+    hm = build_hand_model(cfg.pop('hand_model', dict(type='MANOHandModel')))
+    return build_graph_hierarchy(hm, **cfg)
+
+
+class ChebResBlock(nn.Module):
+    """``x <- act(x + LN(Cheb(act(LN(Cheb(x))))))`` on one graph level.
+
+    Shapes: ``x`` ``(M, N, C)`` with ``M = B * 2`` graphs sharing ``edge_index`` ``(2, E)``.
+    """
+
+    def __init__(self, channels: int, K: int):
+        super().__init__()
+        self.conv1 = ChebConv(channels, channels, K, normalization='sym')
+        self.norm1 = nn.LayerNorm(channels)
+        self.conv2 = ChebConv(channels, channels, K, normalization='sym')
+        self.norm2 = nn.LayerNorm(channels)
+        self.act = nn.GELU()
+
+    def forward(self, x: torch.Tensor, edge_index: torch.Tensor,
+                edge_weight: Optional[torch.Tensor]) -> torch.Tensor:
+        # lambda_max=2 is exact for the symmetric-normalised Laplacian's bound and saves
+        # ChebConv a reduction per call
+        y = self.act(self.norm1(self.conv1(x, edge_index, edge_weight, lambda_max=2.0)))
+        y = self.norm2(self.conv2(y, edge_index, edge_weight, lambda_max=2.0))
+        return self.act(x + y)
+
+
+@DECODERS.register_module()
+class ChebGCNDecoder(nn.Module):
+    """IntagHand-style GCN decoder over a coarse -> fine hand-mesh graph hierarchy.
+
+    For each level ``l`` (coarse first): ``num_blocks`` :class:`ChebResBlock` of Chebyshev
+    order ``K`` (the filter is :math:`\\sum_{k<K} \\theta_k T_k(\\tilde L) x` with
+    :math:`\\tilde L = 2L/\\lambda_{max} - I`, ``L`` the symmetric-normalised Laplacian of the
+    level's mesh graph), then optionally :class:`ImageAttention` to one encoder map and
+    :class:`CrossHandAttention`; between levels the fixed copy matrix ``upsample[l]`` and a
+    linear map ``C_l -> C_{l+1}``.  A per-hand linear head gives 3D node offsets on the
+    finest level, the fixed ``mesh_upsample`` (778, N_fine) maps them to the MANO vertices,
+    and the (optional) rest-pose ``template`` is added.
+
+    Units: vertices are in a *normalised* scale in which one unit is the hand's
+    wrist-to-middle-MCP length (the 3D losses compare against ground truth divided by that
+    length, HandDGCL section 3.4); the decoder does not fix the origin — the estimator
+    subtracts the predicted root joint.
+
+    Args:
+        graph: a graph hierarchy (:func:`gclhand.hand.build_graph_hierarchy`) or its config
+            (see :func:`build_graph`); its matrices become non-persistent buffers.
+        channels: feature width per level, coarse -> fine, e.g. ``(256, 128, 64)``.
+        K: Chebyshev order (number of polynomial terms).
+        num_blocks: residual Chebyshev blocks per level.
+        feat_channels: channels of the encoder's maps, fine -> coarse (needed for image
+            attention), e.g. ``(256, 512, 1024, 2048)``.
+        image_attention: add an image-attention block after each level.
+        cross_hand_attention: add a cross-hand-attention block after each level.
+        attn_feat_index: index into ``feats`` of the map each level attends to (default: the
+            coarsest map for level 0, then finer ones).
+        num_heads: attention heads.
+        template: optional ``(2, 778, 3)`` rest-pose vertices of (left, right) in the output
+            units, added to the predicted vertices so that training starts from a hand shape
+            (the estimator passes the hand model's template); zeros when ``None``.
+
+    Shapes (``forward``):
+        - G: ``(B, 2, N0, C0)`` graph features on the coarsest level.
+        - feats: list of encoder maps ``(B, C_i, H_i, W_i)``, fine -> coarse.
+        - graph_override: optional ``(edge_index (2, E'), edge_weight (E',) or None)`` that
+          replaces level 0's graph (edge disturbers of DGCL).
+        - returns ``dict(verts=(B, 2, 778, 3), nodes=(B, 2, N_fine, 3),
+          node_feats=(B, 2, N_fine, C_fine))``.
+    """
+
+    def __init__(self,
+                 graph: Union[dict, object],
+                 channels: Sequence[int] = (256, 128, 64),
+                 K: int = 3,
+                 num_blocks: int = 1,
+                 feat_channels: Optional[Sequence[int]] = None,
+                 image_attention: bool = True,
+                 cross_hand_attention: bool = True,
+                 attn_feat_index: Optional[Sequence[int]] = None,
+                 num_heads: int = 4,
+                 template: Optional[torch.Tensor] = None):
+        super().__init__()
+        graph = build_graph(graph)
+        self.num_nodes = [int(n) for n in graph.num_nodes]
+        self.num_levels = len(self.num_nodes)
+        if len(channels) != self.num_levels:
+            raise ValueError(f'ChebGCNDecoder.channels has {len(channels)} entries but the '
+                             f'graph hierarchy has {self.num_levels} levels {self.num_nodes}')
+        self.channels = tuple(channels)
+        self.in_channels = self.channels[0]
+        self.out_channels = self.channels[-1]
+        for lvl in range(self.num_levels):
+            self.register_buffer(f'edge_index_{lvl}', _as_tensor(graph.edge_index[lvl],
+                                                                 torch.long), persistent=False)
+            self.register_buffer(f'edge_weight_{lvl}', _as_tensor(graph.edge_weight[lvl],
+                                                                  torch.float), persistent=False)
+        for lvl in range(self.num_levels - 1):
+            up = _as_tensor(graph.upsample[lvl], torch.float)
+            expected = (self.num_nodes[lvl + 1], self.num_nodes[lvl])
+            if tuple(up.shape) != expected:
+                raise ValueError(f'graph.upsample[{lvl}] has shape {tuple(up.shape)}, '
+                                 f'expected {expected}')
+            self.register_buffer(f'upsample_{lvl}', up, persistent=False)
+        self.register_buffer('mesh_upsample', _as_tensor(graph.mesh_upsample, torch.float),
+                             persistent=False)
+        num_verts = self.mesh_upsample.shape[0]
+        template = torch.zeros(2, num_verts, 3) if template is None else _as_tensor(
+            template, torch.float)
+        if tuple(template.shape) != (2, num_verts, 3):
+            raise ValueError(f'ChebGCNDecoder.template must be (2, {num_verts}, 3), '
+                             f'got {tuple(template.shape)}')
+        self.register_buffer('template', template, persistent=False)
+
+        if image_attention and feat_channels is None:
+            raise ValueError('ChebGCNDecoder(image_attention=True) needs feat_channels, the '
+                             'encoder out_channels (the estimator passes them by default)')
+        if attn_feat_index is None:
+            n_feats = len(feat_channels) if feat_channels is not None else 4
+            attn_feat_index = [max(n_feats - 1 - lvl, 0) for lvl in range(self.num_levels)]
+        self.attn_feat_index = tuple(attn_feat_index)
+
+        self.blocks = nn.ModuleList(
+            nn.ModuleList(ChebResBlock(c, K) for _ in range(num_blocks)) for c in channels)
+        self.img_attn = nn.ModuleList(
+            ImageAttention(c, feat_channels[i], num_heads)
+            for c, i in zip(channels, self.attn_feat_index)) if image_attention else None
+        self.hand_attn = nn.ModuleList(
+            CrossHandAttention(c, num_heads) for c in channels) if cross_hand_attention else None
+        self.transitions = nn.ModuleList(
+            nn.Linear(channels[i], channels[i + 1]) for i in range(self.num_levels - 1))
+        # one xyz head per hand (weights (2, C, 3)): mirrored geometry need not be shared
+        self.head_weight = nn.Parameter(torch.zeros(2, self.out_channels, 3))
+        self.head_bias = nn.Parameter(torch.zeros(2, 1, 3))
+        nn.init.normal_(self.head_weight, std=self.out_channels**-0.5 * 0.1)
+
+    def graph(self, level: int) -> Tuple[torch.Tensor, torch.Tensor]:
+        """``(edge_index, edge_weight)`` of ``level`` (its adjacency, symmetric)."""
+        return getattr(self, f'edge_index_{level}'), getattr(self, f'edge_weight_{level}')
+
+    def forward(self, G: torch.Tensor, feats: List[torch.Tensor],
+                graph_override: Optional[Tuple[torch.Tensor, Optional[torch.Tensor]]] = None
+                ) -> Dict[str, torch.Tensor]:
+        B, H, N, C = G.shape
+        if (H, N, C) != (2, self.num_nodes[0], self.in_channels):
+            raise ValueError(f'ChebGCNDecoder expects G of shape (B, 2, {self.num_nodes[0]}, '
+                             f'{self.in_channels}), got {tuple(G.shape)}')
+        x = G.reshape(B * H, N, C)
+        for lvl in range(self.num_levels):
+            edge_index, edge_weight = self.graph(lvl)
+            if lvl == 0 and graph_override is not None:
+                edge_index, edge_weight = graph_override
+            for block in self.blocks[lvl]:
+                x = block(x, edge_index, edge_weight)
+            if self.img_attn is not None or self.hand_attn is not None:
+                x4 = x.view(B, H, self.num_nodes[lvl], -1)
+                if self.img_attn is not None:
+                    x4 = self.img_attn[lvl](x4, feats[self.attn_feat_index[lvl]])
+                if self.hand_attn is not None:
+                    x4 = self.hand_attn[lvl](x4)
+                x = x4.reshape(B * H, self.num_nodes[lvl], -1)
+            if lvl < self.num_levels - 1:
+                x = self.transitions[lvl](torch.matmul(getattr(self, f'upsample_{lvl}'), x))
+        node_feats = x.view(B, H, self.num_nodes[-1], self.out_channels)
+        nodes = torch.einsum('bhnc,hcd->bhnd', node_feats, self.head_weight) + self.head_bias
+        verts = torch.matmul(self.mesh_upsample, nodes) + self.template  # (778, N) @ (B,2,N,3)
+        return dict(verts=verts, nodes=nodes, node_feats=node_feats)

@@ -1,0 +1,45 @@
+"""EGD (c): add random edges to the graph (HandDGCL section 3.2)."""
+import torch
+from torch_geometric.utils import add_random_edge, coalesce
+
+from gclhand.registry import DISTURBERS
+from .base import Disturber, Graph, edge_weight_or_ones
+
+
+@DISTURBERS.register_module()
+class EdgeAdd(Disturber):
+    r"""Add random new undirected edges of weight 1.
+
+    Uses :func:`torch_geometric.utils.add_random_edge` with ``force_undirected=True``: it
+    samples node pairs that are neither existing edges nor self loops
+    (:func:`~torch_geometric.utils.negative_sampling`), so with :math:`E` directed edges
+    (:math:`E/2` undirected) it adds :math:`\lfloor \mathrm{round}(rE)/2 \rfloor` undirected
+    edges, i.e. a ratio :math:`r` of the existing ones up to rounding. The sampler makes
+    three oversampled draws, so it returns fewer only when the graph has not that many free
+    pairs or, with negligible probability on sparse graphs, when all three draws fall short.
+    It draws with Python's ``random`` (seeded by MMEngine's ``randomness`` config). Existing
+    edges keep their weights; the result is coalesced (sorted, symmetric, no self loops).
+
+    One disturbed graph is drawn per call and shared by the batch; ``x`` is unchanged.
+
+    Args:
+        ratio: number of new edges relative to the number of existing edges, in [0, 1].
+    """
+
+    def __init__(self, ratio: float = 0.1):
+        super().__init__()
+        if not 0.0 <= ratio <= 1.0:
+            raise ValueError(f'EdgeAdd.ratio must be in [0, 1], got {ratio}')
+        self.ratio = ratio
+
+    def disturb(self, g: Graph) -> Graph:
+        num_nodes = g.x.size(1)
+        weight = edge_weight_or_ones(g)
+        edge_index, added = add_random_edge(g.edge_index, p=self.ratio,
+                                            force_undirected=True, num_nodes=num_nodes)
+        weight = torch.cat([weight, weight.new_ones(added.size(1))])
+        edge_index, weight = coalesce(edge_index, weight, num_nodes=num_nodes)
+        return Graph(g.x, edge_index, weight)
+
+    def extra_repr(self) -> str:
+        return f'ratio={self.ratio}'

@@ -1,0 +1,214 @@
+"""Helpers shared by the command-line tools: config loading, checks, one-line errors.
+
+A tool's ``main`` runs inside :func:`run_tool`, which turns the errors a user can fix
+(a missing file, a mistyped ``type=``, a bad ``--cfg-options`` key) into one line on
+stderr and exit status 2.  ``GCLHAND_DEBUG=1`` re-raises them with the full traceback.
+"""
+import argparse
+import difflib
+import os
+import os.path as osp
+import re
+import sys
+from typing import Callable, Iterator, List, Optional, Sequence, Tuple
+
+from mmengine.config import Config, DictAction
+
+from .build import ConfigError
+
+DEBUG_ENV = 'GCLHAND_DEBUG'
+#: MMEngine's ``Registry.build`` message for an unknown type.
+_UNKNOWN_TYPE = re.compile(r'(\S+) is not in the (\S+) registry')
+
+
+def add_cfg_options(parser: argparse.ArgumentParser) -> None:
+    """Add ``--cfg-options k=v ...`` (MMEngine's syntax; ``+k=v`` adds a new key)."""
+    parser.add_argument(
+        '--cfg-options', nargs='+', action=DictAction, metavar='KEY=VALUE',
+        help="override config values, e.g. 'model.dgcl.tau=0.2 train_dataloader.batch_size=4'"
+        "; a key must already exist in the config unless written '+key=value'")
+
+
+def _walk(cfg, parts: Sequence[str]) -> Tuple[bool, str, List[str]]:
+    """Follow ``parts`` into ``cfg``: (found, the part that failed, its siblings)."""
+    node = cfg.to_dict() if isinstance(cfg, Config) else cfg
+    for part in parts:
+        if isinstance(node, (list, tuple)):
+            if part.isdigit() and int(part) < len(node):
+                node = node[int(part)]
+                continue
+            return False, part, [str(i) for i in range(len(node))]
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+            continue
+        return False, part, list(node.keys()) if isinstance(node, dict) else []
+    return True, '', []
+
+
+def check_cfg_options(cfg: Config, options: Optional[dict]) -> dict:
+    """Check that every ``--cfg-options`` key exists in ``cfg``; return the options to merge.
+
+    A key written with a leading ``+`` may be new (its parent must exist or is created).
+
+    Raises:
+        ConfigError: a key is not in the config; the message suggests close matches.
+    """
+    checked = {}
+    for key, value in (options or {}).items():
+        if key.startswith('+'):
+            checked[key[1:]] = value
+            continue
+        parts = key.split('.')
+        found, part, siblings = _walk(cfg, parts)
+        if not found:
+            where = '.'.join(parts[:parts.index(part)])
+            close = difflib.get_close_matches(part, siblings, n=3)
+            hint = ('did you mean ' + ' or '.join(
+                repr('.'.join(filter(None, [where, c]))) for c in close) + '? ') if close else ''
+            raise ConfigError(f"--cfg-options key '{key}' is not in the config ({hint}write "
+                              f"'+{key}=...' to add a new key)")
+        checked[key] = value
+    return checked
+
+
+def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
+    """Read a config file and apply checked ``--cfg-options``.
+
+    Raises:
+        FileNotFoundError: the file (or one of its ``_base_`` files) does not exist.
+        ConfigError: the file cannot be parsed or imported, or an option key is unknown.
+    """
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'config file {path} not found')
+    try:
+        cfg = Config.fromfile(path)
+    except (SyntaxError, ImportError) as e:
+        raise ConfigError(f'config file {path} could not be read: {type(e).__name__}: '
+                          f'{e}') from e
+    options = check_cfg_options(cfg, cfg_options)
+    if options:
+        cfg.merge_from_dict(options)
+    return cfg
+
+
+def _registry_sections(cfg: Config) -> Iterator[Tuple[str, object, str]]:
+    """(config key, sub-config, registry attribute name) of everything the Runner builds."""
+    def items(key, value):
+        if isinstance(value, (list, tuple)):
+            for i, v in enumerate(value):
+                yield f'{key}.{i}', v
+        elif value is not None:
+            yield key, value
+
+    yield 'model', cfg.get('model'), 'MODELS'
+    if isinstance(cfg.get('model'), dict):
+        yield 'model.data_preprocessor', cfg.model.get('data_preprocessor'), 'MODELS'
+    for split in ('train', 'val', 'test'):
+        loader = cfg.get(f'{split}_dataloader')
+        if isinstance(loader, dict):
+            yield f'{split}_dataloader.sampler', loader.get('sampler'), 'DATA_SAMPLERS'
+            dataset = loader.get('dataset')
+            yield f'{split}_dataloader.dataset', dataset, 'DATASETS'
+            if isinstance(dataset, dict):
+                for key, t in items(f'{split}_dataloader.dataset.pipeline',
+                                    dataset.get('pipeline')):
+                    yield key, t, 'TRANSFORMS'
+        if split != 'train':
+            evaluator = cfg.get(f'{split}_evaluator')
+            if isinstance(evaluator, dict) and 'metrics' in evaluator:
+                yield f'{split}_evaluator', evaluator, 'EVALUATOR'
+                evaluator = evaluator['metrics']
+            for key, m in items(f'{split}_evaluator', evaluator):
+                yield key, m, 'METRICS'
+        yield f'{split}_cfg', cfg.get(f'{split}_cfg'), 'LOOPS'
+    for name, hook in (cfg.get('default_hooks') or {}).items():
+        yield f'default_hooks.{name}', hook, 'HOOKS'
+    yield from ((k, h, 'HOOKS') for k, h in items('custom_hooks', cfg.get('custom_hooks')))
+    optim = cfg.get('optim_wrapper')
+    yield 'optim_wrapper', optim, 'OPTIM_WRAPPERS'
+    if isinstance(optim, dict):
+        yield 'optim_wrapper.optimizer', optim.get('optimizer'), 'OPTIMIZERS'
+    yield from ((k, s, 'PARAM_SCHEDULERS')
+                for k, s in items('param_scheduler', cfg.get('param_scheduler')))
+    yield 'model_wrapper_cfg', cfg.get('model_wrapper_cfg'), 'MODEL_WRAPPERS'
+    yield 'visualizer', cfg.get('visualizer'), 'VISUALIZERS'
+    if isinstance(cfg.get('visualizer'), dict):
+        yield from ((k, b, 'VISBACKENDS') for k, b in items(
+            'visualizer.vis_backends', cfg.visualizer.get('vis_backends')))
+    yield 'log_processor', cfg.get('log_processor'), 'LOG_PROCESSORS'
+    if cfg.get('runner_type') is not None:
+        yield 'runner_type', dict(type=cfg.runner_type), 'RUNNERS'
+
+
+def check_registered_types(cfg: Config) -> None:
+    """Check every ``type=`` the Runner builds names a registered class, before building.
+
+    Components built inside a model are checked where they are built (by
+    :func:`gclhand.utils.build_component`, whose errors also name the key).
+
+    Raises:
+        ConfigError: naming the key, the unknown type and close registered names.
+    """
+    from gclhand import registry
+    for key, sub, registry_name in _registry_sections(cfg):
+        if not isinstance(sub, dict) or not isinstance(sub.get('type'), str):
+            continue
+        reg = getattr(registry, registry_name)
+        reg.import_from_location()
+        if reg.get(sub['type']) is not None:
+            continue
+        known, node = set(), reg
+        while node is not None:
+            known.update(node.module_dict)
+            node = node.parent
+        close = difflib.get_close_matches(sub['type'], sorted(known), n=3)
+        hint = f"did you mean {' or '.join(map(repr, close))}? " if close else ''
+        raise ConfigError(
+            f"unknown {reg.name} '{sub['type']}' at config key '{key}' — {hint}check the "
+            'spelling, or import the plugin that registers it '
+            '(custom_imports=dict(imports=[...]))')
+
+
+def format_known_error(exc: BaseException) -> Optional[str]:
+    """One-line message for an error the user can fix; ``None`` for anything else."""
+    if isinstance(exc, (ConfigError, FileNotFoundError)):
+        message = str(exc)
+    elif isinstance(exc, KeyError) and exc.args and _UNKNOWN_TYPE.search(str(exc.args[0])):
+        name, scope = _UNKNOWN_TYPE.search(str(exc.args[0])).groups()
+        message = (f"unknown type '{name}' (not in the {scope} registry) — check the "
+                   'spelling, or import the plugin that registers it '
+                   '(custom_imports=dict(imports=[...]))')
+    else:
+        return None
+    return ' '.join(message.split())
+
+
+def run_tool(main: Callable[[Optional[List[str]]], object],
+             argv: Optional[List[str]] = None) -> int:
+    """Run ``main(argv)``; print known errors as ``error: ...`` and return status 2.
+
+    Returns:
+        0 on success, 2 for a known error (``GCLHAND_DEBUG=1`` re-raises it instead).
+    """
+    try:
+        main(argv)
+    except (ConfigError, FileNotFoundError, KeyError) as e:
+        message = format_known_error(e)
+        if message is None or os.environ.get(DEBUG_ENV, '0') not in ('', '0'):
+            raise
+        print(f'error: {message}', file=sys.stderr)
+        return 2
+    return 0
+
+
+def resolve_work_dir(cfg: Config, config_path: str, work_dir: Optional[str]) -> str:
+    """``--work-dir`` > ``work_dir`` in the config > ``./work_dirs/<config name>``."""
+    if work_dir is not None:
+        return work_dir
+    if cfg.get('work_dir') is not None:
+        return cfg.work_dir
+    return osp.join('./work_dirs', osp.splitext(osp.basename(config_path))[0])
+
+
+__all__ = ['add_cfg_options', 'check_cfg_options', 'check_registered_types',
+           'format_known_error', 'load_config', 'resolve_work_dir', 'run_tool']

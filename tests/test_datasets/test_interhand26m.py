@@ -1,0 +1,89 @@
+"""InterHand26MDataset on a tiny hand-made fake release."""
+import json
+import os
+
+import numpy as np
+import pytest
+
+from datasets_fakes import write_fake_release
+from gclhand.datasets import (AnnotationError, InterHand26MDataset, load_interhand_release,
+                              project_points)
+from gclhand.hand import build_hand_model
+
+
+@pytest.fixture(scope='module')
+def release(tmp_path_factory):
+    root = tmp_path_factory.mktemp('ih26m')
+    hm = build_hand_model(dict(type='MANOHandModel', use_pca=False))
+    meta = write_fake_release(str(root), hm, 'test')
+    return str(root), meta
+
+
+def test_selection_keeps_interacting_valid_with_both_fits(release):
+    root, meta = release
+    records = load_interhand_release(root, 'test')
+    assert [r['image']['id'] for r in records] == meta['valid_ids']
+    single = load_interhand_release(root, 'test', interacting_only=False)
+    assert [r['image']['id'] for r in single] == [0, 1, 2]  # + right-only, not type-invalid
+    assert single[1]['mano']['left'] is None
+
+
+def test_camera_conversion(release):
+    root, meta = release
+    r = load_interhand_release(root, 'test')[0]
+    np.testing.assert_allclose(r['cam_R'], meta['camrot'], atol=1e-6)
+    # the camera centre (mm in the file) maps to the origin of the camera frame (m)
+    np.testing.assert_allclose(r['cam_R'] @ (meta['campos'] / 1000) + r['cam_t'], 0,
+                               atol=1e-6)
+    assert r['K'][0, 0] == 300 and r['K'][1, 1] == 310 and r['K'][0, 2] == 83
+
+
+def test_dataset_labels_match_annotated_joints(release):
+    root, _ = release
+    ds = InterHand26MDataset(root, 'test', pipeline=[dict(type='LoadHandImage'),
+                                                     dict(type='PackHandInputs')])
+    assert len(ds) == 2
+    info = ds.get_data_info(1)
+    # the fake release's world joints are the hand model's joints: MANO-derived labels
+    # (through camera extrinsics, mm -> m and joint reordering) must equal them
+    np.testing.assert_allclose(info['gt_joints_3d'], info['gt_joints_3d_annot'], atol=1e-4)
+    np.testing.assert_allclose(info['gt_joints_2d'],
+                               project_points(info['gt_joints_3d'], info['cam_K']), atol=1e-3)
+    assert (info['gt_joints_3d'][..., 2] > 0.4).all() and info['joints_valid'].shape == (2, 21)
+    np.testing.assert_array_equal(info['hand_valid'], [1, 1])
+    sample = ds[0]
+    assert sample['inputs'].shape == (3, 240, 160)
+    cropped = InterHand26MDataset(root, 'test', pipeline=[
+        dict(type='LoadHandImage'), dict(type='CropHands', size=64),
+        dict(type='PackHandInputs')])[1]
+    assert cropped['inputs'].shape == (3, 64, 64)
+    ds_ = cropped['data_samples']
+    np.testing.assert_allclose(ds_.gt_joints_2d.numpy(),
+                               project_points(ds_.gt_joints_3d.numpy(), ds_.cam_K.numpy()),
+                               atol=1e-3)
+    assert sample['data_samples'].gt_verts_3d.shape == (2, 778, 3)
+
+
+def test_single_hand_samples_are_masked(release):
+    root, _ = release
+    ds = InterHand26MDataset(root, 'test', interacting_only=False)
+    info = ds.get_data_info(1)  # right-only
+    np.testing.assert_array_equal(info['hand_valid'], [0, 1])
+    assert not info['gt_verts_3d'][0].any() and info['gt_verts_3d'][1].any()
+
+
+def test_missing_annotation_file(tmp_path):
+    with pytest.raises(AnnotationError, match='InterHand2.6M_val_data.json: file not found'):
+        InterHand26MDataset(str(tmp_path), 'val')
+
+
+def test_malformed_camera_names_file(release, tmp_path):
+    root, _ = release
+    import shutil
+    shutil.copytree(os.path.join(root, 'annotations'), tmp_path / 'annotations')
+    cam_file = tmp_path / 'annotations' / 'test' / 'InterHand2.6M_test_camera.json'
+    cams = json.loads(cam_file.read_text())
+    del cams['0']['focal']
+    cam_file.write_text(json.dumps(cams))
+    with pytest.raises(AnnotationError, match='camera.json: no usable parameters for capture 0'):
+        load_interhand_release(str(tmp_path), 'test')

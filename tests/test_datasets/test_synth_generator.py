@@ -1,0 +1,214 @@
+"""Tests of the synthetic two-hand dataset generator (layout, determinism, labels, resume)."""
+import filecmp
+import json
+import os
+import os.path as osp
+
+import numpy as np
+import pytest
+import torch
+
+from gclhand.datasets.annotation import validate_intag_annotation
+from gclhand.datasets.io import load_pickle_restricted
+from gclhand.datasets.synth import generator as gen
+from gclhand.datasets.synth import (decode_annotation, ensure_synthetic_dataset,
+                                    generate_synthetic_dataset, rasterize, resolve_splits)
+from gclhand.datasets.synth.sampler import FINGER_LIMITS, PoseSampler, pca_basis
+from gclhand.hand import build_hand_model
+
+SIZE, NUM = 64, 4
+
+
+@pytest.fixture(scope='module', autouse=True)
+def single_thread():
+    """The machine is shared: torch's intra-op threads only add contention at these sizes."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture(scope='module')
+def hm():
+    return build_hand_model(dict(gen.DEFAULT_HAND_MODEL))
+
+
+@pytest.fixture(scope='module')
+def dataset(tmp_path_factory):
+    root = str(tmp_path_factory.mktemp('synth') / 'data')
+    generate_synthetic_dataset(root, NUM, seed=0, img_size=SIZE, splits='train,val',
+                               progress=False)
+    return root
+
+
+def _files(split_dir):
+    return sorted(osp.relpath(osp.join(d, f), split_dir) for d, _, fs in os.walk(split_dir)
+                  for f in fs)
+
+
+def test_layout_keys_and_meta(dataset, hm):
+    for split in ('train', 'val'):
+        split_dir = osp.join(dataset, split)
+        assert _files(split_dir) == sorted(
+            ['meta.json'] + [f'img/{i}.jpg' for i in range(NUM)] +
+            [f'anno/{i}.pkl' for i in range(NUM)])
+        meta = json.load(open(osp.join(split_dir, 'meta.json')))
+        assert meta['count'] == NUM and meta['seed'] == 0 and meta['img_size'] == SIZE
+        assert meta['generator_version'] == gen.GENERATOR_VERSION
+        assert meta['hand_model_hash'] == hm.content_hash
+        anno = load_pickle_restricted(osp.join(split_dir, 'anno', '0.pkl'))
+        assert set(anno) == {'image', 'annotation', 'mano_params', 'camera'}
+        assert {'file_name', 'height', 'width'} <= set(anno['image'])
+        assert (anno['image']['height'], anno['image']['width']) == (SIZE, SIZE)
+        assert anno['annotation']['hand_type'] == 'interacting'
+        assert anno['annotation']['hand_type_valid'] == 1
+        for side in ('left', 'right'):
+            p = anno['mano_params'][side]
+            assert set(p) == {'R', 'pose', 'shape', 'trans'}
+            assert {k: v.shape for k, v in p.items()} == {
+                'R': (1, 3, 3), 'pose': (1, 45), 'shape': (1, 10), 'trans': (1, 3)}
+        assert {k: v.shape for k, v in anno['camera'].items()} == {
+            'R': (3, 3), 't': (3, ), 'camera': (3, 3)}
+        # the dataset class's schema check accepts it
+        validate_intag_annotation(anno, 'anno/0.pkl')
+
+
+def test_same_seed_identical_files_any_workers(dataset, tmp_path):
+    other = str(tmp_path / 'again')
+    generate_synthetic_dataset(other, NUM, seed=0, img_size=SIZE, splits='train', workers=2,
+                               progress=False)
+    a, b = osp.join(dataset, 'train'), osp.join(other, 'train')
+    assert _files(a) == _files(b)
+    _, mismatch, errors = filecmp.cmpfiles(a, b, _files(a), shallow=False)
+    assert mismatch == [] and errors == []
+
+
+def test_different_seed_or_split_differs(dataset, tmp_path):
+    other = str(tmp_path / 'seed1')
+    generate_synthetic_dataset(other, 2, seed=1, img_size=SIZE, splits='train', progress=False)
+    for i in range(2):
+        for rel in (f'img/{i}.jpg', f'anno/{i}.pkl'):
+            assert not filecmp.cmp(osp.join(dataset, 'train', rel), osp.join(other, 'train', rel),
+                                   shallow=False)
+    # splits draw different samples for the same index
+    assert not filecmp.cmp(osp.join(dataset, 'train', 'img/0.jpg'),
+                           osp.join(dataset, 'val', 'img/0.jpg'), shallow=False)
+
+
+def test_reprojected_joints_land_on_rendered_hands(dataset, hm):
+    faces = torch.cat([hm.faces('left'), hm.faces('right') + hm.num_verts])
+    renderer = gen.SyntheticRenderer(img_size=SIZE)
+    inside, total = 0, 0
+    for i in range(NUM):
+        anno = load_pickle_restricted(osp.join(dataset, 'train', 'anno', f'{i}.pkl'))
+        geo = decode_annotation(anno, hm)          # annotation -> hand model -> camera
+        # the generator's own silhouette of this sample, independent of the pickle
+        _, _, mask = renderer.render(0, 'train', i, return_mask=True)
+        # the silhouette of the decoded mesh must be the rendered one
+        frags = rasterize(torch.as_tensor(geo['verts'].reshape(-1, 3)), faces,
+                          torch.as_tensor(anno['camera']['camera'], dtype=torch.float64), SIZE)
+        iou = (frags.mask & mask).sum() / (frags.mask | mask).sum()
+        assert iou > 0.99, f'sample {i}: decoded-mesh silhouette IoU {iou:.3f}'
+        # projected joints fall on the hands (1 px tolerance for joints on the boundary)
+        grown = torch.nn.functional.max_pool2d(mask[None, None].float(), 3, 1, 1)[0, 0] > 0
+        uv = np.rint(geo['joints_2d'].reshape(-1, 2)).astype(int)
+        ok = (uv >= 0).all(1) & (uv < SIZE).all(1)
+        assert ok.all(), f'sample {i}: joints outside the image'
+        inside += int(grown[uv[:, 1], uv[:, 0]].sum())
+        total += len(uv)
+        # both hands are in front of the camera and fill the crop
+        assert (geo['verts'][..., 2] > 0.1).all()
+        assert mask.float().mean() > 0.1
+    assert inside / total > 0.9
+
+
+def test_resume_after_interruption(dataset, tmp_path, monkeypatch):
+    root = str(tmp_path / 'resume')
+    real_write = gen.SyntheticRenderer.write
+    calls = []
+
+    def flaky_write(self, *task):
+        if len(calls) == 2:
+            raise KeyboardInterrupt('simulated interruption')
+        calls.append(task[-1])
+        return real_write(self, *task)
+
+    monkeypatch.setattr(gen.SyntheticRenderer, 'write', flaky_write)
+    with pytest.raises(KeyboardInterrupt):
+        generate_synthetic_dataset(root, NUM, seed=0, img_size=SIZE, splits='train',
+                                   progress=False)
+    split_dir = osp.join(root, 'train')
+    assert not osp.exists(osp.join(split_dir, 'meta.json'))     # detected as incomplete
+    assert not gen.split_is_complete(split_dir, NUM, {})
+    calls.clear()
+    generate_synthetic_dataset(root, NUM, seed=0, img_size=SIZE, splits='train',
+                               progress=False)
+    assert sorted(calls) == [2, 3]                               # only the missing ones
+    ref = osp.join(dataset, 'train')
+    _, mismatch, errors = filecmp.cmpfiles(ref, split_dir, _files(ref), shallow=False)
+    assert mismatch == [] and errors == [] and _files(ref) == _files(split_dir)
+    calls.clear()
+    generate_synthetic_dataset(root, NUM, seed=0, img_size=SIZE, splits='train',
+                               progress=False)
+    assert calls == []                                           # complete: nothing to do
+    # a smaller count keeps the first samples, drops the rest
+    generate_synthetic_dataset(root, 2, seed=0, img_size=SIZE, splits='train', progress=False)
+    assert calls == [] and _files(split_dir) == sorted(
+        ['meta.json', 'img/0.jpg', 'img/1.jpg', 'anno/0.pkl', 'anno/1.pkl'])
+
+
+def test_refuses_foreign_data(tmp_path):
+    os.makedirs(tmp_path / 'train' / 'anno')
+    (tmp_path / 'train' / 'anno' / '0.pkl').write_bytes(b'not ours')
+    with pytest.raises(FileExistsError, match='generator did not write'):
+        generate_synthetic_dataset(str(tmp_path), 1, img_size=SIZE, splits='train',
+                                   progress=False)
+    assert (tmp_path / 'train' / 'anno' / '0.pkl').read_bytes() == b'not ours'
+
+
+def test_ensure_generates_once(tmp_path, monkeypatch):
+    root = str(tmp_path / 'ens')
+    assert ensure_synthetic_dataset(root, 1, seed=3, splits='val', img_size=32,
+                                    progress=False) == root
+    assert json.load(open(osp.join(root, 'val', 'meta.json')))['seed'] == 3
+
+    def boom(*args, **kwargs):
+        raise AssertionError('must not regenerate a complete dataset')
+
+    monkeypatch.setattr(gen, 'generate_synthetic_dataset', boom)
+    ensure_synthetic_dataset(root, 1, seed=3, splits='val', img_size=32, progress=False)
+    with pytest.raises(AssertionError, match='must not regenerate'):   # other seed: regenerate
+        ensure_synthetic_dataset(root, 1, seed=4, splits='val', img_size=32, progress=False)
+
+
+def test_resolve_splits():
+    assert resolve_splits(5, 'train') == {'train': 5}
+    assert resolve_splits(5, ['train', 'test']) == {'train': 5, 'test': 5}
+    assert resolve_splits(100, {'train': 0.8, 'val': 0.1, 'test': 0.1}) == {
+        'train': 80, 'val': 10, 'test': 10}
+    assert resolve_splits({'train': 3, 'val': 1}, 'train,val') == {'train': 3, 'val': 1}
+    with pytest.raises(ValueError, match='number of samples'):
+        resolve_splits(None, 'train')
+    with pytest.raises(ValueError, match='fraction'):
+        resolve_splits(10, {'train': 1.5})
+
+
+def test_pose_sampler_respects_joint_limits(hm):
+    ps = PoseSampler(hm)
+    rng = np.random.default_rng(0)
+    for side in ('left', 'right'):
+        comps, mean = pca_basis(hm, side)
+        flex = []
+        for _ in range(20):
+            aa = (ps.sample(rng, side) @ comps + mean).reshape(15, 3)
+            comp = np.einsum('mij,mj->mi', ps.frames[side], aa)
+            for m in range(12):                   # finger joints (MANO 1..12)
+                level = m % 3 + 1
+                lim = np.array(FINGER_LIMITS[level])
+                assert (comp[m] >= lim[:, 0] - 1e-6).all() and (comp[m] <= lim[:, 1] + 1e-6).all()
+            flex.append(comp[:12, 1])
+        # the model's mean pose is a slightly curled hand: in these frames its flexion is
+        # positive (towards the palm), which checks the palm-normal convention per side
+        mean_flex = np.einsum('mij,mj->mi', ps.frames[side], mean.reshape(15, 3))[:12, 1]
+        assert (mean_flex > 0).mean() > 0.8
+        assert np.std(flex) > 0.1                  # poses vary

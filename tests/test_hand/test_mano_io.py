@@ -1,0 +1,114 @@
+import os
+import pickle
+import sys
+import types
+
+import numpy as np
+import pytest
+
+from gclhand.hand.mano_io import (MANO_URL, UnsafePickleError, load_mano_arrays,
+                                  safe_load_pickle)
+
+
+class _System:
+    def __init__(self, path):
+        self.path = path
+
+    def __reduce__(self):
+        return os.system, (f'touch {self.path}', )
+
+
+class _Eval:
+    def __init__(self, path):
+        self.path = path
+
+    def __reduce__(self):
+        return eval, (f"open({self.path!r}, 'w').write('pwned')", )
+
+
+@pytest.mark.parametrize('payload', [_System, _Eval])
+@pytest.mark.parametrize('protocol', [0, 2, 4])
+def test_malicious_pickle_is_refused(tmp_path, payload, protocol):
+    marker = tmp_path / 'side_effect'
+    path = tmp_path / 'MANO_RIGHT.pkl'
+    with open(path, 'wb') as f:
+        pickle.dump({'v_template': np.zeros((3, 3)), 'evil': payload(str(marker))}, f,
+                    protocol=protocol)
+    with pytest.raises(UnsafePickleError, match='refusing'):
+        load_mano_arrays(str(path))
+    assert not marker.exists()
+
+
+def _fake_module(name, **attrs):
+    mod = types.ModuleType(name)
+    for k, v in attrs.items():
+        v.__module__, v.__qualname__ = name, k
+        setattr(mod, k, v)
+    return mod
+
+
+@pytest.fixture
+def fake_chumpy_scipy(monkeypatch):
+    """Classes named like chumpy.ch.Ch and scipy.sparse.csc.csc_matrix (state as theirs)."""
+
+    class Ch:
+        def __init__(self, x):
+            self.x = x
+            self._dirty = set()
+
+    class csc_matrix:  # noqa: N801 - the scipy name is what the pickle records
+        def __init__(self, dense):
+            rows, cols = np.nonzero(dense.T)  # column-major: indptr over columns
+            self._shape = dense.shape
+            self.indices = cols
+            self.indptr = np.concatenate([[0], np.cumsum(np.bincount(rows,
+                                                                      minlength=dense.shape[1]))])
+            self.data = dense.T[rows, cols]
+            self.maxprint = 50
+
+    for name, mod in [('chumpy', _fake_module('chumpy')), ('scipy', _fake_module('scipy')),
+                      ('scipy.sparse', _fake_module('scipy.sparse')), ('chumpy.ch', _fake_module(
+            'chumpy.ch', Ch=Ch)), ('scipy.sparse.csc', _fake_module('scipy.sparse.csc',
+                                                                   csc_matrix=csc_matrix))]:
+        monkeypatch.setitem(sys.modules, name, mod)
+    return Ch, csc_matrix
+
+
+@pytest.mark.parametrize('protocol', [0, 2])
+def test_chumpy_style_mano_file_loads(tmp_path, fake_chumpy_scipy, procedural_arrays,
+                                      protocol):
+    Ch, csc_matrix = fake_chumpy_scipy
+    src = procedural_arrays['right']
+    data = {k: src[k] for k in ('v_template', 'f', 'weights', 'kintree_table', 'posedirs',
+                                'hands_components', 'hands_mean')}
+    data['shapedirs'] = Ch(src['shapedirs'])
+    data['J_regressor'] = csc_matrix(src['J_regressor'])
+    data['bs_style'] = 'lbs'
+    path = tmp_path / 'MANO_RIGHT.pkl'
+    with open(path, 'wb') as f:
+        pickle.dump(data, f, protocol=protocol)
+    for name in ('chumpy', 'chumpy.ch', 'scipy', 'scipy.sparse', 'scipy.sparse.csc'):
+        del sys.modules[name]  # loading must not need them
+    out = load_mano_arrays(str(path))
+    np.testing.assert_allclose(out['shapedirs'], src['shapedirs'])
+    np.testing.assert_allclose(out['J_regressor'], src['J_regressor'])
+    assert out['kintree_table'][0, 0] == -1 and out['bs_style'] == 'lbs'
+
+
+def test_missing_and_wrong_files(tmp_path):
+    with pytest.raises(FileNotFoundError, match=MANO_URL):
+        load_mano_arrays(str(tmp_path / 'MANO_RIGHT.pkl'))
+    path = tmp_path / 'MANO_RIGHT.pkl'
+    with open(path, 'wb') as f:
+        pickle.dump({'v_template': np.zeros((778, 3))}, f)
+    with pytest.raises(ValueError, match="key 'f' missing"):
+        load_mano_arrays(str(path))
+
+
+def test_plain_arrays_roundtrip(tmp_path):
+    path = tmp_path / 'a.pkl'
+    with open(path, 'wb') as f:
+        pickle.dump({'a': np.arange(5.0), 'b': [np.int64(3), 'x', b'raw']}, f, protocol=2)
+    out = safe_load_pickle(str(path))
+    np.testing.assert_array_equal(out['a'], np.arange(5.0))
+    assert out['b'][1:] == ['x', b'raw'] and out['b'][0] == 3

@@ -1,0 +1,166 @@
+"""Tests of DGCLNet's contrastive parts (gclhand/models/contrast)."""
+import math
+
+import pytest
+import torch
+import torch.nn as nn
+
+from gclhand.models.contrast import (ConsistencyHead, CrossContrastHead, FeaturePosePool,
+                                     GraphReadoutProjector, MomentumKeyEncoder,
+                                     SelfContrastHead)
+
+
+def test_self_contrast_infonce_hand_computed_3x3():
+    q = torch.eye(3)
+    k = torch.tensor([[1.0, 0.0, 0.0], [0.6, 0.8, 0.0], [0.0, 0.0, 1.0]])
+    head = SelfContrastHead(tau=0.5)
+    # S = q k^T / tau = [[2, 1.2, 0], [0, 1.6, 0], [0, 0, 2]], positives on the diagonal
+    e = math.exp
+    expected = (-2 + math.log(e(2) + e(1.2) + 1)
+                - 1.6 + math.log(1 + e(1.6) + 1)
+                - 2 + math.log(1 + 1 + e(2))) / 3
+    assert head.loss(q, k).item() == pytest.approx(expected, rel=1e-6)
+    # a queue adds negatives: queue key e3 adds the column [0, 0, 2]
+    queue = torch.tensor([[0.0, 0.0, 1.0]])
+    expected_q = (-2 + math.log(e(2) + e(1.2) + 1 + 1)
+                  - 1.6 + math.log(1 + e(1.6) + 1 + 1)
+                  - 2 + math.log(1 + 1 + e(2) + e(2))) / 3
+    assert head.loss(q, k, queue).item() == pytest.approx(expected_q, rel=1e-6)
+
+
+def test_self_contrast_pulls_positive_pairs_together():
+    torch.manual_seed(0)
+    q = nn.functional.normalize(torch.randn(6, 8), dim=1)
+    head = SelfContrastHead(tau=0.1)
+    aligned = head.loss(q, q)
+    shuffled = head.loss(q, q.roll(1, 0))
+    assert aligned < shuffled  # minimised when each sample matches its own copy
+
+
+def test_projector_readout_and_unit_norm():
+    torch.manual_seed(0)
+    proj = GraphReadoutProjector(in_channels=5, hidden_channels=7, out_channels=3)
+    x = torch.randn(4, 10, 5)
+    z = proj(x)
+    assert z.shape == (4, 3)
+    assert torch.allclose(z.norm(dim=1), torch.ones(4), atol=1e-6)
+    # mean readout: node order does not matter
+    assert torch.allclose(proj(x[:, torch.randperm(10)]), z, atol=1e-6)
+    with pytest.raises(ValueError, match='in_channels'):
+        proj(torch.randn(4, 10, 6))
+
+
+def test_consistency_head_loss_and_mask():
+    head = ConsistencyHead(num_nodes=4, in_channels=3, target_scale=10.0)
+    assert len(head.mlp.lins) == 1 and head.mlp.lins[0].weight.shape == (63, 12)  # linear
+    nn.init.zeros_(head.mlp.lins[0].weight)
+    nn.init.zeros_(head.mlp.lins[0].bias)
+    x = torch.randn(2, 4, 3, requires_grad=True)
+    gt = torch.full((2, 21, 3), 0.01)
+    gt[1] = 0.05
+    # predictions are 0: |0 - 10 * gt| averaged
+    assert head.loss(x, gt).item() == pytest.approx((0.1 + 0.5) / 2, rel=1e-6)
+    assert head.loss(x, gt, valid=torch.tensor([True, False])).item() == pytest.approx(0.1)
+    assert head.loss(x, gt, valid=torch.tensor([False, False])).item() == 0.0
+    head.loss(x, gt).backward()
+    assert head.mlp.lins[0].weight.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match='num_nodes'):
+        head(torch.randn(2, 5, 3))
+
+
+def test_cross_contrast_hand_computed():
+    head = CrossContrastHead(sim_target=dict(type='HardTarget'))
+    q = torch.tensor([[1.0, 0.0], [0.0, 1.0]], requires_grad=True)
+    keys = torch.tensor([[1.0, 0.0], [0.0, 1.0], [0.6, 0.8]])
+    jq, jk = torch.randn(2, 21, 3), torch.randn(3, 21, 3)
+    # S_p = [[1, 0, .6], [0, 1, .8]], S_g = eye(2, 3): mean squared error over 6 entries
+    loss = head.loss(q, keys, jq, jk)
+    assert loss.item() == pytest.approx((0.36 + 0.64) / 6, rel=1e-6)
+    masked = head.loss(q, keys, jq, jk, valid_k=torch.tensor([True, True, False]))
+    assert masked.item() == pytest.approx(0.0, abs=1e-7)
+    loss.backward()
+    assert q.grad.abs().sum() > 0
+
+
+def test_cross_contrast_dot_target_zero_at_match():
+    head = CrossContrastHead()  # DotTarget, the paper's eq. 6
+    j = torch.randn(3, 21, 3)
+    z = nn.functional.normalize(j.flatten(1), dim=1)  # features that equal the pose geometry
+    assert head.loss(z, z, j, j).item() == pytest.approx(0.0, abs=1e-10)
+
+
+def test_pool_fifo_wraparound_and_state_dict():
+    pool = FeaturePosePool(size=5, feat_dim=2, num_joints=1)
+    assert pool.entries()[0].shape == (0, 2)
+
+    def batch(start, n):
+        v = torch.arange(start, start + n, dtype=torch.float)
+        return v[:, None].repeat(1, 2), v[:, None, None].repeat(1, 1, 3)
+
+    pool.enqueue(*batch(0, 3))
+    feats, poses, valid = pool.entries()
+    assert feats[:, 0].tolist() == [0, 1, 2] and int(pool.ptr) == 3 and valid.all()
+    pool.enqueue(*batch(3, 3), valid=torch.tensor([True, False, True]))
+    assert pool.feats[:, 0].tolist() == [5, 1, 2, 3, 4]  # oldest (0) overwritten
+    assert pool.poses[:, 0, 0].tolist() == [5, 1, 2, 3, 4]
+    assert pool.valid.tolist() == [True, True, True, True, False]
+    assert int(pool.ptr) == 1 and int(pool.num_filled) == 5
+    # exact resume from a state dict
+    other = FeaturePosePool(size=5, feat_dim=2, num_joints=1)
+    other.load_state_dict(pool.state_dict())
+    for p in (pool, other):
+        p.enqueue(*batch(6, 2))
+    assert torch.equal(other.feats, pool.feats) and int(other.ptr) == int(pool.ptr) == 3
+    assert pool.feats[:, 0].tolist() == [5, 6, 7, 3, 4]
+    with pytest.raises(ValueError, match='pool.size'):
+        pool.enqueue(*batch(0, 6))
+
+
+class _Dec(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lin = nn.Linear(3, 4)
+
+    def forward(self, g, feats, graph_override=None):
+        return dict(node_feats=self.lin(g))
+
+
+def test_momentum_update_exact():
+    torch.manual_seed(0)
+    dec, proj = _Dec(), GraphReadoutProjector(4, 4, 2)
+    ke = MomentumKeyEncoder(momentum=0.9)
+    ke.init(dec, proj)
+    key_w = ke.ema.module['decoder'].lin.weight
+    assert not key_w.requires_grad and key_w is not dec.lin.weight
+    ke.update(dec, proj)  # first step: copy
+    q0 = dec.lin.weight.detach().clone()
+    assert torch.equal(key_w, q0)
+    with torch.no_grad():
+        dec.lin.weight.fill_(1.0)
+    ke.update(dec, proj)
+    assert torch.allclose(key_w, 0.9 * q0 + 0.1 * torch.ones_like(q0), atol=1e-7)
+    with torch.no_grad():
+        dec.lin.weight.fill_(-2.0)
+    ke.update(dec, proj)
+    expected = 0.9 * (0.9 * q0 + 0.1) + 0.1 * -2.0
+    assert torch.allclose(key_w, expected, atol=1e-7)
+
+
+def test_key_encoder_no_grad_and_lazy_resume():
+    torch.manual_seed(0)
+    dec, proj = _Dec(), GraphReadoutProjector(4, 4, 2)
+    ke = MomentumKeyEncoder(momentum=0.5)
+    g = torch.randn(2, 2, 6, 3, requires_grad=True)
+    with pytest.raises(RuntimeError, match='init_key_encoder'):
+        ke(g, [])
+    ke.update(dec, proj)
+    with torch.no_grad():
+        dec.lin.weight.add_(1.0)
+    ke.update(dec, proj)
+    keys = ke(g, [])
+    assert keys.shape == (4, 2) and keys.grad_fn is None
+    # a fresh, not yet initialised encoder takes the checkpoint and applies it on init
+    fresh = MomentumKeyEncoder(momentum=0.5)
+    fresh.load_state_dict(ke.state_dict(), strict=True)
+    fresh.init(_Dec(), GraphReadoutProjector(4, 4, 2))
+    assert torch.equal(fresh(g, []), keys) and int(fresh.ema.steps) == 2

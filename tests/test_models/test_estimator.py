@@ -1,0 +1,222 @@
+import copy
+
+import pytest
+import torch
+import torch.nn as nn
+from mmengine.optim import OptimWrapper
+from mmengine.runner.checkpoint import load_state_dict
+
+from gclhand.registry import MODELS
+from gclhand.structures.hand_data_sample import HandDataSample
+
+IMG = 64
+LOSS_KEYS = {'loss_joints_3d', 'loss_verts_3d', 'loss_joints_2d', 'loss_bone_length',
+             'loss_transition'}
+
+
+def tiny_cfg(**kw):
+    cfg = dict(
+        type='TwoHandEstimator',
+        encoder=dict(type='ResNet', depth=18, base_channels=8, stage_blocks=(1, 1, 1, 1),
+                     norm_cfg=dict(type='GN', num_groups=4)),
+        hand_split=dict(type='HandSplit', hidden_channels=32),
+        decoder=dict(type='ChebGCNDecoder', channels=(16, 16, 16), K=2, num_heads=2),
+        camera_head=dict(type='CameraHead', hidden_channels=32),
+        losses=dict(joints_3d=dict(type='JointLoss3D', loss_weight=10.0),
+                    verts_3d=dict(type='VertexLoss3D', loss_weight=10.0),
+                    joints_2d=dict(type='Joint2DLoss', loss_weight=1e-3),
+                    bone_length=dict(type='BoneLengthLoss', loss_weight=1e-3),
+                    transition=dict(type='TransitionLoss', loss_weight=1.0)))
+    cfg.update(kw)
+    return cfg
+
+
+def build(seed=0, **kw):
+    torch.manual_seed(seed)
+    model = MODELS.build(tiny_cfg(**kw))
+    model.init_weights()
+    return model
+
+
+def make_batch(model, n=2, seed=0):
+    """Two posed hands of the library's hand model, projected into a 64 px crop; the image
+    marks each hand's 2D joints (left in red, right in green) so that images differ."""
+    hm = model.hand_model
+    g = torch.Generator().manual_seed(seed)
+    f, c = IMG * 2.0, IMG / 2
+    K = torch.tensor([[f, 0, c], [0, f, c], [0, 0, 1]])
+    joints, verts = [], []
+    for h, side in enumerate(('left', 'right')):
+        out = hm(side=side, hand_pose=torch.randn(n, 45, generator=g) * 0.3,
+                 betas=torch.zeros(n, 10), global_orient=torch.randn(n, 3, generator=g) * 0.3,
+                 transl=torch.tensor([[-0.05 + 0.1 * h, 0.0, 0.6]]).expand(n, 3))
+        joints.append(out.joints.float())
+        verts.append(out.vertices.float())
+    joints, verts = torch.stack(joints, 1), torch.stack(verts, 1)  # (n, 2, 21|778, 3)
+    uv = (joints @ K.T)[..., :2] / (joints @ K.T)[..., 2:]
+    ys, xs = torch.meshgrid(torch.arange(IMG), torch.arange(IMG), indexing='ij')
+    inputs, samples = [], []
+    for i in range(n):
+        img = torch.zeros(3, IMG, IMG)
+        for h in range(2):
+            d2 = (xs[None] - uv[i, h, :, 0, None, None])**2 + (ys[None] - uv[i, h, :, 1, None,
+                                                                                  None])**2
+            img[h] = torch.exp(-d2 / 4).amax(0)
+        inputs.append((img * 255).to(torch.uint8))
+        s = HandDataSample(metainfo=dict(sample_idx=i, img_shape=(IMG, IMG)))
+        s.gt_joints_3d, s.gt_verts_3d, s.gt_joints_2d = joints[i], verts[i], uv[i]
+        s.cam_K, s.hand_valid = K, torch.ones(2)
+        samples.append(s)
+    return dict(inputs=inputs, data_samples=samples)
+
+
+def intaghand_mpjpe_mm(pred, gt):
+    """IntagHand protocol: root middle MCP (9), prediction scaled to the GT wrist-MCP bone."""
+    def norm(j):
+        return (j[..., 9, :] - j[..., 0, :]).norm(dim=-1)[..., None, None]
+    p = (pred - pred[..., 9:10, :]) * norm(gt) / norm(pred)
+    g = gt - gt[..., 9:10, :]
+    return float((p - g).norm(dim=-1).mean() * 1000)
+
+
+@MODELS.register_module(force=True)
+class ToyDGCLForTest(nn.Module):
+    """Stands in for DGCLNet: records its call and returns one weighted loss term."""
+
+    def __init__(self, channels=16):
+        super().__init__()
+        self.proj = nn.Linear(channels, 3)
+        self.calls = []
+
+    def loss(self, G, node_feats, feats, decoder, coarse_graph, gt_joints_rel, hand_valid=None):
+        self.calls.append(dict(G=G.shape, gt_joints_rel=gt_joints_rel, graph=coarse_graph))
+        out = decoder(G, feats, graph_override=coarse_graph)
+        return dict(loss_self_contrast=self.proj(out['node_feats']).abs().mean())
+
+
+def test_loss_mode_all_terms_and_gradients():
+    model = build()
+    data = model.data_preprocessor(make_batch(model), True)
+    losses = model(**data, mode='loss')
+    assert set(losses) == LOSS_KEYS
+    assert all(torch.isfinite(v) and v.ndim == 0 for v in losses.values())
+    sum(losses.values()).backward()
+    for name in ('encoder.conv1.weight', 'hand_split.hand_embed', 'decoder.head_weight',
+                 'camera_head.mlp.0.weight'):
+        grad = dict(model.named_parameters())[name].grad
+        assert grad is not None and grad.abs().sum() > 0, name
+
+
+def test_predict_fields_and_units():
+    model = build().eval()
+    data = make_batch(model)
+    preds = model.test_step(data)
+    p = preds[0]
+    assert p.pred_joints_3d.shape == (2, 21, 3) and p.pred_verts_3d.shape == (2, 778, 3)
+    assert p.pred_rel_root.shape == (3, ) and p.pred_cam.shape == (2, 3)
+    assert p.pred_joints_2d.shape == (2, 21, 2)
+    assert torch.allclose(p.pred_joints_3d[:, 0], torch.zeros(2, 3))  # wrist-relative
+    # metric scale: at initialisation the output is the template hand, whose
+    # wrist-to-middle-MCP bone is canonical_length metres
+    bone = (p.pred_joints_3d[:, 9] - p.pred_joints_3d[:, 0]).norm(dim=-1)
+    torch.testing.assert_close(bone, torch.full((2, ), model.canonical_length), rtol=0.1,
+                               atol=0)
+    # the initial camera puts the hands around the image centre (pixels)
+    assert ((p.pred_joints_2d - IMG / 2).abs() < IMG / 2).all()
+    out = model(**model.data_preprocessor(data), mode='tensor')
+    assert out['verts'].shape == (2, 2, 778, 3) and out['node_feats'].shape == (2, 2, 252, 16)
+
+
+def test_dgcl_called_then_deploy_and_checkpoint_compat():
+    model = build(dgcl=dict(type='ToyDGCLForTest', channels=16))
+    data = model.data_preprocessor(make_batch(model), True)
+    losses = model(**data, mode='loss')
+    assert set(losses) == LOSS_KEYS | {'loss_self_contrast'}
+    call = model.dgcl.calls[-1]
+    assert call['G'] == (2, 2, 63, 16)
+    assert torch.equal(call['gt_joints_rel'][:, :, 0], torch.zeros(2, 2, 3))  # wrist-relative
+    assert torch.equal(call['graph'][0], model.decoder.graph(0)[0])
+
+    baseline = build(seed=1)
+    state = copy.deepcopy(model.state_dict())
+    assert any(k.startswith('dgcl.') for k in state)
+    n_base = sum(p.numel() for p in baseline.parameters())
+    assert sum(p.numel() for p in model.parameters()) > n_base
+    model.deploy()
+    assert model.dgcl is None
+    assert sum(p.numel() for p in model.parameters()) == n_base
+
+    baseline.load_state_dict(state, strict=True)  # 'dgcl.' keys dropped by the hook
+    for k, v in baseline.state_dict().items():
+        assert torch.equal(v, state[k]), k
+    other = build(seed=2)
+    load_state_dict(other, state, strict=True)  # MMEngine's loader (used by the Runner)
+    assert torch.equal(other.encoder.conv1.weight, state['encoder.conv1.weight'])
+
+
+def test_nonfinite_loss_skips_update_then_raises(monkeypatch):
+    model = build(max_consecutive_nonfinite=2)
+    data = make_batch(model)
+    optim = OptimWrapper(torch.optim.SGD(model.parameters(), lr=0.1))
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    real_loss = model.loss
+
+    def nan_loss(inputs, data_samples):
+        losses = real_loss(inputs, data_samples)
+        losses['loss_verts_3d'] = losses['loss_verts_3d'] * float('nan')
+        return losses
+
+    monkeypatch.setattr(model, 'loss', nan_loss)
+    log = model.train_step(data, optim)
+    assert 'nonfinite_skipped' in log
+    for k, v in model.state_dict().items():
+        assert torch.equal(v, before[k]), k
+    with pytest.raises(FloatingPointError, match='max_consecutive_nonfinite'):
+        model.train_step(data, optim)
+
+    monkeypatch.setattr(model, 'loss', real_loss)
+    model._nonfinite_steps = 1
+    log = model.train_step(data, optim)
+    assert torch.isfinite(log['loss']) and model._nonfinite_steps == 0
+    assert not torch.equal(model.encoder.conv1.weight, before['encoder.conv1.weight'])
+
+
+def test_missing_ground_truth_is_named():
+    model = build()
+    data = make_batch(model)
+    del data['data_samples'][0].gt_verts_3d
+    with pytest.raises(KeyError, match='gt_verts_3d'):
+        model.train_step(data, OptimWrapper(torch.optim.SGD(model.parameters(), lr=0.1)))
+
+
+def _fit(model, data, steps, lr=1e-3, decay_at=None):
+    optim = OptimWrapper(torch.optim.Adam(model.parameters(), lr=lr))
+    model.train()
+    history = []
+    for step in range(steps):
+        if step == decay_at:
+            for group in optim.param_groups:
+                group['lr'] = lr * 0.1
+        history.append(float(model.train_step(data, optim)['loss'].detach()))
+    return history
+
+
+def test_overfit_short_loss_drops():
+    torch.set_num_threads(1)
+    model = build()
+    data = make_batch(model, n=2)
+    history = _fit(model, data, steps=70, lr=5e-3)
+    assert history[-1] < history[0] / 5, history[::5]
+
+
+@pytest.mark.slow
+def test_overfit_eight_samples_below_1mm():
+    torch.set_num_threads(1)
+    model = build()
+    data = make_batch(model, n=8)
+    _fit(model, data, steps=600, lr=3e-3, decay_at=400)
+    model.eval()
+    preds = model.test_step(data)
+    pred = torch.stack([p.pred_joints_3d for p in preds])
+    gt = torch.stack([s.gt_joints_3d for s in data['data_samples']])
+    assert intaghand_mpjpe_mm(pred, gt) < 1.0

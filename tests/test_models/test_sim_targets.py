@@ -1,0 +1,68 @@
+"""Tests of the similarity targets S_g (gclhand/models/sim_targets)."""
+import math
+
+import pytest
+import torch
+
+from gclhand.models.sim_targets import CosineTarget, DotTarget, GaussianTarget, HardTarget
+from gclhand.registry import SIM_TARGETS
+from gclhand.utils import build_component
+
+
+def pose(**joints):
+    """A (21, 3) root-relative pose with the given joints set, e.g. pose(j1=(1, 0, 0))."""
+    p = torch.zeros(21, 3)
+    for name, v in joints.items():
+        p[int(name[1:])] = torch.tensor(v, dtype=torch.float)
+    return p
+
+
+def test_dot_target_hand_computed():
+    a, b, c = pose(j1=(1, 0, 0)), pose(j1=(0, 2, 0)), pose(j1=(3, 4, 0))
+    s = DotTarget()(torch.stack([a, b]), torch.stack([a, b, c, 5 * a]))
+    expected = torch.tensor([[1.0, 0.0, 0.6, 1.0],
+                             [0.0, 1.0, 0.8, 0.0]])
+    assert torch.allclose(s, expected, atol=1e-6)
+
+
+def test_dot_target_flattens_whole_pose():
+    # two joints: the flattened vectors (1,0,0,0,1,0) and (1,0,0,0,0,0) have cosine 1/sqrt(2)
+    p, q = pose(j1=(1, 0, 0), j2=(0, 1, 0)), pose(j1=(1, 0, 0))
+    s = DotTarget()(p[None], q[None])
+    assert s.item() == pytest.approx(1 / math.sqrt(2), abs=1e-6)
+
+
+def test_cosine_target_per_joint_hand_computed():
+    p = pose(j1=(1, 0, 0), j2=(0, 1, 0))
+    r = pose(j1=(2, 0, 0), j2=(1, 0, 0))
+    s = CosineTarget()(p[None], torch.stack([p, r]))
+    # 20 non-root joints; p vs p: 2 unit cosines; p vs r: joint1 cos 1, joint2 cos 0
+    assert torch.allclose(s, torch.tensor([[2 / 20, 1 / 20]]), atol=1e-6)
+    full = torch.randn(3, 21, 3)
+    full[:, 0] = 0
+    assert torch.allclose(CosineTarget()(full, full).diagonal(), torch.ones(3), atol=1e-6)
+
+
+def test_gaussian_target_hand_computed():
+    base = torch.randn(21, 3) * 0.05
+    shifted = base + torch.tensor([0.03, 0.04, 0.0])  # every joint 5 cm away
+    s = GaussianTarget(bandwidth=0.05)(base[None], torch.stack([base, shifted]))
+    assert torch.allclose(s, torch.tensor([[1.0, math.exp(-0.5)]]), atol=1e-5)
+    with pytest.raises(ValueError, match='bandwidth'):
+        GaussianTarget(bandwidth=0)
+
+
+def test_hard_target_is_identity_block():
+    s = HardTarget()(torch.randn(2, 21, 3), torch.randn(5, 21, 3))
+    assert torch.equal(s, torch.eye(2, 5))
+
+
+@pytest.mark.parametrize('name', ['DotTarget', 'CosineTarget', 'GaussianTarget', 'HardTarget'])
+def test_registered_shapes_and_no_grad(name):
+    t = build_component(SIM_TARGETS, dict(type=name))
+    jq = torch.randn(4, 21, 3, requires_grad=True)
+    s = t(jq, torch.randn(7, 21, 3))
+    assert s.shape == (4, 7) and not s.requires_grad
+    assert s.min() >= -1 - 1e-6 and s.max() <= 1 + 1e-6
+    with pytest.raises(ValueError, match=r'\(M, J, 3\)'):
+        t(torch.randn(4, 63), torch.randn(7, 21, 3))

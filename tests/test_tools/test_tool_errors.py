@@ -1,0 +1,87 @@
+"""Errors a user can fix end in one ``error: ...`` line and exit status 2."""
+import subprocess
+import sys
+
+import pytest
+from conftest import ROOT, TOY_CFG, load_tool
+
+from gclhand.utils import ConfigError
+from gclhand.utils.cli import format_known_error, run_tool
+
+train = load_tool('train')
+print_config = load_tool('print_config')
+
+
+def run(tool, argv, capsys):
+    status = run_tool(tool.main, argv)
+    return status, capsys.readouterr().err.strip().splitlines()
+
+
+def test_missing_config(capsys):
+    status, err = run(train, ['configs/x.py'], capsys)
+    assert status == 2
+    assert err == ['error: config file configs/x.py not found']
+
+
+def test_bad_cfg_options_key_suggests(capsys, tmp_path):
+    status, err = run(train, [TOY_CFG, '--work-dir', str(tmp_path),
+                              '--cfg-options', 'model.dropot=0.1'], capsys)
+    assert status == 2 and len(err) == 1
+    assert err[0].startswith("error: --cfg-options key 'model.dropot' is not in the config")
+    assert "did you mean 'model.dropout'?" in err[0]
+
+
+def test_cfg_options_list_index_and_plus_prefix(capsys):
+    status, err = run(print_config, [TOY_CFG, '--cfg-options', 'custom_hooks.3.type=X'], capsys)
+    assert status == 2 and "'custom_hooks.3.type' is not in the config" in err[0]
+    assert print_config.main([TOY_CFG, '--cfg-options', '+model.extra=3',
+                               'custom_hooks.0.type=RecordIndicesHook']) is None
+    assert 'extra=3' in capsys.readouterr().out
+
+
+def test_unknown_type_names_key_and_close_match(capsys, tmp_path):
+    status, err = run(train, [TOY_CFG, '--work-dir', str(tmp_path),
+                              '--cfg-options', 'default_hooks.checkpoint.type=AtomicCkptHook'],
+                      capsys)
+    assert status == 2 and len(err) == 1
+    assert err[0].startswith("error: unknown hook 'AtomicCkptHook' at config key "
+                             "'default_hooks.checkpoint'")
+    assert "'AtomicCheckpointHook'" in err[0]
+    assert not (tmp_path / 'last_checkpoint').exists()  # failed before building anything
+
+
+def test_unknown_type_inside_model_build(capsys, tmp_path):
+    """A part built by the model itself (build_component) fails at Runner build time."""
+    status, err = run(train, [TOY_CFG, '--work-dir', str(tmp_path),
+                              '--cfg-options', '+model.aux.type=NoSuchLoss'], capsys)
+    assert status == 2 and len(err) == 1
+    assert "unknown loss 'NoSuchLoss' at config key 'model.aux'" in err[0]
+
+
+def test_debug_env_reraises(monkeypatch):
+    monkeypatch.setenv('GCLHAND_DEBUG', '1')
+    with pytest.raises(FileNotFoundError, match='configs/x.py'):
+        run_tool(train.main, ['configs/x.py'])
+
+
+def test_only_known_errors_are_shortened():
+    registry_error = KeyError('Foo is not in the gclhand::model registry. Please check ...')
+    assert format_known_error(registry_error).startswith(
+        "unknown type 'Foo' (not in the gclhand::model registry)")
+    assert format_known_error(KeyError('a bug')) is None  # keeps its traceback
+    assert format_known_error(ValueError('x')) is None
+    assert format_known_error(ConfigError('a\n  b')) == 'a b'
+    with pytest.raises(KeyError):
+        run_tool(lambda argv: {}['missing'], [])
+
+
+def test_missing_checkpoint_for_test_tool(capsys):
+    status, err = run(load_tool('test'), [TOY_CFG, 'nowhere.pth'], capsys)
+    assert (status, err) == (2, ['error: checkpoint nowhere.pth not found'])
+
+
+def test_subprocess_prints_exactly_one_line(subprocess_env):
+    proc = subprocess.run([sys.executable, 'tools/train.py', 'configs/x.py'], cwd=ROOT,
+                          env=subprocess_env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == ['error: config file configs/x.py not found']

@@ -1,0 +1,98 @@
+"""Evaluate a checkpoint on a config's test set.
+
+    python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out results.json]
+                         [--cfg-options k=v ...] [--launcher none|pytorch|slurm|mpi]
+
+``--out`` writes ``{"metrics": {...}, "per_sample": [...]}`` through
+:func:`gclhand.evaluation.dump_results`.  Errors a user can fix print one line
+(``error: ...``) and exit with status 2; ``GCLHAND_DEBUG=1`` shows the traceback.
+"""
+import argparse
+import os
+import os.path as osp
+import sys
+from typing import Dict, List
+
+from mmengine.dist import is_main_process
+
+from gclhand.utils import register_all_modules
+from gclhand.utils.cli import (add_cfg_options, check_registered_types, load_config,
+                               resolve_work_dir, run_tool)
+
+#: identifying keys shared by every metric's per-sample results
+ID_KEYS = ('sample_idx', 'img_path')
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description='Test (evaluate) a gclhand checkpoint')
+    parser.add_argument('config', help='config file path')
+    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument('--work-dir', help='folder for the test log')
+    parser.add_argument('--out', metavar='JSON',
+                        help='write the metrics and per-sample errors to this JSON file')
+    add_cfg_options(parser)
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
+                        default='none', help='how the processes were started')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0,
+                        help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    return args
+
+
+def capture_per_sample(evaluator) -> Dict[str, List[dict]]:
+    """Keep each metric's collected per-sample results (MMEngine clears them after use).
+
+    Returns a dict filled during ``runner.test()``: metric prefix -> result dicts.  Done by
+    wrapping the instances' ``compute_metrics`` (the only place where all ranks' results
+    are together) so that no metric class needs to know about ``--out``.
+    """
+    captured: Dict[str, List[dict]] = {}
+    for i, metric in enumerate(evaluator.metrics):
+        name = metric.prefix or type(metric).__name__ + (f'.{i}' if i else '')
+
+        def compute_metrics(results, _inner=metric.compute_metrics, _name=name):
+            captured[_name] = results
+            return _inner(results)
+
+        metric.compute_metrics = compute_metrics
+    return captured
+
+
+def merge_per_sample(captured: Dict[str, List[dict]]) -> List[dict]:
+    """One dict per sample: identifying keys plus ``{metric}/{key}`` from every metric."""
+    merged: Dict[object, dict] = {}
+    for name, results in captured.items():
+        for pos, result in enumerate(results):
+            if not isinstance(result, dict):
+                continue
+            ident = result.get('sample_idx', pos)
+            entry = merged.setdefault(ident, {k: result[k] for k in ID_KEYS if k in result})
+            entry.update({k if len(captured) == 1 else f'{name}/{k}': v
+                          for k, v in result.items() if k not in ID_KEYS})
+    return list(merged.values())
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv)
+    cfg = load_config(args.config, args.cfg_options)
+    register_all_modules()
+    if not osp.isfile(args.checkpoint):
+        raise FileNotFoundError(f'checkpoint {args.checkpoint} not found')
+    cfg.launcher = args.launcher
+    cfg.work_dir = resolve_work_dir(cfg, args.config, args.work_dir)
+    cfg.load_from, cfg.resume = args.checkpoint, False
+    check_registered_types(cfg)
+
+    from gclhand.engine import build_runner
+    runner = build_runner(cfg)
+    captured = capture_per_sample(runner.test_loop.evaluator) if args.out else {}
+    metrics = runner.test()
+    if args.out and is_main_process():
+        from gclhand.evaluation import dump_results
+        path = dump_results(metrics, merge_per_sample(captured), args.out)
+        runner.logger.info(f'wrote {path}')
+
+
+if __name__ == '__main__':
+    sys.exit(run_tool(main))
