@@ -8,6 +8,7 @@
 (``error: ...``) and exit with status 2; ``GCLHAND_DEBUG=1`` shows the traceback.
 """
 import argparse
+import glob
 import os
 import os.path as osp
 import sys
@@ -26,7 +27,9 @@ ID_KEYS = ('sample_idx', 'img_path')
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='Test (evaluate) a gclhand checkpoint')
     parser.add_argument('config', help='config file path')
-    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument('checkpoint',
+                        help="checkpoint file, or 'last' / 'best' for the newest / best "
+                             "checkpoint of the config's work dir")
     parser.add_argument('--work-dir', help='folder for the test log')
     parser.add_argument('--out', metavar='JSON',
                         help='write the metrics and per-sample errors to this JSON file')
@@ -73,14 +76,33 @@ def merge_per_sample(captured: Dict[str, List[dict]]) -> List[dict]:
     return list(merged.values())
 
 
+def resolve_checkpoint(checkpoint: str, work_dir: str) -> str:
+    """``'last'`` / ``'best'`` -> the work dir's newest / best checkpoint; else the path."""
+    if checkpoint == 'last':
+        pointer = osp.join(work_dir, 'last_checkpoint')
+        if not osp.isfile(pointer):
+            raise FileNotFoundError(f"no '{pointer}': train the config first (tools/train.py), "
+                                    'or pass a checkpoint path')
+        with open(pointer) as f:
+            checkpoint = f.read().strip()
+    elif checkpoint == 'best':
+        found = sorted(glob.glob(osp.join(work_dir, 'best_*.pth')), key=osp.getmtime)
+        if not found:
+            raise FileNotFoundError(f"no best_*.pth in '{work_dir}': train with "
+                                    "default_hooks.checkpoint.save_best set, or pass a path")
+        checkpoint = found[-1]
+    if not osp.isfile(checkpoint):
+        raise FileNotFoundError(f'checkpoint {checkpoint} not found')
+    return checkpoint
+
+
 def main(argv=None) -> None:
     args = parse_args(argv)
     cfg = load_config(args.config, args.cfg_options)
     register_all_modules()
-    if not osp.isfile(args.checkpoint):
-        raise FileNotFoundError(f'checkpoint {args.checkpoint} not found')
     cfg.launcher = args.launcher
     cfg.work_dir = resolve_work_dir(cfg, args.config, args.work_dir)
+    args.checkpoint = resolve_checkpoint(args.checkpoint, cfg.work_dir)
     cfg.load_from, cfg.resume = args.checkpoint, False
     check_registered_types(cfg)
 

@@ -6,7 +6,8 @@ runner_type = 'GCLHandRunner'
 default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=20),
-    param_scheduler=dict(type='ParamSchedulerHook'),
+    # ParamSchedulerHook + the training-loss plateau of the paper's recipe
+    param_scheduler=dict(type='TrainLossParamSchedulerHook'),
     checkpoint=dict(type='AtomicCheckpointHook', interval=1, max_keep_ckpts=3,
                     save_best='intaghand/mpjpe', rule='less'),
     sampler_seed=dict(type='DistSamplerSeedHook'),
@@ -18,10 +19,12 @@ env_cfg = dict(
     # tools/train.py switches to gloo when CUDA is unavailable
     dist_cfg=dict(backend='nccl'),
 )
-custom_hooks = []
 
 vis_backends = [dict(type='LocalVisBackend')]
-visualizer = dict(type='Visualizer', vis_backends=vis_backends, name='visualizer')
+# TensorBoard (pip install tensorboard): append dict(type='TensorboardVisBackend')
+visualizer = dict(type='HandVisualizer', vis_backends=vis_backends, name='visualizer')
+# every 10th validation batch: input | GT | prediction | side view, into vis_data/
+custom_hooks = [dict(type='HandVisualizationHook', interval=10, max_samples=4)]
 
 log_processor = dict(by_epoch=True, window_size=20)
 log_level = 'INFO'

@@ -8,6 +8,8 @@ Example::
     results[0].pred_verts_3d  # (2, 778, 3) metres, each hand relative to its wrist
 """
 import os.path as osp
+import pickle
+import re
 from typing import List, Optional, Sequence, Union
 
 import cv2
@@ -18,9 +20,23 @@ from mmengine.registry import init_default_scope
 from mmengine.runner import load_checkpoint
 
 from gclhand.registry import MODELS
+from gclhand.utils import ConfigError
 from gclhand.structures.hand_data_sample import HandDataSample
 
 ImageLike = Union[str, np.ndarray]
+
+
+def input_size_from_config(cfg) -> int:
+    """``cfg.input_size``, else the ``ResizeHand`` size of the test pipeline, else 256."""
+    if cfg.get('input_size'):
+        return int(cfg.input_size)
+    for key in ('test_dataloader', 'val_dataloader'):
+        pipeline = (cfg.get(key) or {}).get('dataset', {}).get('pipeline', []) or []
+        for t in pipeline:
+            if isinstance(t, dict) and t.get('type') == 'ResizeHand' and 'size' in t:
+                size = t['size']
+                return int(size if np.isscalar(size) else size[0])
+    return 256
 
 
 def init_model(config: Union[str, Config, dict], checkpoint: Optional[str] = None,
@@ -36,8 +52,8 @@ def init_model(config: Union[str, Config, dict], checkpoint: Optional[str] = Non
             model has no DGCL module).
         device: where to put the model.
         deploy: call ``model.deploy()`` (removes the training-only DGCL module).
-        input_size: side of the square network input in pixels; default ``config.input_size``
-            if set, else 256.
+        input_size: side of the square network input in pixels; default
+            :func:`input_size_from_config`.
 
     Returns:
         the model in eval mode, with ``model.cfg`` and ``model.input_size`` set.
@@ -57,11 +73,21 @@ def init_model(config: Union[str, Config, dict], checkpoint: Optional[str] = Non
     if checkpoint is not None:
         if not osp.isfile(checkpoint):
             raise FileNotFoundError(f"checkpoint '{checkpoint}' does not exist")
-        load_checkpoint(model, checkpoint, map_location='cpu')
+        from gclhand.engine import checkpoint_safe_globals
+        try:
+            with checkpoint_safe_globals():  # training checkpoints hold NumPy values in meta
+                load_checkpoint(model, checkpoint, map_location='cpu')
+        except pickle.UnpicklingError as exc:
+            found = re.search(r'GLOBAL (\S+) was not an allowed global', str(exc))
+            what = found.group(1) if found else str(exc).splitlines()[0][:200]
+            raise ConfigError(
+                f"checkpoint '{checkpoint}' holds objects that PyTorch's safe loader refuses "
+                f'({what}); gclhand never unpickles arbitrary code. '
+                'Re-save the weights as a plain state dict if you trust the file.') from exc
     if deploy and hasattr(model, 'deploy'):
         model.deploy()
     model.cfg = config
-    model.input_size = int(input_size or config.get('input_size', 256))
+    model.input_size = int(input_size or input_size_from_config(config))
     return model.to(device).eval()
 
 

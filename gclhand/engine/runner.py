@@ -15,9 +15,10 @@ from torch.nn.parallel import DistributedDataParallel
 from gclhand.registry import MODEL_WRAPPERS, RUNNERS
 from gclhand.utils import ConfigError
 from gclhand.utils.dist import init_dist, is_cpu_device
+from gclhand.utils.validation import validate_config
 from .checkpoint import (checkpoint_safe_globals, commit_file, get_rng_state, set_rng_state,
                          tmp_path_for)
-from .hooks import PlainMessageHubHook
+from .hooks import EvalRNGIsolationHook, NonFiniteGuardHook, PlainMessageHubHook
 
 
 @RUNNERS.register_module()
@@ -38,6 +39,11 @@ class GCLHandRunner(Runner):
        :class:`~gclhand.engine.hooks.PlainMessageHubHook` and :meth:`load_checkpoint`
        allow-lists NumPy values only (:func:`~gclhand.engine.checkpoint_safe_globals`).
        :meth:`resume` restores the RNG state and sampler seed after MMEngine's resume.
+    5. :meth:`register_hooks` also adds
+       :class:`~gclhand.engine.hooks.EvalRNGIsolationHook` (validation does not shift the
+       training run's random streams, so a resumed run matches an uninterrupted one) and
+       :class:`~gclhand.engine.hooks.NonFiniteGuardHook` (NaN/Inf steps are skipped on
+       every rank) unless the config lists them.
 
     Select it in a config with ``runner_type = 'GCLHandRunner'``.
     """
@@ -49,8 +55,10 @@ class GCLHandRunner(Runner):
 
     def register_hooks(self, default_hooks=None, custom_hooks=None) -> None:
         super().register_hooks(default_hooks, custom_hooks)
-        if not any(isinstance(h, PlainMessageHubHook) for h in self.hooks):
-            self.register_hook(PlainMessageHubHook())
+        # always on (a config may list them in custom_hooks to set their arguments)
+        for hook_type in (PlainMessageHubHook, EvalRNGIsolationHook, NonFiniteGuardHook):
+            if not any(isinstance(h, hook_type) for h in self.hooks):
+                self.register_hook(hook_type())
 
     def wrap_model(self, model_wrapper_cfg: Optional[Dict], model: nn.Module) -> nn.Module:
         if self.distributed and not is_model_wrapper(model) and is_cpu_device():
@@ -148,10 +156,22 @@ class GCLHandRunner(Runner):
         else:
             set_rng_state(states[rank])
             self.logger.info('restored the python/numpy/torch RNG state from the checkpoint')
+        loader = self._train_dataloader
+        if (not isinstance(loader, dict) and getattr(loader, 'num_workers', 0) > 0
+                and getattr(loader, 'persistent_workers', False)):
+            self.logger.warning(
+                'train_dataloader.persistent_workers=True: the data-loader workers restart '
+                'with fresh random streams at resume, so random augmentations differ from '
+                'an uninterrupted run; set persistent_workers=False for a bit-exact resume')
 
 
 def build_runner(cfg) -> Runner:
-    """Build the Runner a config asks for (``runner_type``, default ``GCLHandRunner``)."""
+    """Build the Runner a config asks for (``runner_type``, default ``GCLHandRunner``).
+
+    Config values are checked first (:func:`gclhand.utils.validation.validate_config`):
+    a wrong value fails in one message naming the key before model and data are built.
+    """
+    validate_config(cfg)
     if cfg.get('runner_type') is None:
         cfg.runner_type = 'GCLHandRunner'
     return RUNNERS.build(cfg)

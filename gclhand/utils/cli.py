@@ -13,6 +13,7 @@ import sys
 from typing import Callable, Iterator, List, Optional, Sequence, Tuple
 
 from mmengine.config import Config, DictAction
+from mmengine.registry import Registry
 
 from .build import ConfigError
 
@@ -83,12 +84,95 @@ def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
     try:
         cfg = Config.fromfile(path)
     except (SyntaxError, ImportError) as e:
+        plugin_message = _failed_custom_import(path, e)
+        if plugin_message is not None:
+            raise ConfigError(plugin_message) from e
         raise ConfigError(f'config file {path} could not be read: {type(e).__name__}: '
                           f'{e}') from e
     options = check_cfg_options(cfg, cfg_options)
     if options:
         cfg.merge_from_dict(options)
     return cfg
+
+
+def _unregistered_types(node, key: str = '') -> Iterator[Tuple[str, str]]:
+    """(config key, type) of every ``type='Name'`` in ``node`` that no registry knows."""
+    from gclhand import registry
+    if isinstance(node, dict):
+        type_ = node.get('type')
+        if isinstance(type_, str):
+            found = False
+            for reg in vars(registry).values():
+                if isinstance(reg, Registry):
+                    reg.import_from_location()
+                    found = found or reg.get(type_) is not None
+            if not found:
+                yield key, type_
+        for k, v in node.items():
+            if not str(k).endswith('_cfg'):  # norm_cfg, init_cfg, ...: built by helpers
+                yield from _unregistered_types(v, f'{key}.{k}' if key else str(k))
+    elif isinstance(node, (list, tuple)):
+        for i, v in enumerate(node):
+            yield from _unregistered_types(v, f'{key}.{i}')
+
+
+def _failed_custom_import(path: str, exc: ImportError) -> Optional[str]:
+    """One-line message for a config whose ``custom_imports`` could not be imported.
+
+    MMEngine wraps the original error in an ``ImportError`` that lists ``sys.path``; this
+    names the plugin module, the types the config needs from it, and how to install it
+    (``pip install -e plugins/<module>`` for the plugins shipped in this repository).
+    ``None`` when ``exc`` is not MMEngine's custom-imports error.
+    """
+    cause = exc.__cause__
+    if not str(exc).startswith('Failed to import custom modules') or \
+            not isinstance(cause, ImportError):
+        return None
+    # mmengine raises ImportError('Failed to import <module>') while handling the real one
+    while isinstance(cause.__cause__ or cause.__context__, ImportError):
+        cause = cause.__cause__ or cause.__context__
+    try:
+        raw = Config.fromfile(path, import_custom_modules=False)
+    except Exception:  # noqa: BLE001 - the message below still names the import
+        raw = Config()
+    imports = (raw.get('custom_imports') or {}).get('imports') or []
+    imports = [imports] if isinstance(imports, str) else list(imports)
+    missing = getattr(cause, 'name', None) or ''
+    plugin = next((m for m in imports if missing and (m == missing or m.startswith(
+        missing + '.'))), None)
+    try:  # which types the config needs from the plugin; a bonus, never a new error
+        from gclhand.utils import register_all_modules
+        register_all_modules(init_default_scope=False)
+        unknown = [(k, t) for k, t in _unregistered_types(raw.to_dict())
+                   if k != 'custom_imports']
+    except Exception:  # noqa: BLE001
+        unknown = []
+    needs = ''
+    if unknown:
+        from gclhand import registry
+        names = {reg.name for reg in vars(registry).values() if isinstance(reg, Registry)}
+        parts = []
+        for key, type_ in unknown:
+            kind = key.rsplit('.', 1)[-1]
+            kind = kind if kind in names else 'type'
+            parts.append(f"unknown {kind} '{type_}' at config key '{key}'")
+        needs = ' without it: ' + '; '.join(parts[:3]) + ('; ...' if len(parts) > 3 else '') \
+            + ' —'
+    if plugin is None:  # the plugin itself imports something missing, or failed otherwise
+        return (f'config file {path}: custom_imports={imports} failed: '
+                f'{type(cause).__name__}: {cause} —{needs} fix the plugin\'s installation '
+                '(did you install/import the plugin and its dependencies?)')
+    top = plugin.split('.')[0]
+    repo_plugin = osp.join(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))),
+                           'plugins', top)
+    if osp.isdir(repo_plugin):
+        rel = osp.relpath(repo_plugin)
+        install = f'pip install -e {repo_plugin if rel.startswith(os.pardir) else rel}'
+    else:
+        install = f'pip install {top}'
+    return (f"config file {path}: custom_imports could not import the plugin module "
+            f"'{plugin}' ({type(cause).__name__}: {cause}) —{needs} did you install/import "
+            f'the plugin? Install it with `{install}` (or put its folder on PYTHONPATH)')
 
 
 def _registry_sections(cfg: Config) -> Iterator[Tuple[str, object, str]]:

@@ -3,7 +3,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import ROOT, TOY_CFG, load_tool
+from tool_test_utils import ROOT, TOY_CFG, load_tool
 
 from gclhand.utils import ConfigError
 from gclhand.utils.cli import format_known_error, run_tool

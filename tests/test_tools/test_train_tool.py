@@ -5,7 +5,7 @@ import subprocess
 import sys
 
 import torch
-from conftest import KILLED_CFG, ROOT, TOY_CFG, load_tool
+from tool_test_utils import KILLED_CFG, ROOT, TOY_CFG, load_tool
 
 from gclhand.engine import checkpoint_safe_globals
 

@@ -17,18 +17,20 @@ test_pipeline = [
     dict(type='PackHandInputs'),
 ]
 
+# persistent_workers=False: workers restart (and re-seed from the restored RNG) each
+# epoch, which is what makes --resume exact; the restart costs seconds per epoch.
 train_dataloader = dict(
-    batch_size=32, num_workers=8, persistent_workers=True, pin_memory=True,
+    batch_size=32, num_workers=8, persistent_workers=False, pin_memory=True,
     sampler=dict(type='DefaultSampler', shuffle=True),
     dataset=dict(type='InterHandIntagDataset', data_root=data_root, split='train',
                  hand_model=hand_model, pipeline=train_pipeline))
 val_dataloader = dict(
-    batch_size=64, num_workers=8, persistent_workers=True, pin_memory=True,
+    batch_size=64, num_workers=8, persistent_workers=False, pin_memory=True,
     sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(type='InterHandIntagDataset', data_root=data_root, split='val',
                  hand_model=hand_model, pipeline=test_pipeline, test_mode=True))
 test_dataloader = dict(
-    batch_size=64, num_workers=8, persistent_workers=True, pin_memory=True,
+    batch_size=64, num_workers=8, persistent_workers=False, pin_memory=True,
     sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(type='InterHandIntagDataset', data_root=data_root, split='test',
                  hand_model=hand_model, pipeline=test_pipeline, test_mode=True))

@@ -5,7 +5,7 @@ _base_ = ['./interhand_intag.py']
 
 data_root = '{{$GCLHAND_SYNTH_ROOT:data/synth}}'
 img_size = 128
-synthetic = dict(num=dict(train=2000, val=200, test=200), seed=0, img_size=256)
+synthetic = dict(num=dict(train=2000, val=200, test=200), seed=0, img_size=256, workers=2)
 
 train_pipeline = [
     dict(type='LoadHandImage'),
@@ -21,11 +21,11 @@ test_pipeline = [
 ]
 
 train_dataloader = dict(
-    batch_size=16, num_workers=2, persistent_workers=True, pin_memory=False,
+    batch_size=16, num_workers=2, persistent_workers=False, pin_memory=False,
     dataset=dict(data_root=data_root, synthetic=synthetic, pipeline=train_pipeline))
 val_dataloader = dict(
-    batch_size=32, num_workers=2, persistent_workers=True, pin_memory=False,
+    batch_size=32, num_workers=2, persistent_workers=False, pin_memory=False,
     dataset=dict(data_root=data_root, synthetic=synthetic, pipeline=test_pipeline))
 test_dataloader = dict(
-    batch_size=32, num_workers=2, persistent_workers=True, pin_memory=False,
+    batch_size=32, num_workers=2, persistent_workers=False, pin_memory=False,
     dataset=dict(data_root=data_root, synthetic=synthetic, pipeline=test_pipeline))

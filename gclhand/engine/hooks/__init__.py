@@ -1,6 +1,10 @@
 from .atomic_checkpoint_hook import AtomicCheckpointHook
+from .hand_visualization_hook import HandVisualizationHook
+from .nonfinite_guard_hook import NonFiniteGuardHook
 from .plain_message_hub_hook import PlainMessageHubHook
-from .train_loss_plateau_hook import TrainLossPlateauHook, TrainLossPlateauLR
+from .rng_isolation_hook import EvalRNGIsolationHook
+from .train_loss_plateau_hook import TrainLossParamSchedulerHook, TrainLossPlateauLR
 
-__all__ = ['AtomicCheckpointHook', 'PlainMessageHubHook', 'TrainLossPlateauHook',
-           'TrainLossPlateauLR']
+__all__ = ['AtomicCheckpointHook', 'EvalRNGIsolationHook', 'HandVisualizationHook',
+           'NonFiniteGuardHook', 'PlainMessageHubHook',
+           'TrainLossParamSchedulerHook', 'TrainLossPlateauLR']

@@ -3,7 +3,7 @@ from typing import Optional
 
 import torch
 from mmengine.dist import all_reduce, get_world_size
-from mmengine.hooks import Hook
+from mmengine.hooks import ParamSchedulerHook
 from mmengine.optim.scheduler import ReduceOnPlateauLR
 
 from gclhand.registry import HOOKS, PARAM_SCHEDULERS
@@ -25,16 +25,18 @@ class TrainLossPlateauLR(ReduceOnPlateauLR):
 
 
 @HOOKS.register_module()
-class TrainLossPlateauHook(Hook):
-    """Feeds the epoch-mean training loss to every :class:`TrainLossPlateauLR`.
+class TrainLossParamSchedulerHook(ParamSchedulerHook):
+    """MMEngine's :class:`~mmengine.hooks.ParamSchedulerHook` that also feeds the epoch-mean
+    training loss to every :class:`TrainLossPlateauLR`.
 
-    The mean is taken over the epoch's iterations and all-reduced across ranks, so every
-    rank decays its learning rate at the same epoch.
+    The mean is taken over the epoch's iterations (non-finite, skipped steps excluded) and
+    all-reduced across ranks, so every rank decays its learning rate at the same epoch.
+    With no :class:`TrainLossPlateauLR` configured it behaves exactly like its parent, so
+    the default runtime uses it in place of ``ParamSchedulerHook``.
     """
 
-    priority = 'LOW'
-
     def __init__(self, key: str = 'loss'):
+        super().__init__()
         self.key = key
         self._sum = 0.0
         self._count = 0
@@ -44,6 +46,7 @@ class TrainLossPlateauHook(Hook):
 
     def after_train_iter(self, runner, batch_idx: int, data_batch=None,
                          outputs: Optional[dict] = None) -> None:
+        super().after_train_iter(runner, batch_idx, data_batch, outputs)
         if outputs and self.key in outputs:
             value = float(outputs[self.key])
             if value == value and abs(value) != float('inf'):  # skipped non-finite steps
@@ -51,6 +54,7 @@ class TrainLossPlateauHook(Hook):
                 self._count += 1
 
     def after_train_epoch(self, runner) -> None:
+        super().after_train_epoch(runner)
         stats = torch.tensor([self._sum, float(self._count)], dtype=torch.float64)
         if get_world_size() > 1:
             all_reduce(stats, op='sum')

@@ -53,6 +53,8 @@ class FeaturePosePool(nn.Module):
             feats: (M, D) unit features (detached here).
             poses: (M, J, 3) root-relative poses, metres.
             valid: (M,) annotated flags (default all True).
+
+        Entries with a non-finite feature or pose are stored as zeros with ``valid=False``.
         """
         if valid is None:
             valid = torch.ones(feats.size(0), dtype=torch.bool, device=feats.device)
@@ -60,6 +62,14 @@ class FeaturePosePool(nn.Module):
         if dist.get_world_size() > 1:
             feats, poses, valid = (torch.cat(dist.all_gather(t.contiguous()))
                                    for t in (feats, poses, valid))
+        # a batch with a NaN/Inf label or feature (a step the non-finite guard skips) must
+        # not poison the queue for the next size / M steps: such entries are zeroed and
+        # stored as not annotated (identically on every rank: after the gather)
+        bad = ~(torch.isfinite(feats).flatten(1).all(1) & torch.isfinite(poses).flatten(1).all(1))
+        if bool(bad.any()):
+            feats = torch.where(bad[:, None], torch.zeros_like(feats), feats)
+            poses = torch.where(bad[:, None, None], torch.zeros_like(poses), poses)
+            valid = valid * (~bad).to(valid.dtype)
         n = feats.size(0)
         if n > self.size:
             raise ValueError(f'FeaturePosePool: a step enqueues {n} hands (2 x batch x ranks)'

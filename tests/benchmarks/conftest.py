@@ -1,0 +1,64 @@
+"""Benchmarks (pytest-benchmark) stay out of the default test run.
+
+    pytest tests/benchmarks --benchmark-only            # run them (a few minutes on CPU)
+    pytest tests/benchmarks --benchmark-only --benchmark-json out.json
+
+The project's ``addopts`` carry ``--benchmark-disable``; pytest-benchmark refuses that
+together with ``--benchmark-only``, so when this folder is on the command line
+``--benchmark-only`` turns benchmarking back on here.  Without ``--benchmark-only`` /
+``--benchmark-enable`` every test that uses the ``benchmark`` fixture is skipped, so the
+default ``pytest`` run times nothing and asserts nothing about speed; the fast correctness
+tests in this folder (no ``benchmark`` fixture) always run.
+"""
+import importlib.util
+import os.path as osp
+
+import pytest
+
+HERE = osp.dirname(osp.abspath(__file__))
+REPO = osp.dirname(osp.dirname(HERE))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config):
+    # runs before pytest-benchmark's own (trylast) pytest_configure when this conftest is
+    # an initial one (``pytest tests/benchmarks ...``)
+    if config.getoption('benchmark_only', False):
+        config.option.benchmark_enable = True
+
+
+def benchmarks_enabled(config) -> bool:
+    return bool(config.getoption('benchmark_only', False)
+                or config.getoption('benchmark_enable', False))
+
+
+def pytest_collection_modifyitems(config, items):
+    if benchmarks_enabled(config):
+        return
+    skip = pytest.mark.skip(reason='benchmark: run with `pytest tests/benchmarks '
+                            '--benchmark-only`')
+    for item in items:
+        if str(item.fspath).startswith(HERE) and 'benchmark' in getattr(item, 'fixturenames',
+                                                                         ()):
+            item.add_marker(skip)
+
+
+def load_benchmark_tool():
+    """``tools/benchmark.py`` as a module (tools/ is not a package)."""
+    spec = importlib.util.spec_from_file_location('gclhand_tools_benchmark',
+                                                  osp.join(REPO, 'tools', 'benchmark.py'))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@pytest.fixture(scope='session')
+def bench_tool():
+    from gclhand.utils import register_all_modules
+    register_all_modules()
+    return load_benchmark_tool()
+
+
+@pytest.fixture(scope='session')
+def config_path():
+    return lambda name: osp.join(REPO, 'configs', name)

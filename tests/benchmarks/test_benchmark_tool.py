@@ -1,0 +1,80 @@
+"""tools/benchmark.py on a tiny config (always runs; checks structure, never speed)."""
+import json
+import os.path as osp
+
+import pytest
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+TINY = """
+_base_ = [{base!r}]
+img_size = 64
+model = dict(encoder=dict(base_channels=8, stage_blocks=(1, 1, 1, 1)),
+             hand_split=dict(hidden_channels=32), decoder=dict(channels=(16, 16, 16), K=2,
+                                                               num_heads=2),
+             camera_head=dict(hidden_channels=32){dgcl})
+"""
+# the DGCL tiny config swaps the graph U-Net for a cheap disturber: this test is about the
+# tool, not the disturber's cost
+TINY_DGCL = """,
+             dgcl=dict(disturber=dict(_delete_=True, type='FeatureMask', p=0.2))"""
+TINY_DATA = """
+train_dataloader = dict(batch_size=2, num_workers=0, persistent_workers=False, dataset=dict(
+    synthetic=dict(num=dict(train=4, val=1, test=1), seed=0, img_size=64),
+    pipeline=[dict(type='LoadHandImage'), dict(type='ResizeHand', size=img_size),
+              dict(type='PackHandInputs')]))
+"""
+
+
+def write_configs(tmp_path):
+    for name in ('gcn_baseline', 'dgcl'):
+        base = osp.join(REPO, 'configs', f'{name}_synth.py')
+        text = TINY.format(base=base, dgcl=TINY_DGCL if name == 'dgcl' else '') + TINY_DATA
+        (tmp_path / f'{name}_tiny.py').write_text(text)
+    return str(tmp_path / 'dgcl_tiny.py')
+
+
+def test_default_baseline_name(bench_tool):
+    assert bench_tool.default_baseline('configs/dgcl_synth.py') == \
+        osp.join('configs', 'gcn_baseline_synth.py')
+    assert bench_tool.default_baseline('configs/egd_mask_interhand.py') == \
+        osp.join('configs', 'gcn_baseline_interhand.py')
+    with pytest.raises(bench_tool.ConfigError, match='--baseline'):
+        bench_tool.default_baseline('model.py')
+
+
+def test_synthetic_batch_is_plausible(bench_tool, config_path):
+    """Labels are posed hands projected into the crop; the preprocessor accepts the batch."""
+    import torch
+    cfg = bench_tool.load_config(config_path('gcn_baseline_synth.py'),
+                                 {'model.decoder.channels': (16, 16, 16),
+                                  'model.encoder.depth': 18})
+    model = bench_tool.build_model(cfg, torch.device('cpu'))
+    data = bench_tool.synthetic_batch(model, 3, 64)
+    s = data['data_samples'][0]
+    assert len(data['inputs']) == 3 and data['inputs'][0].dtype == torch.uint8
+    assert s.gt_joints_3d.shape == (2, 21, 3) and s.gt_verts_3d.shape == (2, 778, 3)
+    assert (s.gt_joints_3d[..., 2] > 0.3).all()  # in front of the camera
+    assert ((s.gt_joints_2d > -64) & (s.gt_joints_2d < 128)).all()  # near the crop
+    out = model.data_preprocessor(data, True)
+    assert out['inputs'].shape == (3, 3, 64, 64) and out['inputs'].dtype == torch.float32
+
+
+def test_tool_end_to_end_tiny(tmp_path, bench_tool):
+    cfg = write_configs(tmp_path)
+    out = tmp_path / 'res.json'
+    r = bench_tool.main([cfg, '--device', 'cpu', '--batch', '2', '--iters', '1', '--warmup',
+                         '0', '--infer-batch', '1', '--workers', '0', '--data-num', '4',
+                         '--data-root', str(tmp_path / 'data'), '--profile', '1',
+                         '--json', str(out)])
+    assert r['baseline'].endswith('gcn_baseline_tiny.py')
+    assert set(r['names']) == {'config', 'baseline'}
+    assert r['train']['config']['samples_per_s'] > 0 and r['ratios']['train_step'] > 0
+    # deployed DGCL is exactly the baseline network
+    assert r['infer']['identical_graph'] is True and r['infer']['identical_outputs'] is True
+    assert r['data']['workers0']['samples_per_s'] > 0
+    assert r['e2e']['data_ms'] >= 0 and r['e2e']['compute_ms'] > 0
+    phases = r['profile']['phase_ms_per_step']
+    assert {'encoder', 'decoder', 'backward'} <= set(phases)
+    assert any(k.startswith('dgcl.loss') for k in phases)
+    assert json.loads(out.read_text())['ratios'] == r['ratios']

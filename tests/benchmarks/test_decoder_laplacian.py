@@ -1,0 +1,118 @@
+"""The decoder's dense Laplacian path equals PyG's sparse ChebConv (a speed option only).
+
+Correctness tests (always run; no timing): ``laplacian='dense'`` was made the default because
+it is faster on the hand graphs (docs/benchmarks.md); these tests pin that it computes the
+same function as the sparse message passing it replaced.
+"""
+import types
+
+import pytest
+import torch
+from torch_geometric.nn import ChebConv
+from torch_geometric.utils import to_undirected
+
+from gclhand.models.decoders.cheb_gcn_decoder import cheb_conv_dense, dense_scaled_laplacian
+from gclhand.registry import DECODERS
+from gclhand.utils.build import build_component
+
+NUM_NODES = (6, 12, 24)
+FEAT_CHANNELS = (8, 16, 32, 64)
+
+
+def ring(n):
+    i = torch.arange(n)
+    ei = to_undirected(torch.stack([i, (i + 1) % n]))
+    return ei, torch.rand(ei.shape[1], generator=torch.Generator().manual_seed(n)) + 0.5
+
+
+def graph():
+    up = []
+    for n0, n1 in zip(NUM_NODES[:-1], NUM_NODES[1:]):
+        m = torch.zeros(n1, n0)
+        m[torch.arange(n1), torch.arange(n1) // 2] = 1
+        up.append(m)
+    mesh = torch.rand(778, NUM_NODES[-1], generator=torch.Generator().manual_seed(0))
+    return types.SimpleNamespace(num_nodes=list(NUM_NODES),
+                                 edge_index=[ring(n)[0] for n in NUM_NODES],
+                                 edge_weight=[ring(n)[1] for n in NUM_NODES], upsample=up,
+                                 mesh_upsample=mesh / mesh.sum(1, keepdim=True))
+
+
+def decoder(laplacian, seed=0):
+    torch.manual_seed(seed)
+    return build_component(DECODERS, dict(type='ChebGCNDecoder', channels=(16, 8, 8), K=3,
+                                          num_heads=2, laplacian=laplacian),
+                           graph=graph(), feat_channels=FEAT_CHANNELS)
+
+
+def feats(B):
+    g = torch.Generator().manual_seed(1)
+    return [torch.randn(B, c, 16 // 2**i, 16 // 2**i, generator=g)
+            for i, c in enumerate(FEAT_CHANNELS)]
+
+
+@pytest.mark.parametrize('K', [1, 2, 3, 4])
+@pytest.mark.parametrize('weighted', [True, False])
+@pytest.mark.parametrize('lambda_max', [2.0, 1.5])
+def test_dense_chebconv_equals_sparse(K, weighted, lambda_max):
+    """Directed edges, duplicate edges, self loops and an isolated node included."""
+    g = torch.Generator().manual_seed(K)
+    n = 9
+    ei = torch.randint(0, n - 1, (2, 25), generator=g)  # node n-1 isolated
+    ei[:, 0] = torch.tensor([3, 3])  # a self loop (dropped by both)
+    ei = torch.cat([ei, ei[:, :3]], 1)  # duplicates (summed by both)
+    ew = torch.rand(ei.shape[1], generator=g) + 0.1 if weighted else None
+    conv = ChebConv(5, 7, K, normalization='sym')
+    x = torch.randn(4, n, 5, generator=g)
+    sparse = conv(x, ei, ew, lambda_max=lambda_max)
+    dense = cheb_conv_dense(conv, x, dense_scaled_laplacian(ei, ew, n, lambda_max))
+    torch.testing.assert_close(dense, sparse, atol=1e-5, rtol=1e-5)
+
+
+def test_dense_laplacian_values():
+    """Path 0-1-2, unit weights, lambda_max=2: L~ = -D^-1/2 A D^-1/2 (zero diagonal)."""
+    ei = torch.tensor([[0, 1, 1, 2], [1, 0, 2, 1]])
+    lap = dense_scaled_laplacian(ei, None, 3)
+    s = -(0.5**0.5)
+    torch.testing.assert_close(lap, torch.tensor([[0., s, 0.], [s, 0., s], [0., s, 0.]]))
+
+
+def test_decoder_dense_equals_sparse_outputs_and_grads():
+    dense, sparse = decoder('dense'), decoder('sparse')
+    sparse.load_state_dict(dense.state_dict())
+    assert dense.state_dict().keys() == sparse.state_dict().keys()  # laplacians not saved
+    G = torch.randn(3, 2, NUM_NODES[0], 16)
+    fs = feats(3)
+    outs = []
+    for dec in (dense, sparse):
+        out = dec(G, fs)
+        out['verts'].square().sum().backward()
+        outs.append((out['verts'], out['node_feats'],
+                     [p.grad.clone() for p in dec.parameters()]))
+    torch.testing.assert_close(outs[0][0], outs[1][0], atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(outs[0][1], outs[1][1], atol=1e-5, rtol=1e-5)
+    for gd, gs in zip(outs[0][2], outs[1][2]):
+        torch.testing.assert_close(gd, gs, atol=1e-4, rtol=1e-4)
+
+
+def test_decoder_dense_graph_override():
+    """An override graph (edge disturbers) gives the sparse result; the own graph passed as
+    override is bit-identical to no override; a different graph changes the output."""
+    dense, sparse = decoder('dense').eval(), decoder('sparse').eval()
+    sparse.load_state_dict(dense.state_dict())
+    G, fs = torch.randn(2, 2, NUM_NODES[0], 16), feats(2)
+    ref = dense(G, fs)['verts']
+    assert torch.equal(ref, dense(G, fs, graph_override=dense.graph(0))['verts'])
+    ei = torch.tensor([[0, 2, 2, 5], [2, 0, 5, 2]])
+    other_d = dense(G, fs, graph_override=(ei, None))['verts']
+    other_s = sparse(G, fs, graph_override=(ei, None))['verts']
+    torch.testing.assert_close(other_d, other_s, atol=1e-5, rtol=1e-5)
+    assert not torch.allclose(ref, other_d)
+
+
+def test_decoder_default_is_dense_and_bad_mode_named():
+    dec = build_component(DECODERS, dict(type='ChebGCNDecoder', channels=(16, 8, 8)),
+                          graph=graph(), feat_channels=FEAT_CHANNELS)
+    assert dec.laplacian == 'dense' and dec.laplacian_0.shape == (6, 6)
+    with pytest.raises(ValueError, match='model.decoder.laplacian'):
+        decoder('csr')

@@ -1,0 +1,158 @@
+"""tools/ablation.py: runs the tools per config and prints the Table 2 layout."""
+import importlib.util
+import json
+import os
+import re
+from pathlib import Path
+
+import pytest
+import torch
+from test_configs import parse_cfg_options, tiny_cfg_options, tiny_data  # noqa: F401
+
+from gclhand.registry import MODELS
+from gclhand.utils import register_all_modules
+from gclhand.utils.cli import load_config
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIGS = [str(ROOT / 'configs' / 'gcn_baseline_synth.py'),
+           str(ROOT / 'configs' / 'dgcl_synth.py')]
+
+_spec = importlib.util.spec_from_file_location('gclhand_tool_ablation',
+                                               ROOT / 'tools' / 'ablation.py')
+ablation = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(ablation)
+
+
+def table_rows(report: str, header: str):
+    """The data rows (lists of cells) of the markdown table whose header starts ``header``."""
+    lines = report.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(header))
+    rows = []
+    for line in lines[start + 2:]:
+        if not line.startswith('|'):
+            break
+        rows.append([c.strip() for c in line.strip('|').split('|')])
+    return lines[start], rows
+
+
+def save_tiny_checkpoint(config, options, work_dir: Path, seed: int) -> Path:
+    """A freshly initialised tiny model of ``config`` saved the way the Runner does."""
+    register_all_modules()
+    cfg = load_config(config, parse_cfg_options(options))
+    torch.manual_seed(seed)
+    model = MODELS.build(cfg.model)
+    model.init_weights()
+    work_dir.mkdir(parents=True)
+    path = work_dir / 'epoch_1.pth'
+    torch.save(dict(state_dict=model.state_dict(), meta=dict(epoch=1)), path)
+    (work_dir / 'last_checkpoint').write_text(str(path))
+    return path
+
+
+def test_skip_train_tests_checkpoints_and_tabulates(tiny_data, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv('OMP_NUM_THREADS', '1')
+    options = tiny_cfg_options(CONFIGS[0], tiny_data)
+    for seed, config in enumerate(CONFIGS):
+        save_tiny_checkpoint(config, options, tmp_path / ablation.config_name(config), seed)
+    out = tmp_path / 'results.md'
+    status = ablation.main([*CONFIGS, '--work-dir-root', str(tmp_path), '--skip-train',
+                            '--out', str(out), '--cfg-options', *options])
+    printed = capsys.readouterr().out
+    assert status == 0, printed
+
+    header, rows = table_rows(printed, '| Table 2 row |')
+    assert [c.strip() for c in header.strip('|').split('|')] == [
+        'Table 2 row', 'config', 'MPJPE (mm)', 'MPVPE (mm)', 'paper MPJPE', 'paper MPVPE']
+    assert [r[0] for r in rows] == ['GCN baseline',
+                                    '+ DGCLNet + similarity distinguish (HandDGCL)']
+    assert [r[4:] for r in rows] == [['9.97', '10.63'], ['8.86', '9.14']]
+    for row, config in zip(rows, CONFIGS):
+        name = ablation.config_name(config)
+        metrics = json.loads((tmp_path / name / 'test_results.json').read_text())['metrics']
+        assert row[1] == f'`{config}`'
+        assert row[2:4] == [f"{metrics['intaghand/mpjpe']:.2f}",
+                            f"{metrics['intaghand/mpvpe']:.2f}"]  # parsed from test --out
+        assert (tmp_path / name / 'test.log').is_file()
+        assert not (tmp_path / name / 'train.log').exists()  # --skip-train
+    # two seeds, two models: the numbers really come from each run
+    assert rows[0][2:4] != rows[1][2:4]
+
+    _, settings = table_rows(printed, '| config | data |')
+    # input px, train / test samples, batch, epochs, iterations
+    assert [s[3:9] for s in settings] == [['64', '4', '2', '2', '1', '2']] * 2
+    assert 'InterHandIntagDataset' in settings[0][1] and '(synthetic)' in settings[0][1]
+    assert out.read_text().strip() == printed[printed.index('## Ablation'):].strip()
+    saved = json.loads((tmp_path / 'ablation.json').read_text())
+    assert [r['status'] for r in saved['results']] == ['ok', 'ok']
+
+
+def test_missing_checkpoint_and_config(tmp_path, capsys):
+    status = ablation.main([CONFIGS[0], '--work-dir-root', str(tmp_path), '--skip-train'])
+    captured = capsys.readouterr()
+    assert status == 1
+    _, rows = table_rows(captured.out, '| Table 2 row |')
+    assert rows[0][2:4] == ['no checkpoint', 'no checkpoint']
+    assert 'train first or drop --skip-train' in captured.err
+
+    assert ablation.main(['configs/nope.py', '--work-dir-root', str(tmp_path)]) == 2
+    assert 'configs/nope.py' in capsys.readouterr().err
+
+
+def test_table_rows_and_shorthands():
+    assert ablation.table_row('configs/egd_edge_flip_interhand.py') == ('+ flip edge', 10.92,
+                                                                         11.30)
+    assert ablation.table_row('x/dgclnet_synth.py') == ('+ DGCLNet', 9.02, 9.31)
+    assert ablation.table_row('configs/dgcl_nodedrop_synth.py') == ('dgcl_nodedrop_synth',
+                                                                    None, None)
+    assert [ablation.config_name(c) for c in ablation.DEFAULT_CONFIGS] == [
+        f'{stem}_synth' for stem in ('gcn_baseline', 'egd_mask', 'egd_noise', 'egd_edge_add',
+                                     'egd_edge_flip', 'dgclnet', 'dgcl')]
+    assert ablation.default_configs('interhand')[-1] == 'configs/dgcl_interhand.py'
+    opts = ablation.shorthand_options(3, (8, 2, 2))
+    assert opts[0] == 'train_cfg.max_epochs=3' and len(opts) == 1 + 3 * 3
+    assert 'test_dataloader.dataset.synthetic.num.val=2' in opts
+    # the shorthands are valid --cfg-options of a synthetic config
+    cfg = load_config(CONFIGS[1], parse_cfg_options(opts))
+    assert cfg.val_dataloader.dataset.synthetic.num == dict(train=8, val=2, test=2)
+
+
+def test_find_checkpoint(tmp_path):
+    assert ablation.find_checkpoint(str(tmp_path)) is None
+    for n in (2, 9, 10):
+        (tmp_path / f'epoch_{n}.pth').write_bytes(b'')
+    assert ablation.find_checkpoint(str(tmp_path)).endswith('epoch_10.pth')  # numeric order
+    (tmp_path / 'last_checkpoint').write_text(str(tmp_path / 'epoch_9.pth'))
+    assert ablation.find_checkpoint(str(tmp_path)).endswith('epoch_9.pth')
+    (tmp_path / 'best_intaghand_mpjpe_epoch_2.pth').write_bytes(b'')
+    assert ablation.find_checkpoint(str(tmp_path), 'best').endswith(
+        'best_intaghand_mpjpe_epoch_2.pth')
+
+
+def test_report_marks_failures_and_missing_numbers():
+    results = [dict(config='a_synth.py', row='GCN baseline', paper=(9.97, 10.63), status='ok',
+                    metrics={'intaghand/mpjpe': 12.345}, seconds=dict(train=61.2, test=3.9),
+                    settings=None),
+               dict(config='b.py', row='b', paper=(None, None), status='train failed',
+                    metrics={}, seconds={}, settings=None)]
+    report = ablation.format_report(results, 'python tools/ablation.py a_synth.py b.py')
+    _, rows = table_rows(report, '| Table 2 row |')
+    assert rows == [['GCN baseline', '`a_synth.py`', '12.35', 'n/a', '9.97', '10.63'],
+                    ['b', '`b.py`', 'train failed', 'train failed', 'n/a', 'n/a']]
+    _, settings = table_rows(report, '| config | data |')
+    assert settings[0][-2:] == ['61', '4'] and settings[1][-2:] == ['-', '-']
+    assert re.search(r'CAVW 2023, Table 2', report)
+    assert 'Command: `python tools/ablation.py a_synth.py b.py`' in report
+
+
+@pytest.mark.slow
+def test_train_and_test_end_to_end(tiny_data, tmp_path, capsys, monkeypatch):
+    """The whole path, training included, on one tiny config (``pytest -m slow``)."""
+    monkeypatch.setenv('OMP_NUM_THREADS', '1')
+    options = tiny_cfg_options(CONFIGS[1], tiny_data)
+    assert ablation.main([CONFIGS[1], '--work-dir-root', str(tmp_path),
+                          '--cfg-options', *options]) == 0
+    _, rows = table_rows(capsys.readouterr().out, '| Table 2 row |')
+    assert len(rows) == 1 and float(rows[0][2]) > 0
+    name = ablation.config_name(CONFIGS[1])
+    assert 'loss_cross_contrast' in (tmp_path / name / 'train.log').read_text()
+    assert os.path.isfile(tmp_path / name / 'epoch_1.pth')

@@ -1,0 +1,204 @@
+"""Every Table 2 config (HandDGCL, Han et al. CAVW 2023) loads, builds, and is a one-key diff.
+
+The synthetic-data rows also train two iterations and evaluate through the real Runner at a
+tiny size (64 px, 8-channel ResNet-18, 4 training samples generated once per session).
+:func:`tiny_cfg_options` is shared with ``test_plugin_config.py`` and ``test_ablation.py``,
+which pass the same overrides to the tools on their command line.
+"""
+import argparse
+import copy
+import math
+import os.path as osp
+from pathlib import Path
+from typing import Dict, List, Sequence
+
+import pytest
+import torch
+from mmengine.config import Config
+
+from gclhand.registry import MODELS
+from gclhand.utils import register_all_modules
+from gclhand.utils.cli import add_cfg_options, load_config
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIG_DIR = ROOT / 'configs'
+
+#: Table 2 rows in the paper's order: config stem -> the dgcl_variants.py entry it selects
+ROWS = {
+    'gcn_baseline': None,
+    'egd_mask': 'egd_mask',
+    'egd_noise': 'egd_noise',
+    'egd_edge_add': 'egd_edge_add',
+    'egd_edge_flip': 'egd_edge_flip',
+    'dgclnet': 'dgclnet',
+    'dgcl': 'hand_dgcl',
+}
+#: top-level helper variables that configs/_base_/models/dgcl_variants.py adds to a row
+VARIANT_KEYS = ('egd', 'egd_mask', 'egd_noise', 'egd_edge_add', 'egd_edge_flip', 'dgclnet',
+                'hand_dgcl')
+MAIN_LOSSES = {'loss_joints_3d', 'loss_verts_3d', 'loss_joints_2d', 'loss_bone_length',
+               'loss_transition'}
+SELF = {'loss_self_contrast'}
+DGCL_LOSSES = {
+    'gcn_baseline': set(),
+    'egd_mask': SELF, 'egd_noise': SELF, 'egd_edge_add': SELF, 'egd_edge_flip': SELF,
+    'dgclnet': SELF | {'loss_consistent'},
+    'dgcl': SELF | {'loss_consistent', 'loss_cross_contrast'},
+}
+
+#: tiny synthetic data: samples per split, image size (px) and batch size of the tiny runs
+TINY_NUM = dict(train=4, val=2, test=2)
+TINY_IMG = 64
+TINY_BATCH = 2
+DATASETS = ['synth', 'interhand']
+
+
+def config_path(stem: str, dataset: str) -> str:
+    return str(CONFIG_DIR / f'{stem}_{dataset}.py')
+
+
+def tiny_cfg_options(config: str, data_root: str, epochs: int = 1) -> List[str]:
+    """``--cfg-options`` strings that shrink a synthetic-data config to a seconds-long run.
+
+    An 8-channel one-block ResNet-18 at ``TINY_IMG`` px, 8-channel decoder, ``TINY_NUM``
+    synthetic samples in ``data_root`` (the same ``synthetic`` dict for every loader, as
+    :func:`gclhand.datasets.synth.ensure_synthetic_dataset` requires), no worker processes
+    and no serialised annotation copy, ``epochs`` training epochs without validation, a log
+    line every iteration. The ``ResizeHand`` step is found in each pipeline of ``config``
+    rather than assumed at a fixed index.
+    """
+    cfg = Config.fromfile(config)
+    opts = [
+        '+model.encoder.base_channels=8', '+model.encoder.stage_blocks=(1,1,1,1)',
+        'model.encoder.depth=18', 'model.hand_split.hidden_channels=16',
+        'model.decoder.channels=(8,8,8)', 'model.decoder.K=2', 'model.decoder.num_heads=2',
+        'model.camera_head.hidden_channels=16',
+        f'train_cfg.max_epochs={epochs}', f'+train_cfg.val_begin={epochs + 1}',  # no val
+        'default_hooks.logger.interval=1',
+    ]
+    for split in ('train', 'val', 'test'):
+        loader = f'{split}_dataloader'
+        opts += [f'{loader}.batch_size={TINY_BATCH}', f'{loader}.num_workers=0',
+                 f'{loader}.persistent_workers=False', f'{loader}.dataset.data_root={data_root}',
+                 # no pickled copy of the annotations (its gc.collect() costs ~1 s a dataset)
+                 f'+{loader}.dataset.serialize_data=False',
+                 f'{loader}.dataset.synthetic.img_size={TINY_IMG}',
+                 f'{loader}.dataset.synthetic.seed=0']
+        opts += [f'{loader}.dataset.synthetic.num.{s}={n}' for s, n in TINY_NUM.items()]
+        pipeline = cfg[loader].dataset.pipeline
+        opts += [f'{loader}.dataset.pipeline.{i}.size={TINY_IMG}'
+                 for i, t in enumerate(pipeline) if t['type'] == 'ResizeHand']
+    return opts
+
+
+def parse_cfg_options(options: Sequence[str]) -> dict:
+    """Parse ``k=v`` strings exactly as the tools' ``--cfg-options`` does."""
+    parser = argparse.ArgumentParser()
+    add_cfg_options(parser)
+    return parser.parse_args(['--cfg-options', *options]).cfg_options
+
+
+def make_tiny_data(root: str) -> str:
+    """Generate the ``TINY_NUM`` synthetic samples into ``root`` (about a second)."""
+    from gclhand.datasets import ensure_synthetic_dataset
+    return ensure_synthetic_dataset(root, num_per_split=TINY_NUM, seed=0, img_size=TINY_IMG,
+                                    progress=False)
+
+
+@pytest.fixture(scope='session')
+def tiny_data(tmp_path_factory) -> str:
+    """Tiny synthetic data shared by every test of the session (the other test files
+    import this fixture; the fixed folder makes their calls cheap re-checks)."""
+    return make_tiny_data(str(tmp_path_factory.getbasetemp() / 'tiny_synth'))
+
+
+def _without(cfg: Config) -> dict:
+    """The config as a dict, less ``model.dgcl`` and the dgcl_variants helper keys."""
+    d = copy.deepcopy(cfg.to_dict())
+    d['model'].pop('dgcl', None)
+    for key in VARIANT_KEYS:
+        d.pop(key, None)
+    return d
+
+
+# ---------------------------------------------------------------------------- every config
+
+@pytest.mark.parametrize('dataset', DATASETS)
+@pytest.mark.parametrize('stem', list(ROWS))
+def test_row_is_baseline_plus_dgcl(stem, dataset):
+    """A Table 2 row differs from gcn_baseline_<dataset>.py only in ``model.dgcl``."""
+    row = Config.fromfile(config_path(stem, dataset))
+    base = Config.fromfile(config_path('gcn_baseline', dataset))
+    assert _without(row) == _without(base)
+    variants = Config.fromfile(str(CONFIG_DIR / '_base_' / 'models' / 'dgcl_variants.py'))
+    if ROWS[stem] is None:
+        assert row.model.get('dgcl') is None
+    else:
+        assert row.model.dgcl.to_dict() == variants[ROWS[stem]].to_dict()
+
+
+@pytest.mark.parametrize('dataset', DATASETS)
+@pytest.mark.parametrize('stem', list(ROWS))
+def test_model_builds(stem, dataset):
+    """The full-size model of every row builds through the registry."""
+    register_all_modules()
+    cfg = Config.fromfile(config_path(stem, dataset))
+    torch.manual_seed(0)
+    model = MODELS.build(cfg.model)
+    assert type(model).__name__ == 'TwoHandEstimator'
+    depth = 18 if dataset == 'synth' else 50  # CPU-scale twin vs the paper's encoder
+    assert cfg.model.encoder.depth == depth
+    if ROWS[stem] is None:
+        assert model.dgcl is None
+    else:
+        expected = cfg.model.dgcl.disturber.type
+        assert type(model.dgcl.disturber).__name__ == expected
+        model.deploy()  # the deployed model is the baseline
+        assert getattr(model, 'dgcl', None) is None
+
+
+# ------------------------------------------------------------- synthetic rows: train + test
+
+@pytest.fixture
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny tensors: threads only add contention
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def cheap_config_text(monkeypatch):
+    """The Runner formats the whole config with yapf about four times (seconds in all);
+    the text is not under test here."""
+    monkeypatch.setattr(Config, 'pretty_text', property(lambda self: self.text))
+
+
+@pytest.mark.parametrize('stem', list(ROWS))
+def test_synth_row_trains_and_evaluates(stem, tiny_data, tmp_path, one_thread,
+                                        cheap_config_text):
+    from gclhand.engine import build_runner
+    register_all_modules()
+    path = config_path(stem, 'synth')
+    cfg = load_config(path, parse_cfg_options(tiny_cfg_options(path, tiny_data)))
+    cfg.work_dir = str(tmp_path)
+    cfg.experiment_name = f'test_configs_{stem}'  # own MessageHub / logger instances
+    cfg.log_level = 'WARNING'
+    cfg.test_evaluator = [dict(type='IntagHandMetric')]
+    runner = build_runner(cfg)
+    runner.train()
+
+    scalars: Dict[str, object] = runner.message_hub.log_scalars
+    losses = {k[len('train/'):]: v for k, v in scalars.items()
+              if k.startswith('train/loss_')}
+    assert set(losses) == MAIN_LOSSES | DGCL_LOSSES[stem]
+    iters = math.ceil(TINY_NUM['train'] / TINY_BATCH)
+    for name, history in losses.items():
+        values, counts = history.data
+        assert len(values) == iters, name
+        assert all(math.isfinite(v) for v in values), (name, values)
+    assert osp.isfile(tmp_path / 'epoch_1.pth')
+
+    metrics = runner.test()
+    for key in ('intaghand/mpjpe', 'intaghand/mpvpe'):
+        assert math.isfinite(metrics[key]) and metrics[key] > 0, key
