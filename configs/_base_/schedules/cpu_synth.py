@@ -5,9 +5,11 @@ optim_wrapper = dict(type='OptimWrapper', optimizer=dict(type='Adam', lr=1e-3),
                      clip_grad=dict(max_norm=5.0))
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=50),
-    dict(type='CosineAnnealingLR', eta_min=1e-5, by_epoch=True, begin=0, end=6, T_max=6,
+    dict(type='CosineAnnealingLR', eta_min=1e-5, by_epoch=True, begin=0, end=2, T_max=2,
          convert_to_iter_based=True),
 ]
-train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=6, val_interval=3)
+# 2 epochs x 125 iterations of batch 16 (~8 min of DGCL training on 2 cores); longer CPU
+# runs: --cfg-options train_cfg.max_epochs=N param_scheduler.1.end=N param_scheduler.1.T_max=N
+train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=2, val_interval=2)
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
