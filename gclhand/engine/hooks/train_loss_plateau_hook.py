@@ -48,7 +48,8 @@ class TrainLossParamSchedulerHook(ParamSchedulerHook):
                          outputs: Optional[dict] = None) -> None:
         super().after_train_iter(runner, batch_idx, data_batch, outputs)
         if outputs and self.key in outputs:
-            value = float(outputs[self.key])
+            value = outputs[self.key]
+            value = float(value.detach() if torch.is_tensor(value) else value)
             if value == value and abs(value) != float('inf'):  # skipped non-finite steps
                 self._sum += value
                 self._count += 1
