@@ -109,6 +109,13 @@ class BaseHandMetric(BaseMetric):
         if len(data_samples):
             self.results.extend(self.process_samples(data_samples))
 
+    def joints_and_valid(self, data_samples: Sequence[Any]):
+        """Predicted and GT joints ``(B, 2, 21, 3)`` and the hand mask ``(B, 2)``."""
+        name = type(self).__name__
+        pred = stack_field(data_samples, 'pred_joints_3d', name, (2, -1, 3))
+        gt = stack_field(data_samples, 'gt_joints_3d', name, (2, -1, 3))
+        return pred, gt, hand_valid(data_samples)
+
     @abstractmethod
     def process_samples(self, data_samples: Sequence[Any]) -> List[dict]:
         """One result dict per data sample."""

@@ -3,7 +3,7 @@ from typing import Any, Dict, List, Sequence, Tuple
 
 from gclhand.registry import METRICS
 from ..functional import INTAGHAND_ROOT, REFERENCE_BONE, align_root, point_errors, scale_align
-from .base_hand_metric import (BaseHandMetric, Rows, hand_valid, masked_to_list, nanmean,
+from .base_hand_metric import (BaseHandMetric, Rows, masked_to_list, nanmean,
                                per_hand, sample_meta, stack_field)
 
 
@@ -46,9 +46,7 @@ class IntagHandMetric(BaseHandMetric):
 
     def process_samples(self, data_samples: Sequence[Any]) -> List[dict]:
         name = type(self).__name__
-        pj = stack_field(data_samples, 'pred_joints_3d', name, (2, -1, 3))
-        gj = stack_field(data_samples, 'gt_joints_3d', name, (2, -1, 3))
-        valid = hand_valid(data_samples)
+        pj, gj, valid = self.joints_and_valid(data_samples)
         r = self.root_index
         pj_root = align_root(pj, r)
         errors = dict(mpjpe=point_errors(

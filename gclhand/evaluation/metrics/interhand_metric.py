@@ -5,7 +5,7 @@ import numpy as np
 
 from gclhand.registry import METRICS
 from ..functional import INTERHAND_ROOT, align_root, mrrpe, point_errors, relative_root
-from .base_hand_metric import (BaseHandMetric, Rows, hand_valid, masked_to_list, nanmean,
+from .base_hand_metric import (BaseHandMetric, Rows, masked_to_list, nanmean,
                                per_hand, sample_meta, stack_field)
 
 
@@ -48,9 +48,7 @@ class InterHandMetric(BaseHandMetric):
 
     def process_samples(self, data_samples: Sequence[Any]) -> List[dict]:
         name = type(self).__name__
-        pj = stack_field(data_samples, 'pred_joints_3d', name, (2, -1, 3))
-        gj = stack_field(data_samples, 'gt_joints_3d', name, (2, -1, 3))
-        valid = hand_valid(data_samples)
+        pj, gj, valid = self.joints_and_valid(data_samples)
         r = self.root_index
         err = point_errors(align_root(pj, r), align_root(gj, r)).mean(-1) * 1000.
         results = [dict(sample_meta(s), mpjpe=e)
