@@ -14,6 +14,7 @@ Rerunning the same command resumes an interrupted generation (only missing sampl
 made) and is a no-op on a complete dataset; output does not depend on --workers.
 """
 import argparse
+import json
 import os.path as osp
 import sys
 import time
@@ -35,6 +36,10 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help='comma-separated fractions of --num per split, e.g. 0.8,0.1,0.1 '
                    '(same order as --split)')
     p.add_argument('--jpeg-quality', type=int, default=95)
+    p.add_argument('--sampler', default=None, metavar='JSON',
+                   help='keyword arguments of the scene sampler as JSON, e.g. '
+                   '\'{"placement": {"orientation": "upright"}}\' (the synthetic.sampler '
+                   'of a dataset config)')
     p.add_argument('--contact-sheet', default=None, metavar='PNG',
                    help='also write a sheet of the first 16 images of the first split with '
                    'the GT joints decoded from the annotations')
@@ -61,11 +66,15 @@ def main(argv=None) -> int:
     except ValueError as e:
         sys.exit(f'error: {e}')
 
+    try:
+        sampler = json.loads(args.sampler) if args.sampler else None
+    except json.JSONDecodeError as e:
+        sys.exit(f'error: --sampler is not valid JSON ({e})')
     start = time.perf_counter()
     dirs = generate_synthetic_dataset(args.out, args.num, seed=args.seed, workers=args.workers,
                                       img_size=args.img_size, splits=counts,
                                       progress=not args.no_progress,
-                                      jpeg_quality=args.jpeg_quality)
+                                      jpeg_quality=args.jpeg_quality, sampler=sampler)
     elapsed = time.perf_counter() - start
     total = sum(counts.values())
     print(f'{total} samples ({", ".join(f"{k}: {v}" for k, v in counts.items())}) in '

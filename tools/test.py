@@ -12,7 +12,7 @@ import glob
 import os
 import os.path as osp
 import sys
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 from mmengine.dist import is_main_process
 
@@ -29,7 +29,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('config', help='config file path')
     parser.add_argument('checkpoint',
                         help="checkpoint file, or 'last' / 'best' for the newest / best "
-                             "checkpoint of the config's work dir")
+                             "checkpoint of the config's work dir, or 'none' for the untrained "
+                             "model (initialised with the config's seed: the reference a "
+                             "trained model is compared with)")
     parser.add_argument('--work-dir', help='folder for the test log')
     parser.add_argument('--out', metavar='JSON',
                         help='write the metrics and per-sample errors to this JSON file')
@@ -76,8 +78,11 @@ def merge_per_sample(captured: Dict[str, List[dict]]) -> List[dict]:
     return list(merged.values())
 
 
-def resolve_checkpoint(checkpoint: str, work_dir: str) -> str:
-    """``'last'`` / ``'best'`` -> the work dir's newest / best checkpoint; else the path."""
+def resolve_checkpoint(checkpoint: str, work_dir: str) -> Optional[str]:
+    """``'last'`` / ``'best'`` -> the work dir's newest / best checkpoint; ``'none'`` ->
+    ``None`` (the untrained model); else the path."""
+    if checkpoint == 'none':
+        return None
     if checkpoint == 'last':
         pointer = osp.join(work_dir, 'last_checkpoint')
         if not osp.isfile(pointer):
@@ -108,6 +113,9 @@ def main(argv=None) -> None:
 
     from gclhand.engine import build_runner
     runner = build_runner(cfg)
+    if args.checkpoint is None:  # untrained: the weights train.py starts from
+        runner.logger.info('checkpoint none: evaluating the untrained model')
+        getattr(runner.model, 'module', runner.model).init_weights()
     captured = capture_per_sample(runner.test_loop.evaluator) if args.out else {}
     metrics = runner.test()
     if args.out and is_main_process():

@@ -31,7 +31,7 @@ from gclhand.hand.joints import LIBRARY_TO_MANO, finger_joint
 from gclhand.structures import HANDS
 from .penetration import interpenetration
 from .renderer import vertex_normals
-from .rotations import orthonormal_frame, random_rotation, small_rotation
+from .rotations import orthonormal_frame, random_rotation, rotation_about, small_rotation
 
 __all__ = ['HandParams', 'Scene', 'PoseSampler', 'sample_shapes', 'TwoHandPlacer',
            'CameraSampler', 'SkinSampler', 'SceneSampler', 'hand_forward', 'palm_frame',
@@ -245,6 +245,16 @@ class TwoHandPlacer:
     * ``stacked``: equal palm normals, one palm on the back of the other hand, +-70 deg.
     * ``free``: a uniformly random relative rotation, centres 4-9 cm apart.
 
+    The pair's orientation in the world (the camera looks along world ``+z`` with image
+    ``y`` pointing down, up to the camera's small rotation) is set by ``orientation``:
+
+    * ``'uniform'``: the right palm frame is a uniformly random rotation (any view,
+      including upside-down hands);
+    * ``'upright'``: like a multi-camera capture dome (InterHand2.6M): the right hand's
+      fingers point up in the image (world ``-y``) and its palm faces the camera, then the
+      pair turns about the vertical axis by a uniform yaw in ``[-yaw_deg, yaw_deg]`` (palm,
+      side and back views) and tilts about a random axis by up to ``max_tilt_deg``.
+
     A placement is rejected when more than ``max_inside`` of either hand's (subsampled)
     vertices lie inside the other mesh or one lies deeper than ``max_depth`` metres
     (:func:`~.penetration.interpenetration`); the hands are first pushed apart along the
@@ -257,12 +267,23 @@ class TwoHandPlacer:
         max_depth: tolerated penetration depth, metres.
         vertex_stride: query every n-th vertex in the inside test.
         push, push_steps, max_tries: see above.
+        orientation: ``'uniform'`` or ``'upright'`` (see above).
+        yaw_deg, max_tilt_deg: ranges of the ``'upright'`` orientation.
     """
     MODES = ('palms_facing', 'fingers_crossed', 'stacked', 'free')
+    ORIENTATIONS = ('uniform', 'upright')
+    #: right palm frame (columns x, y = fingers, z = palm normal) of an upright hand whose
+    #: palm faces the camera: fingers along world -y (image up), normal along -z.
+    _UPRIGHT = np.diag([1.0, -1.0, -1.0])
 
     def __init__(self, mode_probs: Optional[Dict[str, float]] = None, max_inside: float = 0.02,
                  max_depth: float = 0.006, vertex_stride: int = 2, push: float = 0.007,
-                 push_steps: int = 8, max_tries: int = 8):
+                 push_steps: int = 8, max_tries: int = 8, orientation: str = 'uniform',
+                 yaw_deg: float = 180.0, max_tilt_deg: float = 30.0):
+        if orientation not in self.ORIENTATIONS:
+            raise ValueError(f'unknown orientation {orientation!r}; choose from '
+                             f'{self.ORIENTATIONS}')
+        self.orientation, self.yaw_deg, self.max_tilt_deg = orientation, yaw_deg, max_tilt_deg
         probs = mode_probs or dict(palms_facing=0.3, fingers_crossed=0.2, stacked=0.25,
                                    free=0.25)
         unknown = set(probs) - set(self.MODES)
@@ -274,6 +295,14 @@ class TwoHandPlacer:
         self.probs = p / p.sum()
         self.max_inside, self.max_depth, self.stride = max_inside, max_depth, vertex_stride
         self.push, self.push_steps, self.max_tries = push, push_steps, max_tries
+
+    def _world_rotation(self, rng: np.random.Generator) -> np.ndarray:
+        """The right palm frame in the world (see ``orientation``), (3, 3)."""
+        if self.orientation == 'uniform':
+            return random_rotation(rng)
+        yaw = rotation_about([0.0, 1.0, 0.0], np.deg2rad(rng.uniform(-self.yaw_deg,
+                                                                      self.yaw_deg)))
+        return small_rotation(rng, self.max_tilt_deg) @ yaw @ self._UPRIGHT
 
     def _relative(self, rng: np.random.Generator, mode: str) -> Tuple[np.ndarray, np.ndarray]:
         """Left palm frame (3, 3) and centre (3,) expressed in the right palm frame."""
@@ -320,7 +349,7 @@ class TwoHandPlacer:
         best = None
         for attempt in range(self.max_tries):
             mode = self.modes[rng.choice(len(self.modes), p=self.probs)]
-            world_r = random_rotation(rng)
+            world_r = self._world_rotation(rng)
             rel, offset = self._relative(rng, mode)
             frames = {'right': world_r, 'left': world_r @ rel}
             placed = {}
