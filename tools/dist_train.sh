@@ -7,15 +7,5 @@ if [ $# -lt 2 ]; then
     echo "usage: $0 CONFIG NPROC [train.py options...]" >&2
     exit 2
 fi
-CONFIG=$1
-NPROC=$2
-NNODES=${NNODES:-1}
-NODE_RANK=${NODE_RANK:-0}
-PORT=${PORT:-29500}
-MASTER_ADDR=${MASTER_ADDR:-127.0.0.1}
-ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-
-PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}" \
-torchrun --nnodes="$NNODES" --node_rank="$NODE_RANK" --master_addr="$MASTER_ADDR" \
-    --master_port="$PORT" --nproc_per_node="$NPROC" \
-    "$ROOT/tools/train.py" "$CONFIG" --launcher pytorch "${@:3}"
+HERE="$(cd "$(dirname "$0")" && pwd)"
+exec bash "$HERE/torchrun.sh" "$HERE/train.py" "$2" "$1" --launcher pytorch "${@:3}"

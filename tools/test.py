@@ -9,7 +9,6 @@
 """
 import argparse
 import glob
-import os
 import os.path as osp
 import sys
 from typing import Dict, List, Optional
@@ -17,8 +16,8 @@ from typing import Dict, List, Optional
 from mmengine.dist import is_main_process
 
 from gclhand.utils import register_all_modules
-from gclhand.utils.cli import (add_cfg_options, check_registered_types, load_config,
-                               resolve_work_dir, run_tool)
+from gclhand.utils.cli import (add_cfg_options, add_launcher_args, check_registered_types,
+                               load_config, parse_tool_args, resolve_work_dir, run_tool)
 
 #: identifying keys shared by every metric's per-sample results
 ID_KEYS = ('sample_idx', 'img_path')
@@ -36,13 +35,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--out', metavar='JSON',
                         help='write the metrics and per-sample errors to this JSON file')
     add_cfg_options(parser)
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
-                        default='none', help='how the processes were started')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0,
-                        help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
-    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-    return args
+    add_launcher_args(parser)
+    return parse_tool_args(parser, argv)
 
 
 def capture_per_sample(evaluator) -> Dict[str, List[dict]]:

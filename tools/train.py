@@ -8,13 +8,12 @@ Errors a user can fix print one line (``error: ...``) and exit with status 2;
 ``GCLHAND_DEBUG=1`` shows the traceback instead.
 """
 import argparse
-import os
 import os.path as osp
 import sys
 
 from gclhand.utils import ConfigError, register_all_modules
-from gclhand.utils.cli import (add_cfg_options, check_registered_types, load_config,
-                               resolve_work_dir, run_tool)
+from gclhand.utils.cli import (add_cfg_options, add_launcher_args, check_registered_types,
+                               load_config, parse_tool_args, resolve_work_dir, run_tool)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -28,14 +27,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--amp', action='store_true',
                         help='automatic mixed precision (needs a CUDA device)')
     add_cfg_options(parser)
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
-                        default='none', help='how the processes were started')
-    # torch.distributed.launch passes --local-rank; torchrun sets LOCAL_RANK instead
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0,
-                        help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
-    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-    return args
+    add_launcher_args(parser)
+    return parse_tool_args(parser, argv)
 
 
 def enable_amp(cfg) -> None:

@@ -30,6 +30,22 @@ def add_cfg_options(parser: argparse.ArgumentParser) -> None:
         "; a key must already exist in the config unless written '+key=value'")
 
 
+def add_launcher_args(parser: argparse.ArgumentParser) -> None:
+    """``--launcher`` and the ``--local-rank`` that ``torch.distributed.launch`` passes."""
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
+                        default='none', help='how the processes were started')
+    # torch.distributed.launch passes --local-rank; torchrun sets LOCAL_RANK instead
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0,
+                        help=argparse.SUPPRESS)
+
+
+def parse_tool_args(parser: argparse.ArgumentParser, argv=None) -> argparse.Namespace:
+    """Parse ``argv`` and export ``LOCAL_RANK`` (MMEngine's launcher reads it)."""
+    args = parser.parse_args(argv)
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    return args
+
+
 def _walk(cfg, parts: Sequence[str]) -> Tuple[bool, str, List[str]]:
     """Follow ``parts`` into ``cfg``: (found, the part that failed, its siblings)."""
     node = cfg.to_dict() if isinstance(cfg, Config) else cfg
@@ -294,5 +310,6 @@ def resolve_work_dir(cfg: Config, config_path: str, work_dir: Optional[str]) -> 
     return osp.join('./work_dirs', osp.splitext(osp.basename(config_path))[0])
 
 
-__all__ = ['add_cfg_options', 'check_cfg_options', 'check_registered_types',
-           'format_known_error', 'load_config', 'resolve_work_dir', 'run_tool']
+__all__ = ['add_cfg_options', 'add_launcher_args', 'check_cfg_options', 'check_registered_types',
+           'format_known_error', 'load_config', 'parse_tool_args', 'resolve_work_dir',
+           'run_tool']

@@ -212,3 +212,44 @@ def test_pose_sampler_respects_joint_limits(hm):
         mean_flex = np.einsum('mij,mj->mi', ps.frames[side], mean.reshape(15, 3))[:12, 1]
         assert (mean_flex > 0).mean() > 0.8
         assert np.std(flex) > 0.1                  # poses vary
+
+
+def _right_hand_axes(hm, scene):
+    """Camera-frame unit vectors: right hand's wrist -> middle MCP, and its palm normal."""
+    from gclhand.datasets.synth.sampler import hand_forward, palm_frame
+    _, j = hand_forward(hm, 'right', scene.hands['right'])
+    frame, _ = palm_frame(j, 'right')
+    cam = scene.cam_R.astype(np.float64)
+    return cam @ frame[:, 1], cam @ frame[:, 2]
+
+
+@pytest.mark.parametrize('tilt', [0.0, 30.0])
+def test_upright_orientation_fingers_up_any_yaw(hm, tilt):
+    """'upright': the right hand's fingers point up in the image (camera -y) within the tilt
+    (+ the camera's own 10 deg), while the palm normal turns freely about the vertical."""
+    sampler = gen.SceneSampler(hm, img_size=SIZE, placement=dict(
+        orientation='upright', max_tilt_deg=tilt))
+    rng = np.random.default_rng(0)
+    ups, normals = [], []
+    for _ in range(12):
+        up, normal = _right_hand_axes(hm, sampler.sample(rng))
+        ups.append(up)
+        normals.append(normal)
+    ups, normals = np.array(ups), np.array(normals)
+    tol = np.deg2rad(tilt + 10.0 + 1e-3)
+    assert (np.arccos(np.clip(-ups[:, 1], -1, 1)) <= tol).all()
+    # yaw spreads the palm normal around the vertical axis: both facing towards the camera
+    # (-z) and away (+z) occur in 12 draws of a uniform 360 deg yaw
+    assert normals[:, 2].min() < -0.3 and normals[:, 2].max() > 0.3
+
+
+def test_uniform_orientation_includes_upside_down(hm):
+    sampler = gen.SceneSampler(hm, img_size=SIZE)
+    rng = np.random.default_rng(0)
+    ups = np.array([_right_hand_axes(hm, sampler.sample(rng))[0] for _ in range(12)])
+    assert ups[:, 1].max() > 0.3  # some hands point down in the image
+
+
+def test_unknown_orientation_is_refused(hm):
+    with pytest.raises(ValueError, match="unknown orientation 'sideways'"):
+        gen.SceneSampler(hm, placement=dict(orientation='sideways'))

@@ -84,6 +84,21 @@ def test_test_tool_writes_per_sample_json(tmp_path):
     assert abs(result['metrics']['mae'] - mae) < 1e-9
 
 
+def test_test_tool_none_is_the_model_training_starts_from(tmp_path):
+    """``CHECKPOINT=none`` evaluates the seeded initial weights: the same numbers as a
+    checkpoint saved after an epoch at a learning rate so small (1e-30; 0 is refused by
+    the config check) that the float32 weights stay bit-identical to the initial ones."""
+    train.main([TOY_CFG, '--work-dir', str(tmp_path), '--cfg-options',
+                'train_cfg.max_epochs=1', 'optim_wrapper.optimizer.lr=1e-30'])
+    results = {}
+    for name, ckpt in (('none', 'none'), ('frozen', str(tmp_path / 'epoch_1.pth'))):
+        out = tmp_path / f'{name}.json'
+        test_tool.main([TOY_CFG, ckpt, '--work-dir', str(tmp_path), '--out', str(out)])
+        results[name] = json.load(open(out))['metrics']['mae']
+    assert results['none'] == results['frozen'] > 0
+    assert test_tool.resolve_checkpoint('none', str(tmp_path)) is None
+
+
 def test_print_config_applies_options(capsys):
     load_tool('print_config').main([TOY_CFG, '--cfg-options', 'train_dataloader.batch_size=3'])
     assert 'batch_size=3' in capsys.readouterr().out

@@ -7,11 +7,11 @@ optim_wrapper = dict(type='OptimWrapper', optimizer=dict(type='Adam', lr=1e-3, f
                      clip_grad=dict(max_norm=5.0))
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=50),
-    dict(type='CosineAnnealingLR', eta_min=1e-5, by_epoch=True, begin=0, end=8, T_max=8,
+    dict(type='CosineAnnealingLR', eta_min=1e-5, by_epoch=True, begin=0, end=4, T_max=4,
          convert_to_iter_based=True),
 ]
-# 8 epochs x 125 iterations of batch 16 (~6.5 min of DGCL training on 2 cores); longer CPU
+# 4 epochs x 125 iterations of batch 16 (~4 min of DGCL training on 2 cores); longer CPU
 # runs: --cfg-options train_cfg.max_epochs=N param_scheduler.1.end=N param_scheduler.1.T_max=N
-train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=8, val_interval=2)
+train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=4, val_interval=2)
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
