@@ -10,10 +10,16 @@ wrist -> middle-MCP length, as :class:`~gclhand.evaluation.IntagHandMetric`):
 * ``true articulation, orientation off by D deg``: the true pose with the global rotation
   perturbed by ``D`` degrees about a random axis (seeded), for each ``--degrees``.
 * both errors together.
+* ``constant pose (image ignored)``: one fixed pose per hand in the camera frame, the
+  per-coordinate median of the root-aligned, bone-normalised joints of ``--constant-from``
+  (the training split, by default the scored split itself): the best an L1-trained network
+  can do without using the image.  A trained model near this number has learned the data's
+  average, not the image.
 
 Example::
 
-    python tools/reference_errors.py data/synth/val --num 200 --degrees 10 20 30
+    python tools/reference_errors.py data/synth/val --num 200 --degrees 10 20 30 \
+        --constant-from data/synth/train
 """
 import argparse
 import glob
@@ -30,6 +36,11 @@ def parse_args(argv=None):
     p.add_argument('--num', type=int, default=200, help='first N annotations (default 200)')
     p.add_argument('--degrees', type=float, nargs='+', default=[10.0, 20.0, 30.0, 45.0])
     p.add_argument('--seed', type=int, default=0, help='seed of the perturbation axes')
+    p.add_argument('--constant-from', metavar='SPLIT_DIR',
+                   help='split whose median pose is the constant predictor (default: the '
+                        'scored split; pass the training split for an honest baseline)')
+    p.add_argument('--constant-num', type=int, default=2000,
+                   help='annotations of --constant-from to use (default 2000)')
     return p.parse_args(argv)
 
 
@@ -66,6 +77,23 @@ def intaghand_mpjpe(pred_joints: np.ndarray, gt_joints: np.ndarray) -> float:
     g = align_root(gt, INTAGHAND_ROOT)
     p = scale_align(p, gt, pred_joints=p)
     return float((p - g).norm(dim=-1).mean() * 1000)
+
+
+def normalised_joints(joints: np.ndarray) -> np.ndarray:
+    """``(..., 21, 3)`` -> root-aligned (IntagHand root) joints divided by each hand's
+    wrist -> middle-MCP length, the unit in which a constant prediction is scale-free."""
+    from gclhand.evaluation.functional import INTAGHAND_ROOT
+    from gclhand.hand.joints import finger_joint
+    j = joints - joints[..., INTAGHAND_ROOT:INTAGHAND_ROOT + 1, :]
+    bone = np.linalg.norm(j[..., finger_joint('middle', 1), :] - j[..., 0, :], axis=-1)
+    return j / np.maximum(bone, 1e-9)[..., None, None]
+
+
+def constant_prediction(reference_joints: np.ndarray, num: int) -> np.ndarray:
+    """``(N_ref, 2, 21, 3)`` -> ``(num, 2, 21, 3)``: the per-coordinate median of the
+    normalised reference joints (the L1-optimal constant), repeated ``num`` times."""
+    median = np.median(normalised_joints(reference_joints), axis=0)
+    return np.broadcast_to(median, (num,) + median.shape).copy()
 
 
 def perturbed(params: Dict[str, Dict[str, np.ndarray]], mean_pose: bool = False,
@@ -106,6 +134,14 @@ def main(argv=None) -> int:
                      intaghand_mpjpe(joints(perturbed(params, degrees=deg, rng=rng)), gt)))
         rows.append((f'mean articulation, orientation off by {deg:g} deg',
                      intaghand_mpjpe(joints(perturbed(params, True, deg, rng)), gt)))
+    ref_dir = args.constant_from or args.split_dir
+    try:
+        ref_joints = (gt if ref_dir == args.split_dir else
+                      two_hand_gt(hm, *load_split(ref_dir, args.constant_num))[1])
+    except FileNotFoundError as e:
+        sys.exit(f'error: --constant-from: {e}')
+    rows.append((f'constant pose (image ignored), median of {osp.normpath(ref_dir)}',
+                 intaghand_mpjpe(constant_prediction(np.asarray(ref_joints), len(cam_R)), gt)))
     print(f'{args.split_dir}: {len(cam_R)} samples, IntagHand-protocol MPJPE of reference '
           'predictors')
     print('| predictor | MPJPE (mm) |\n|---|---|')

@@ -13,7 +13,8 @@ from gclhand.datasets.io import load_pickle_restricted
 from gclhand.datasets.synth import generator as gen
 from gclhand.datasets.synth import (decode_annotation, ensure_synthetic_dataset,
                                     generate_synthetic_dataset, rasterize, resolve_splits)
-from gclhand.datasets.synth.sampler import FINGER_LIMITS, PoseSampler, pca_basis
+from gclhand.datasets.synth.sampler import (FINGER_LIMITS, PALM_TONE, PoseSampler, SkinSampler,
+                                          palm_frame, palmar_weight, pca_basis)
 from gclhand.hand import build_hand_model
 
 SIZE, NUM = 64, 4
@@ -253,3 +254,33 @@ def test_uniform_orientation_includes_upside_down(hm):
 def test_unknown_orientation_is_refused(hm):
     with pytest.raises(ValueError, match="unknown orientation 'sideways'"):
         gen.SceneSampler(hm, placement=dict(orientation='sideways'))
+
+
+def test_palmar_weight_marks_the_palm_side(hm):
+    """Rest mesh: vertices weighted > 0.5 lie on the palm-normal side of the palm centre
+    (the side the fingers curl towards), those weighted < 0.5 behind it; weights in [0, 1]."""
+    for side in ('left', 'right'):
+        v = hm.template(side).double().numpy()
+        joints = hm.joints_from_vertices(hm.template(side)[None], side)[0].double().numpy()
+        w = palmar_weight(v, hm.faces(side).numpy(), joints, side)
+        frame, centre = palm_frame(joints, side)
+        palm = (np.linalg.norm(v - centre, axis=1) < 0.03)          # the palm itself
+        height = (v - centre) @ frame[:, 2]
+        assert w.min() >= 0 and w.max() <= 1
+        assert 0.3 < (w > 0.5).mean() < 0.7
+        assert (height[palm & (w > 0.9)] > 0).all() and (height[palm & (w < 0.1)] < 0).all()
+
+
+def test_skin_sampler_lightens_the_palm(hm):
+    templates = {s: hm.template(s).double().numpy() for s in ('left', 'right')}
+    palmar = {s: np.linspace(0, 1, len(templates[s])) for s in templates}
+    plain = SkinSampler(variation=0.0, channel_jitter=0.0, palm_lightening=(0, 0))
+    full = SkinSampler(variation=0.0, channel_jitter=0.0, palm_lightening=(1, 1))
+    a = plain.sample(np.random.default_rng(3), templates, palmar)
+    b = full.sample(np.random.default_rng(3), templates, palmar)
+    for s in templates:
+        assert np.allclose(a[s], a[s][0])                         # one tone, no palm
+        assert np.allclose(b[s][0], a[s][0])                      # weight 0: the tone
+        assert np.allclose(b[s][-1], PALM_TONE, atol=1e-6)        # weight 1: the palm tone
+    with pytest.raises(ValueError, match='palm_lightening'):
+        SkinSampler(palm_lightening=(0.5, 0.2))

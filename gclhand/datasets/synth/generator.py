@@ -38,7 +38,7 @@ __all__ = ['GENERATOR_VERSION', 'DEFAULT_SPLITS', 'DEFAULT_HAND_MODEL', 'Synthet
            'ensure_synthetic_dataset', 'read_meta', 'split_is_complete']
 
 #: Bump when a change alters the generated images or labels (stored in meta.json).
-GENERATOR_VERSION = '1.0'
+GENERATOR_VERSION = '1.1'
 DEFAULT_SPLITS = ('train', 'val', 'test')
 #: The IntagHand annotation format: 45 PCA pose coefficients, ``flat_hand_mean=False``.
 DEFAULT_HAND_MODEL = dict(type='MANOHandModel', use_pca=True)

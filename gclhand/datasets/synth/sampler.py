@@ -14,7 +14,8 @@ its seed.  The pieces, each a small class with a ``sample`` method:
   near-contact), rejecting placements whose interpenetration is large.
 * :class:`CameraSampler` - camera rotation/distance, a full-frame focal length, and the
   square crop intrinsics that make both hands fill the output image.
-* :class:`SkinSampler` - per-hand skin tone with low-frequency per-vertex variation.
+* :class:`SkinSampler` - per-hand skin tone with low-frequency per-vertex variation and a
+  lighter palmar side.
 
 The world frame is the right hand's palm frame rotated by a uniform random rotation; the
 hand model's ``global_orient``/``transl`` realise the placement, so every label is
@@ -35,7 +36,7 @@ from .rotations import orthonormal_frame, random_rotation, rotation_about, small
 
 __all__ = ['HandParams', 'Scene', 'PoseSampler', 'sample_shapes', 'TwoHandPlacer',
            'CameraSampler', 'SkinSampler', 'SceneSampler', 'hand_forward', 'palm_frame',
-           'pca_basis']
+           'palmar_weight', 'pca_basis']
 
 #: Library indices of the wrist and the four finger MCPs (palm landmarks).
 _PALM = (0, finger_joint('index', 1), finger_joint('middle', 1), finger_joint('ring', 1),
@@ -436,21 +437,70 @@ SKIN_TONES = np.array([[0.96, 0.84, 0.76], [0.93, 0.77, 0.66], [0.86, 0.67, 0.54
                        [0.36, 0.24, 0.17], [0.25, 0.17, 0.13]])
 
 
+#: sRGB albedo that palmar skin tends towards: the palm and the finger pads carry far less
+#: melanin than the back of the hand (most visibly on dark skin) and look lighter and pinker.
+PALM_TONE = np.array([0.93, 0.74, 0.64])
+
+
+def palmar_weight(template: np.ndarray, faces: np.ndarray, joints: np.ndarray, side: str,
+                  ramp: Tuple[float, float] = (-0.15, 0.45)) -> np.ndarray:
+    """How much each rest-pose vertex lies on the palmar side of the hand, in ``[0, 1]``.
+
+    ``w_v = smoothstep(ramp[0], ramp[1], n_v . z)`` with ``n_v`` the outward unit normal of
+    vertex ``v`` on the rest mesh and ``z`` the palm normal of :func:`palm_frame` (the side
+    the fingers curl towards).  The ramp makes a soft boundary along the sides of the palm
+    and the fingers.  Computed once on the template: the colours move with the skinned mesh.
+
+    Args:
+        template: (V, 3) rest vertices.  faces: (F, 3) outward-oriented faces.
+        joints: (21, 3) rest joints, library order.  side: 'left' or 'right'.
+        ramp: cosines (to the palm normal) where the weight leaves 0 and reaches 1.
+
+    Returns:
+        (V,) float64 array.
+    """
+    normals = vertex_normals(torch.as_tensor(template, dtype=torch.float64),
+                             torch.as_tensor(np.asarray(faces), dtype=torch.long)).numpy()
+    cos = normals @ palm_frame(np.asarray(joints, np.float64), side)[0][:, 2]
+    t = np.clip((cos - ramp[0]) / (ramp[1] - ramp[0]), 0.0, 1.0)
+    return t * t * (3 - 2 * t)
+
+
 class SkinSampler:
     """Per-vertex skin albedo of both hands.
 
     One tone per image (one person) with probability ``same_person``, else one per hand;
     each hand gets a multiplicative per-channel jitter and a smooth per-vertex variation
     ``1 + a * sin(w . v_template + phase)`` (veins, redness) that moves with the mesh.
+    Where a palmar weight ``w_v`` (:func:`palmar_weight`) is given, the palmar side is
+    lightened towards :data:`PALM_TONE`: ``albedo = (1 - k w_v) tone + k w_v PALM_TONE``
+    with ``k ~ U(palm_lightening)`` per hand.  As in real images this tells the palm from
+    the back of the hand; without it a hand seen from the back and the mirror-image hand
+    seen from the palm have the same silhouette and nearly the same shading, and the two
+    readings (left/right swapped, yaw off by 180 deg) cannot be told apart.
+
+    Args:
+        same_person: probability that both hands share one tone.
+        channel_jitter: half-range of the multiplicative per-channel jitter.
+        variation: amplitude ``a`` of the per-vertex variation.
+        palm_lightening: ``(low, high)`` range of ``k``; ``(0, 0)`` turns it off.
     """
 
     def __init__(self, same_person: float = 0.7, channel_jitter: float = 0.06,
-                 variation: float = 0.08):
+                 variation: float = 0.08, palm_lightening: Sequence[float] = (0.35, 0.7)):
         self.same, self.jitter, self.var = same_person, channel_jitter, variation
+        lo, hi = (float(x) for x in palm_lightening)
+        if not 0.0 <= lo <= hi <= 1.0:
+            raise ValueError(f'SkinSampler.palm_lightening must satisfy 0 <= low <= high <= 1, '
+                             f'got {tuple(palm_lightening)}')
+        self.palm_lightening = (lo, hi)
 
-    def sample(self, rng: np.random.Generator, templates: Dict[str, np.ndarray]
-               ) -> Dict[str, np.ndarray]:
-        """``templates``: side -> (V, 3) rest vertices.  Returns side -> (V, 3) in [0, 1]."""
+    def sample(self, rng: np.random.Generator, templates: Dict[str, np.ndarray],
+               palmar: Optional[Dict[str, np.ndarray]] = None) -> Dict[str, np.ndarray]:
+        """``templates``: side -> (V, 3) rest vertices; ``palmar``: side -> (V,) weights.
+
+        Returns side -> (V, 3) albedo in [0, 1].
+        """
         tone = SKIN_TONES[rng.integers(len(SKIN_TONES))]
         out = {}
         for side in HANDS:
@@ -460,7 +510,11 @@ class SkinSampler:
             w = rng.normal(0, 60.0, (3, 3))          # ~ 1/(1.7 cm) spatial frequencies
             phase = rng.uniform(0, 2 * np.pi, 3)
             mod = 1 + self.var * np.sin(templates[side] @ w + phase).mean(1, keepdims=True)
-            out[side] = np.clip(base * mod, 0, 1).astype(np.float32)
+            albedo = np.broadcast_to(base, templates[side].shape)
+            if palmar is not None:
+                k = rng.uniform(*self.palm_lightening) * palmar[side][:, None]
+                albedo = (1 - k) * albedo + k * PALM_TONE
+            out[side] = np.clip(albedo * mod, 0, 1).astype(np.float32)
         return out
 
 
@@ -485,6 +539,10 @@ class SceneSampler:
         self.camera = CameraSampler(**(camera or {}))
         self.skin = SkinSampler(**(skin or {}))
         self.templates = {s: hm.template(s).double().numpy() for s in HANDS}
+        self.palmar = {
+            s: palmar_weight(self.templates[s], hm.faces(s).numpy(),
+                             hm.joints_from_vertices(hm.template(s)[None], s)[0].double().numpy(), s)
+            for s in HANDS}
 
     def sample(self, rng: np.random.Generator) -> Scene:
         poses = {side: self.poses.sample(rng, side) for side in HANDS}
@@ -494,7 +552,7 @@ class SceneSampler:
         R, t, K = self.camera.sample(rng, verts, self.img_size)
         light = np.array([rng.uniform(-0.7, 0.7), rng.uniform(-0.7, 0.7), 1.0])
         return Scene(hands=hands, cam_R=R.astype(np.float32), cam_t=t.astype(np.float32),
-                     cam_K=K.astype(np.float32), colors=self.skin.sample(rng, self.templates),
+                     cam_K=K.astype(np.float32), colors=self.skin.sample(rng, self.templates, self.palmar),
                      light_dir=light / np.linalg.norm(light),
                      ambient=float(rng.uniform(0.25, 0.5)),
                      diffuse=float(rng.uniform(0.5, 0.8)), interaction=mode, extra=info)
