@@ -1,9 +1,10 @@
 """DGCLNet: the disturbing graph contrastive module of HandDGCL (section 3.2-3.4).
 
-Training only: the estimator calls :meth:`DGCLNet.loss` from its loss and deletes the
-module at deploy, so the deployed network is exactly the baseline.
+Training only: the estimator routes its decoder call through :meth:`DGCLNet.decode`, takes
+the losses of :meth:`DGCLNet.loss`, calls :meth:`DGCLNet.step` after each optimiser step,
+and deletes the module at deploy, so the deployed network is exactly the baseline.
 """
-from typing import Dict, List, Optional, Tuple, Union
+from typing import Dict, List, NamedTuple, Optional, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -12,8 +13,26 @@ from torch import Tensor
 
 from gclhand.registry import CONTRAST_HEADS, DISTURBERS, MODELS
 from gclhand.utils import ConfigError, build_component, fill_defaults
+from .disturbers import Graph, check_disturber_output
 
 ConfigType = Union[dict, nn.Module]
+
+
+class DGCLPair(NamedTuple):
+    """The contrastive pair of one batch, from :meth:`DGCLNet.decode` to :meth:`DGCLNet.loss`.
+
+    Attributes:
+        graph_feats: G, (B, 2, N0, C0) clean graph features (the key encoder's input).
+        graph_feats_hat: G_hat, (M, N0, C0) disturbed graph features, M = 2B.
+        node_feats: G_k source, (M, N_f, C_f) the decoder's last level on G.
+        node_feats_hat: G_hat_k source, (M, N_f, C_f) the shared decoder's last level on G_hat.
+        feats: the encoder's feature maps (the key encoder's input).
+    """
+    graph_feats: Tensor
+    graph_feats_hat: Tensor
+    node_feats: Tensor
+    node_feats_hat: Tensor
+    feats: List[Tensor]
 
 
 @MODELS.register_module()
@@ -21,37 +40,78 @@ class DGCLNet(BaseModule):
     r"""Disturbing graph contrastive learning network (HandDGCL Fig. 2, eq. 1-6, 10-13).
 
     Each hand is one contrastive sample: with graph features ``G`` of shape (B, 2, N0, C0)
-    the batch holds M = 2B samples (left and right hands of every image). One call of
+    the batch holds M = 2B samples (left and right hands of every image).
+
+    :meth:`decode` (replaces the estimator's decoder call in training):
+
+    1. disturbs ``G`` (eq. 1): ``G_hat = disturber(G)``, checked against the disturber
+       contract (:func:`~gclhand.models.disturbers.check_disturber_output`); an edge
+       disturber returns a new coarse graph (edges only between real nodes: the graph's
+       padding nodes are its isolated ones, docs/internals.md), passed to the decoder as
+       ``graph_override``;
+    2. runs the **shared** decoder on ``G`` and ``G_hat`` (eq. 2): one batched call of 2B
+       images when the disturber kept the graph (feature disturbers, the graph U-Net; the
+       decoder treats samples independently, so this equals two calls up to float rounding),
+       two calls otherwise.
+
     :meth:`loss`:
 
-    1. disturbs ``G`` (eq. 1): ``G_hat = disturber(G)``; an edge disturber returns a new
-       coarse graph, passed to the decoder as ``graph_override``;
-    2. runs the **shared** decoder on ``G_hat`` (eq. 2) for ``G_hat_k``; ``G_k`` is the main
-       pass's ``node_feats``; both are read out and projected to unit vectors
-       (``projector``);
-    3. self contrast (eq. 3, 13): InfoNCE of ``G_k`` against ``G_hat_k``, negatives from the
-       batch and, with a pool, the queue;
-    4. consistency (eq. 4, 10, optional): joints regressed linearly from ``G_hat``;
-    5. with a pool: a momentum key encoder (EMA of decoder + projector) makes keys of the
-       clean ``G``; cross contrast (eq. 5, 6, 12, optional) fits ``S_p = q . keys^T`` to
-       pose similarities ``S_g``; then the keys and their poses are enqueued.
+    3. reads out and projects ``G_k`` and ``G_hat_k`` to unit vectors ``q`` and ``k_hat``
+       (``projector``); self contrast (eq. 3, 13): InfoNCE of ``q`` against ``k_hat``, the
+       negatives being the batch's other ``k_hat`` and, with ``self_queue``, the
+       ``k_hat`` of earlier batches;
+    4. consistency (eq. 4, 10, with ``consistency``): joints regressed linearly from
+       ``G_hat``, compared with the normalised root-relative GT joints;
+    5. similarity distinguish (eq. 5, 6, 12, with ``pool`` + ``cross_contrast``): a
+       momentum key encoder (EMA of decoder + projector) makes keys of the clean ``G``;
+       ``S_p = q . keys^T`` over the batch's keys and the pool is fitted to the pose
+       similarities ``S_g`` of their poses.
+
+    :meth:`step` (once per optimiser step): momentum update of the key encoder, then the
+    step's ``k_hat`` go to ``self_queue`` and its keys and poses to ``pool``. With gradient
+    accumulation the queues therefore stay fixed within an optimiser step and the key
+    encoder moves once per parameter update, as in MoCo.
+
+    **Which encoder makes the self-contrast negatives (section 3.2-3.4).** Eq. 2 feeds
+    both members of the pair through the *same* online GCN, and the self contrast
+    "maximis[es] the similarity of input and output of the graph u-net" (3.4), so ``k_hat``
+    must come from the online decoder on ``G_hat`` with gradient reaching the disturber.
+    MoCo requires the negatives to come from the encoder of the positive; a momentum
+    encoder for both would cut the disturber's gradient from this loss. So the self-contrast
+    dictionary ("save the graph features of recent batches", 3.4) is a queue of earlier
+    ``k_hat`` (detached), a separate switch from the feature-*pose* pool of 3.3, whose
+    entries are momentum keys of the clean ``G`` as in MoCo.
+
+    **Signs (eq. 11).** ``-λ7 L_self`` with eq. 13's log softmax is the usual minimised
+    InfoNCE; ``-λ7 L_cross`` would maximise the mismatch of eq. 12. Both terms are returned
+    as minimised quantities with weight ``+λ7`` (see the heads' docstrings).
 
     Losses are returned weighted: ``loss_self_contrast`` and ``loss_cross_contrast`` by λ7
     (``lambda_contrast``), ``loss_consistent`` by λ5 (``lambda_consistent``); eq. 9, 11.
+
+    Every effect is its own switch, so each Table 2 row differs from the previous one in
+    exactly the component it names: ``disturber`` (EGD rows vs. DGCLNet), ``self_queue``,
+    ``consistency``, and the similarity distinguish (``pool``, ``key_encoder``,
+    ``cross_contrast``, which go together).
 
     Args:
         disturber: ``DISTURBERS`` config (required), e.g. ``GraphUNetDisturber``.
         projector: ``MODELS`` config of the readout projector (``GraphReadoutProjector``),
             whose ``in_channels`` are the decoder's last-level channels.
         self_contrast: ``CONTRAST_HEADS`` config of the self-contrast head.
+        self_queue: ``MODELS`` config of the self-contrast queue (``FeatureQueue``), or
+            ``None`` (negatives from the batch only). ``feat_dim`` defaults to the
+            projector's ``out_channels``.
         consistency: ``CONTRAST_HEADS`` config of the consistency head, or ``None``.
-        pool: ``MODELS`` config of the feature-pose pool, or ``None`` (no queue, no key
-            encoder). Its ``feat_dim`` defaults to the projector's ``out_channels``.
-        cross_contrast: ``CONTRAST_HEADS`` config of the cross-contrast head (needs
-            ``pool``), or ``None``.
-        key_encoder: ``MODELS`` config of the momentum key encoder (used with ``pool``).
+        pool: ``MODELS`` config of the feature-pose pool (``FeaturePosePool``), or ``None``
+            (no similarity distinguish). Needs ``cross_contrast``.
+        cross_contrast: ``CONTRAST_HEADS`` config of the cross-contrast head, or ``None``.
+            Needs ``pool``.
+        key_encoder: ``MODELS`` config of the momentum key encoder (built with ``pool``).
         lambda_consistent: λ5 (paper: 1).
         lambda_contrast: λ7 (paper: 1e-2).
+        graph_channels, node_channels, num_nodes: C0, C_f and N0, filled in by the
+            estimator from its decoder.
         init_cfg: MMEngine init config.
     """
 
@@ -59,6 +119,7 @@ class DGCLNet(BaseModule):
                  disturber: ConfigType,
                  projector: ConfigType,
                  self_contrast: ConfigType = dict(type='SelfContrastHead', tau=0.1),
+                 self_queue: Optional[ConfigType] = None,
                  consistency: Optional[ConfigType] = None,
                  pool: Optional[ConfigType] = None,
                  cross_contrast: Optional[ConfigType] = None,
@@ -71,7 +132,7 @@ class DGCLNet(BaseModule):
                  init_cfg: Optional[dict] = None):
         super().__init__(init_cfg=init_cfg)
         # sizes the estimator knows from its decoder fill the sub-configs' missing keys, so
-        # one DGCL config serves decoders of any width (configs/_base_/models/dgcl_variants.py)
+        # one DGCL config serves decoders of any width (configs/_base_/models/dgcl/)
         disturber = fill_defaults(DISTURBERS, disturber, channels=graph_channels,
                                   in_channels=graph_channels)
         projector = fill_defaults(MODELS, projector, in_channels=node_channels)
@@ -83,23 +144,29 @@ class DGCLNet(BaseModule):
         if self_contrast is None:
             raise ConfigError("model.dgcl.self_contrast is required, e.g. "
                               "dict(type='SelfContrastHead', tau=0.1)")
-        if cross_contrast is not None and pool is None:
-            raise ConfigError('model.dgcl.cross_contrast needs model.dgcl.pool, e.g. '
-                              "dict(type='FeaturePosePool', size=2048)")
+        if (cross_contrast is None) != (pool is None):
+            raise ConfigError('model.dgcl.pool and model.dgcl.cross_contrast go together (the '
+                              "similarity distinguish), e.g. pool=dict(type='FeaturePosePool', "
+                              "size=2048), cross_contrast=dict(type='CrossContrastHead')")
         self.disturber = build_component(DISTURBERS, disturber, key='model.dgcl.disturber')
         self.projector = build_component(MODELS, projector, key='model.dgcl.projector')
+        feat_dim = getattr(self.projector, 'out_channels', 64)
         self.self_contrast = build_component(CONTRAST_HEADS, self_contrast,
                                              key='model.dgcl.self_contrast')
+        self.self_queue = build_component(MODELS, self_queue, key='model.dgcl.self_queue',
+                                          feat_dim=feat_dim)
         self.consistency = build_component(CONTRAST_HEADS, consistency,
                                            key='model.dgcl.consistency')
-        self.pool = build_component(MODELS, pool, key='model.dgcl.pool',
-                                    feat_dim=getattr(self.projector, 'out_channels', 64))
+        self.pool = build_component(MODELS, pool, key='model.dgcl.pool', feat_dim=feat_dim)
         self.cross_contrast = build_component(CONTRAST_HEADS, cross_contrast,
                                               key='model.dgcl.cross_contrast')
         self.key_encoder = None if self.pool is None else build_component(
             MODELS, key_encoder, key='model.dgcl.key_encoder')
         self.lambda_consistent = lambda_consistent
         self.lambda_contrast = lambda_contrast
+        self._pending: List[Dict[str, Tensor]] = []  # entries of the current optimiser step
+        self._mask_key: Optional[Tuple[Tensor, int]] = None
+        self._node_mask: Optional[Tensor] = None
 
     def init_key_encoder(self, decoder: nn.Module) -> None:
         """Make the momentum copy of ``decoder`` (+ projector) now rather than at first use.
@@ -110,79 +177,139 @@ class DGCLNet(BaseModule):
         if self.key_encoder is not None:
             self.key_encoder.init(decoder, self.projector)
 
-    def loss(self,
-             graph_feats: Tensor,
-             node_feats: Tensor,
-             feats: List[Tensor],
-             decoder: nn.Module,
-             coarse_graph: Tuple[Tensor, Optional[Tensor]],
-             gt_joints_rel: Optional[Tensor] = None,
-             hand_valid: Optional[Tensor] = None) -> Dict[str, Tensor]:
-        """DGCL losses of one training batch.
+    # -- training forward ----------------------------------------------------------------
+    def real_node_mask(self, edge_index: Tensor, num_nodes: int) -> Tensor:
+        """(N0,) bool: the nodes with an edge in the clean coarse graph.
+
+        The graph hierarchy's padding (fake) nodes are exactly its isolated nodes and its
+        real nodes are connected (``gclhand.hand.graph``), so this is the real-node mask.
+        Cached while the graph tensor is the same object.
+        """
+        if self._mask_key is None or self._mask_key[0] is not edge_index \
+                or self._mask_key[1] != num_nodes:
+            mask = torch.zeros(num_nodes, dtype=torch.bool, device=edge_index.device)
+            mask[edge_index.flatten()] = True
+            self._mask_key, self._node_mask = (edge_index, num_nodes), mask
+        return self._node_mask
+
+    def decode(self, graph_feats: Tensor, feats: List[Tensor], decoder: nn.Module,
+               coarse_graph: Tuple[Tensor, Optional[Tensor]]) -> Tuple[dict, DGCLPair]:
+        """The decoder's output on ``G`` and the disturbed branch (eq. 1, 2).
 
         Args:
             graph_feats: G, (B, 2, N0, C0) graph features of the coarsest level.
-            node_feats: G_k source, (B, 2, N_f, C_f) the decoder's last-level features
-                from the main pass.
             feats: the encoder's feature maps (passed on to the decoder).
-            decoder: the shared decoder, ``decoder(G, feats, graph_override=...)`` returning
-                ``dict(verts, node_feats)``.
+            decoder: the shared decoder, ``decoder(G, feats, graph_override=None)``
+                returning a dict of (B, ...) tensors with ``node_feats`` (B, 2, N_f, C_f).
             coarse_graph: ``(edge_index (2, E), edge_weight (E,) or None)`` of level 0.
-            gt_joints_rel: (B, 2, 21, 3) root-relative GT joints in metres; required by the
-                consistency and cross-contrast terms.
+
+        Returns:
+            ``(out, pair)``: ``out`` is what ``decoder(G, feats)`` returns (the main
+            pass), ``pair`` the :class:`DGCLPair` for :meth:`loss`.
+        """
+        if graph_feats.dim() != 4:
+            raise ValueError('DGCLNet.decode expects graph_feats (B, 2, N0, C0), got '
+                             f'{tuple(graph_feats.shape)}')
+        b = graph_feats.size(0)
+        edge_index, edge_weight = coarse_graph
+        g = Graph(graph_feats.flatten(0, 1), edge_index, edge_weight,
+                  self.real_node_mask(edge_index, graph_feats.size(2)))
+        g_hat = self.disturber(*g)  # eq. 1: G_hat = F_gen(G)
+        check_disturber_output(self.disturber, g_hat, g)
+        x_hat = g_hat.x.view_as(graph_feats)
+        # eq. 2: G_k = GCN(G), G_hat_k = GCN(G_hat) through the shared decoder
+        if g_hat.edge_index is edge_index and g_hat.edge_weight is edge_weight:
+            both = decoder(torch.cat([graph_feats, x_hat]), [torch.cat([f, f]) for f in feats])
+            out = {k: v[:b] for k, v in both.items()}
+            node_feats_hat = both['node_feats'][b:]
+        else:
+            out = decoder(graph_feats, feats)
+            node_feats_hat = decoder(x_hat, feats, graph_override=(
+                g_hat.edge_index, g_hat.edge_weight))['node_feats']
+        pair = DGCLPair(graph_feats, g_hat.x, out['node_feats'].flatten(0, 1),
+                        node_feats_hat.flatten(0, 1), feats)
+        return out, pair
+
+    def loss(self, pair: DGCLPair, gt_joints: Optional[Tensor] = None,
+             hand_valid: Optional[Tensor] = None) -> Dict[str, Tensor]:
+        """DGCL losses of one training batch (eq. 3-6, 10-13).
+
+        Args:
+            pair: what :meth:`decode` returned.
+            gt_joints: (B, 2, 21, 3) GT joints relative to the wrist and divided by each
+                hand's wrist-to-middle-MCP length (the main 3D losses' normalisation,
+                section 3.4); required by the consistency and cross-contrast terms.
             hand_valid: (B, 2) annotated-hand mask, or ``None`` (all annotated).
 
         Returns:
             dict with ``loss_self_contrast`` and, when configured, ``loss_consistent`` and
-            ``loss_cross_contrast`` (weighted scalars).
+            ``loss_cross_contrast`` (weighted scalars). The step's queue entries are kept
+            until :meth:`step`.
         """
-        if graph_feats.dim() != 4 or node_feats.dim() != 4:
-            raise ValueError('DGCLNet.loss expects graph_feats (B, 2, N0, C0) and node_feats '
-                             f'(B, 2, N_f, C_f), got {tuple(graph_feats.shape)} and '
-                             f'{tuple(node_feats.shape)}')
         needs_gt = self.consistency is not None or self.cross_contrast is not None
-        if needs_gt and gt_joints_rel is None:
-            raise ValueError('DGCLNet.loss needs gt_joints_rel (B, 2, 21, 3) for the '
+        if needs_gt and gt_joints is None:
+            raise ValueError('DGCLNet.loss needs gt_joints (B, 2, 21, 3) for the '
                              'consistency / cross-contrast terms')
-        edge_index, edge_weight = coarse_graph
-        joints = None if gt_joints_rel is None else gt_joints_rel.flatten(0, 1)
+        waiting = sum(e['k_hat'].size(0) for e in self._pending) + pair.node_feats.size(0)
+        if waiting > self._capacity():
+            raise RuntimeError(f'DGCLNet.loss: {waiting} hands wait for the queues, which hold '
+                               f'{self._capacity()}; call model.dgcl.step(decoder) after every '
+                               'optimiser step (TwoHandEstimator.train_step and DGCLStepHook '
+                               'do) or raise the queue sizes')
+        joints = None if gt_joints is None else gt_joints.flatten(0, 1)
         valid = None if hand_valid is None else hand_valid.flatten().bool()
-
-        # eq. 1: G_hat = F_gen(G); M = 2B hands share the coarse graph
-        g_hat = self.disturber(graph_feats.flatten(0, 1), edge_index, edge_weight)
-        override = None
-        if g_hat.edge_index is not edge_index or g_hat.edge_weight is not edge_weight:
-            override = (g_hat.edge_index, g_hat.edge_weight)
-        # eq. 2: G_hat_k = GCN(G_hat) through the shared decoder
-        out_hat = decoder(g_hat.x.view_as(graph_feats), feats, graph_override=override)
-        q = self.projector(node_feats.flatten(0, 1))
-        k_hat = self.projector(out_hat['node_feats'].flatten(0, 1))
-
-        queue = pool_poses = pool_valid = None
-        if self.pool is not None:
-            # cloned: the buffers are overwritten by enqueue before backward runs
-            queue, pool_poses, pool_valid = (t.clone() for t in self.pool.entries())
+        q = self.projector(pair.node_feats)
+        k_hat = self.projector(pair.node_feats_hat)
+        pending = dict(k_hat=k_hat.detach())
 
         losses = dict()
-        # eq. 3, 13
+        # eq. 3, 13; the queue is cloned so that step() may refill it before backward
+        queue = None if self.self_queue is None else self.self_queue.negatives().clone()
         losses['loss_self_contrast'] = self.lambda_contrast * self.self_contrast.loss(
             q, k_hat, queue)
         # eq. 4, 10
         if self.consistency is not None:
             losses['loss_consistent'] = self.lambda_consistent * self.consistency.loss(
-                g_hat.x, joints, valid)
+                pair.graph_feats_hat, joints, valid)
+        # eq. 5, 6, 12
         if self.pool is not None:
-            self.key_encoder.update(decoder, self.projector)
-            keys = self.key_encoder(graph_feats, feats)
-            if joints is None:
-                joints = keys.new_zeros(keys.size(0), *self.pool.poses.shape[1:])
-                valid = torch.zeros(keys.size(0), dtype=torch.bool, device=keys.device)
+            pool_keys, pool_poses, pool_valid = (t.clone() for t in self.pool.entries())
+            keys = self.key_encoder(pair.graph_feats, pair.feats)
             if valid is None:
                 valid = torch.ones(keys.size(0), dtype=torch.bool, device=keys.device)
-            # eq. 5, 6, 12
-            if self.cross_contrast is not None:
-                losses['loss_cross_contrast'] = self.lambda_contrast * self.cross_contrast.loss(
-                    q, torch.cat([keys, queue]), joints, torch.cat([joints, pool_poses]),
-                    valid_q=valid, valid_k=torch.cat([valid, pool_valid]))
-            self.pool.enqueue(keys, joints, valid)
+            losses['loss_cross_contrast'] = self.lambda_contrast * self.cross_contrast.loss(
+                q, torch.cat([keys, pool_keys]), joints, torch.cat([joints, pool_poses]),
+                valid_q=valid, valid_k=torch.cat([valid, pool_valid]))
+            pending.update(keys=keys, poses=joints.detach(), valid=valid)
+        if self.self_queue is not None or self.pool is not None:
+            self._pending.append(pending)
         return losses
+
+    # -- once per optimiser step -----------------------------------------------------------
+    def _capacity(self) -> float:
+        sizes = [q.size for q in (self.self_queue, self.pool) if q is not None]
+        return min(sizes) if sizes else float('inf')
+
+    @torch.no_grad()
+    def step(self, decoder: nn.Module) -> None:
+        """After an optimiser step: momentum-update the key encoder, enqueue the step's entries.
+
+        Does nothing when no :meth:`loss` ran since the last call, so calling it twice for
+        one optimiser step (the estimator's ``train_step`` and ``DGCLStepHook``) is safe.
+
+        Args:
+            decoder: the online decoder the key encoder follows.
+        """
+        if not self._pending:
+            return
+        pending, self._pending = self._pending, []
+        if self.self_queue is not None:
+            self.self_queue.enqueue(torch.cat([e['k_hat'] for e in pending]))
+        if self.pool is not None:
+            self.key_encoder.update(decoder, self.projector)
+            self.pool.enqueue(*(torch.cat([e[k] for e in pending])
+                                for k in ('keys', 'poses', 'valid')))
+
+    def discard_step(self) -> None:
+        """Forget the entries of an optimiser step that was skipped (non-finite loss)."""
+        self._pending = []

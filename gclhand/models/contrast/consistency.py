@@ -19,28 +19,27 @@ class ConsistencyHead(nn.Module):
     :math:`\hat{\mathbf{G}}` so that the disturbance does not destroy what the contrastive
     pair must share (section 3.2).
 
-    The prediction lives in metres times ``target_scale``: the loss is
-    :math:`\mathrm{mean}\,|\mathbf{J}_k - s\,\bar{\mathbf{J}}_k|`, so ``target_scale`` (e.g.
-    10 = decimetres) brings targets of a few centimetres to an O(1) range.
+    Units: the targets are the root-relative joints of the main 3D losses (section 3.4,
+    "aligned with a root joint and scaled by a length parameter"): divided by the hand's
+    wrist-to-middle-MCP length, so that at the paper's λ5 = 1 this term weighs against the
+    3D joint loss as the paper intends (in metres it would be ~11x weaker).
 
     Args:
         num_nodes: N0, nodes of the coarsest graph level.
         in_channels: C0, channels of the graph features.
         num_joints: joints per hand.
         hidden_channels: hidden widths (empty = linear map).
-        target_scale: multiplier applied to the metre targets.
 
     Shapes:
-        forward: (M, N0, C0) -> (M, num_joints, 3) (scaled units).
+        forward: (M, N0, C0) -> (M, num_joints, 3) (normalised units).
     """
 
     def __init__(self, num_nodes: int, in_channels: int, num_joints: int = 21,
-                 hidden_channels: Sequence[int] = (), target_scale: float = 1.0):
+                 hidden_channels: Sequence[int] = ()):
         super().__init__()
         self.num_nodes = num_nodes
         self.in_channels = in_channels
         self.num_joints = num_joints
-        self.target_scale = target_scale
         self.mlp = MLP([num_nodes * in_channels, *hidden_channels, num_joints * 3],
                        norm=None, act='relu')
 
@@ -58,13 +57,14 @@ class ConsistencyHead(nn.Module):
 
         Args:
             graph_feats: (M, N0, C0) disturbed graph features.
-            gt_joints_rel: (M, J, 3) root-relative ground-truth joints, metres.
+            gt_joints_rel: (M, J, 3) root-relative ground-truth joints in units of the
+                hand's wrist-to-middle-MCP length.
             valid: (M,) bool/0-1 mask of annotated hands, or ``None``.
 
         Returns:
             Scalar: mean absolute error over valid hands' joint coordinates (0 when none).
         """
-        err = (self(graph_feats) - self.target_scale * gt_joints_rel).abs()
+        err = (self(graph_feats) - gt_joints_rel).abs()
         if valid is None:
             return err.mean()
         w = valid.to(err.dtype).view(-1, 1, 1)

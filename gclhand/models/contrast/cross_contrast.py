@@ -23,6 +23,12 @@ class CrossContrastHead(nn.Module):
     :class:`~gclhand.models.sim_targets.HardTarget` relies on). :math:`\Omega` are the pairs
     whose both hands are annotated.
 
+    Sign: eq. 11 writes :math:`L_{DGCLNet} = -\lambda_7 (L_{cross} + L_{self})`; the minus
+    is right for eq. 13's log-softmax :math:`L_{self}` but would *maximise* the mismatch
+    :math:`|S_p - S_g|` of eq. 12, against the stated goal ("making the similarity of the pose
+    of embedded feature the target similarity", section 4.4). DGCLNet therefore adds
+    :math:`+\lambda_7 L_{cross}`: this is where the code departs from the printed sign.
+
     Eq. 12 writes :math:`\|S_p - S_g\|_2`. We use the *mean squared* difference rather than
     the Frobenius norm: the Frobenius norm grows with :math:`\sqrt{M K}`, so λ7 would have
     to be retuned whenever the batch or queue size changes, and its gradient has constant
@@ -46,7 +52,8 @@ class CrossContrastHead(nn.Module):
         Args:
             q: (M, D) unit query embeddings (with gradient).
             keys: (K, D) unit keys, the first M the queries' own.
-            joints_q: (M, 21, 3) root-relative GT poses of the queries, metres.
+            joints_q: (M, 21, 3) root-relative GT poses of the queries (DGCLNet: in units of
+                the hand's wrist-to-middle-MCP length).
             joints_k: (K, 21, 3) poses of the keys.
             valid_q: (M,) bool, annotated queries (default all).
             valid_k: (K,) bool, annotated keys (default all).

@@ -15,11 +15,13 @@ class MomentumKeyEncoder(nn.Module):
 
     MoCo (He et al., CVPR 2020), which HandDGCL's pool follows (section 3.3, "the model
     updates momentumly"): :math:`\theta_k \leftarrow m\,\theta_k + (1 - m)\,\theta_q`
-    before each step's keys are computed. Keys are
-    ``normalize(proj_k(decoder_k(G.detach(), feats.detach())['node_feats']))``.
+    once per optimiser step (``DGCLNet.step`` calls :meth:`update` after the parameters
+    moved, so the next step's keys see them, as MoCo's update before computing keys does).
+    Keys are ``normalize(proj_k(decoder_k(G.detach(), feats.detach())['node_feats']))``.
 
     The copy is a ``deepcopy`` made by :meth:`init` (the estimator calls
-    ``dgcl.init_key_encoder(decoder)`` once built) or at first use; it has
+    ``dgcl.init_key_encoder(decoder)`` once built) or at first use, and counts as the first
+    average (a copy), so every :meth:`update` after it is a momentum step; it has
     ``requires_grad=False`` and runs under ``no_grad``. The averaging is MMEngine's
     :class:`~mmengine.model.ExponentialMovingAverage`, whose ``momentum`` is the weight of
     the *new* value, i.e. ``1 - m`` here; buffers are copied from the online modules.
@@ -54,13 +56,14 @@ class MomentumKeyEncoder(nn.Module):
                                             momentum=1.0 - self.momentum)
         for p in self.ema.parameters():
             p.grad = None  # deepcopy copies .grad; the key encoder never has one
+        self.ema.update_parameters(self._pair(decoder, projector))  # steps 0 -> 1: a copy
         if self._pending_state is not None:
             self.ema.load_state_dict(self._pending_state)
             self._pending_state = None
 
     @torch.no_grad()
     def update(self, decoder: nn.Module, projector: nn.Module) -> None:
-        """One momentum step from the online modules (the first step copies them)."""
+        """One momentum step from the online modules (made by :meth:`init` if needed)."""
         self.init(decoder, projector)
         self.ema.update_parameters(self._pair(decoder, projector))
 

@@ -5,6 +5,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
 from torch_geometric.nn import MLP
+from torch_geometric.nn.aggr import MeanAggregation
 
 from gclhand.registry import MODELS
 
@@ -18,7 +19,8 @@ class GraphReadoutProjector(nn.Module):
         \bar{\mathbf{h}}_m = \frac{1}{N} \sum_n \mathbf{H}_m[n]
 
     Section 3.2 compares graph features ``G_k`` of whole hands (eq. 3, 5) and normalises
-    them; a mean over nodes gives a permutation-invariant vector per hand-sample, and the
+    them; a mean over nodes (PyG's :class:`~torch_geometric.nn.aggr.MeanAggregation` over
+    the node axis) gives a permutation-invariant vector per hand-sample, and the
     small projector :math:`g` (Linear-ReLU-Linear, as SimCLR/MoCo v2) keeps the contrastive
     geometry out of the decoder's features.
 
@@ -39,6 +41,7 @@ class GraphReadoutProjector(nn.Module):
             + [out_channels]
         self.in_channels = in_channels
         self.out_channels = out_channels
+        self.readout = MeanAggregation()
         self.mlp = MLP(channels, norm=None, act='relu')
 
     def forward(self, node_feats: Tensor) -> Tensor:
@@ -46,4 +49,4 @@ class GraphReadoutProjector(nn.Module):
             raise ValueError(f'GraphReadoutProjector expects (M, N, {self.in_channels}) '
                              f'node features, got {tuple(node_feats.shape)}; set '
                              f"model.dgcl.projector.in_channels to the decoder's output channels")
-        return F.normalize(self.mlp(node_feats.mean(dim=1)), dim=-1)
+        return F.normalize(self.mlp(self.readout(node_feats, dim=1).squeeze(1)), dim=-1)

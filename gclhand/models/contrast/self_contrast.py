@@ -13,20 +13,24 @@ from gclhand.registry import CONTRAST_HEADS
 class SelfContrastHead(nn.Module):
     r"""InfoNCE pulling each hand toward its own disturbed copy (HandDGCL eq. 3, 13).
 
-    With :math:`\mathbf{q}_m` = normalised projection of :math:`\mathbf{G}_k` (main pass) and
-    :math:`\mathbf{k}_m` = that of :math:`\hat{\mathbf{G}}_k` (disturbed pass),
+    With :math:`\mathbf{q}_m` = normalised projection of :math:`\mathbf{G}_k` (main pass),
+    :math:`\hat{\mathbf{k}}_m` = that of :math:`\hat{\mathbf{G}}_k` (disturbed pass) and
+    :math:`\mathbf{Q}` an optional queue of disturbed-pass embeddings of earlier batches,
 
     .. math::
-        S = [\,\mathbf{q}\mathbf{k}^\top \;|\; \mathbf{q}\mathbf{Q}^\top\,] / \tau, \qquad
-        L_{self} = -\frac{1}{M} \sum_m \log
-            \frac{\exp S_{mm}}{\sum_n \exp S_{mn}}
+        S = [\,\mathbf{q}\hat{\mathbf{k}}^\top \;|\; \mathbf{q}\mathbf{Q}^\top\,] / \tau,
+        \qquad
+        L_{self} = \frac{1}{M} \sum_m \log \frac{\exp S_{mm}}{\sum_n \exp S_{mn}}
 
-    Positives are the diagonal of :math:`\mathbf{q}\mathbf{k}^\top` (eq. 3); the other
-    samples of the batch, and the queue :math:`\mathbf{Q}` of the feature-pose pool when one
-    is given, are the negatives. The paper's eq. 11/13 print
-    :math:`-\lambda_7 \cdot \log \mathrm{softmax}` *added* to a minimised loss, which would
-    push pairs apart; this head implements the stated intent (maximise the similarity of a
-    graph and its disturbed copy), i.e. the usual minimised InfoNCE.
+    Positives are the diagonal of :math:`\mathbf{q}\hat{\mathbf{k}}^\top` (eq. 3); the
+    other samples' disturbed embeddings and the queue are the negatives, so the positive and
+    all negatives come from the same encoder (the shared decoder on disturbed features).
+
+    Sign (eq. 11): :math:`L_{DGCLNet} = -\lambda_7 (L_{cross} + L_{self})` with eq. 13's
+    :math:`L_{self}` = log softmax, so :math:`-\lambda_7 L_{self}` *is* the usual minimised
+    InfoNCE: this head returns :math:`-L_{self}` (the cross entropy of the positives), and
+    DGCLNet adds it with weight :math:`+\lambda_7`. (The minus of eq. 11 is wrong only for
+    :math:`L_{cross}`, see :class:`CrossContrastHead`.)
 
     Args:
         tau: softmax temperature.
@@ -46,12 +50,13 @@ class SelfContrastHead(nn.Module):
         return s / self.tau
 
     def loss(self, q: Tensor, k: Tensor, queue: Optional[Tensor] = None) -> Tensor:
-        """Unweighted InfoNCE.
+        """Unweighted InfoNCE (cross entropy of the positives, :math:`-L_{self}`).
 
         Args:
             q: (M, D) unit embeddings of ``G_k``.
             k: (M, D) unit embeddings of ``G_hat_k`` (row m is q's positive).
-            queue: (K, D) unit keys of other samples, extra negatives, or ``None``.
+            queue: (K, D) unit embeddings of earlier batches' ``G_hat_k``, extra negatives,
+                or ``None``.
 
         Returns:
             Scalar tensor.

@@ -3,14 +3,15 @@ import torch
 from torch_geometric.utils import add_random_edge, coalesce
 
 from gclhand.registry import DISTURBERS
-from .base import Disturber, Graph, edge_weight_or_ones
+from .base import Disturber, Graph, edge_weight_or_ones, real_nodes
 
 
 @DISTURBERS.register_module()
 class EdgeAdd(Disturber):
-    r"""Add random new undirected edges of weight 1.
+    r"""Add random new undirected edges of weight 1 between real nodes.
 
-    Uses :func:`torch_geometric.utils.add_random_edge` with ``force_undirected=True``: it
+    Uses :func:`torch_geometric.utils.add_random_edge` with ``force_undirected=True`` on the
+    subgraph of the real nodes (``node_mask``; padding nodes are isolated and stay so): it
     samples node pairs that are neither existing edges nor self loops
     (:func:`~torch_geometric.utils.negative_sampling`), so with :math:`E` directed edges
     (:math:`E/2` undirected) it adds :math:`\lfloor \mathrm{round}(rE)/2 \rfloor` undirected
@@ -35,11 +36,16 @@ class EdgeAdd(Disturber):
     def disturb(self, g: Graph) -> Graph:
         num_nodes = g.x.size(1)
         weight = edge_weight_or_ones(g)
-        edge_index, added = add_random_edge(g.edge_index, p=self.ratio,
-                                            force_undirected=True, num_nodes=num_nodes)
+        real = real_nodes(g)
+        # relabel the real nodes 0..R-1 so that the sampler only sees them
+        local = torch.full((num_nodes,), -1, dtype=torch.long, device=real.device)
+        local[real] = torch.arange(real.numel(), device=real.device)
+        _, added = add_random_edge(local[g.edge_index], p=self.ratio, force_undirected=True,
+                                   num_nodes=real.numel())
+        edge_index = torch.cat([g.edge_index, real[added]], 1)
         weight = torch.cat([weight, weight.new_ones(added.size(1))])
         edge_index, weight = coalesce(edge_index, weight, num_nodes=num_nodes)
-        return Graph(g.x, edge_index, weight)
+        return g._replace(edge_index=edge_index, edge_weight=weight)
 
     def extra_repr(self) -> str:
         return f'ratio={self.ratio}'

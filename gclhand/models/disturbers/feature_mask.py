@@ -31,7 +31,7 @@ class FeatureMask(Disturber):
     def disturb(self, g: Graph) -> Graph:
         x = g.x
         keep = torch.rand(x.size(0), 1, x.size(2), device=x.device) >= self.p
-        return Graph(x * keep.to(x.dtype), g.edge_index, g.edge_weight)
+        return g._replace(x=x * keep.to(x.dtype))
 
     def extra_repr(self) -> str:
         return f'p={self.p}'

@@ -38,7 +38,7 @@ class FeatureNoise(Disturber):
         scale = self.sigma
         if self.relative:
             scale = self.sigma * x.detach().flatten(1).std(dim=1).view(-1, 1, 1)
-        return Graph(x + scale * torch.randn_like(x), g.edge_index, g.edge_weight)
+        return g._replace(x=x + scale * torch.randn_like(x))
 
     def extra_repr(self) -> str:
         return f'sigma={self.sigma}, relative={self.relative}'

@@ -1,8 +1,7 @@
 """DGCL's learned disturber ``F_gen``: a graph U-Net (HandDGCL eq. 1, Gao & Ji, ICML 2019)."""
-from typing import List, Union
+from typing import List, Optional, Tuple, Union
 
-import torch
-from torch import Tensor
+from torch_geometric.data import Batch, Data
 from torch_geometric.nn import GraphUNet
 
 from gclhand.registry import DISTURBERS
@@ -16,9 +15,14 @@ class GraphUNetDisturber(Disturber):
 
     :class:`torch_geometric.nn.GraphUNet` (GCN convolutions, gPool = ``TopKPooling`` down,
     gUnpool up, skip connections between matching levels) runs on the M samples as one
-    disconnected batch graph (the shared graph replicated M times, ``batch`` vector per
-    sample), so top-k pooling keeps ``ratio`` of the nodes of *each* sample.  It works with
-    plain PyTorch (no torch-scatter / pyg-lib needed; checked with PyG 2.8).
+    disconnected batch graph, so top-k pooling keeps ``ratio`` of the nodes of *each*
+    sample.  The batch graph (the shared graph replicated M times, with its ``batch``
+    vector) is :meth:`torch_geometric.data.Batch.from_data_list`'s, built once and reused
+    while the input graph (same tensor objects) and M stay the same: building it costs
+    ~0.4 ms against ~0.03 ms for a hand-written ``repeat`` + offsets, both negligible next
+    to the U-Net's ~50+ ms forward + backward (M = 32, N = 63, C = 128, 2 CPU threads), so
+    the library's batching is used and the cache removes the per-step construction. It
+    works with plain PyTorch (no torch-scatter / pyg-lib needed; checked with PyG 2.8).
 
     There is no identity path from input to output (:math:`\hat{\mathbf{G}} \ne \mathbf{G}
     + f(\mathbf{G})`): every output is produced by graph convolutions, part of it through the
@@ -48,6 +52,8 @@ class GraphUNetDisturber(Disturber):
         self.channels = channels
         self.unet = GraphUNet(channels, hidden_channels or channels, channels, depth=depth,
                               pool_ratios=pool_ratios, sum_res=sum_res, act=act)
+        self._batch_key: Optional[Tuple] = None
+        self._batch: Optional[Batch] = None
 
     def reset_parameters(self) -> None:
         self.unet.reset_parameters()
@@ -59,14 +65,18 @@ class GraphUNetDisturber(Disturber):
             raise ValueError(f'GraphUNetDisturber was built with channels={self.channels} '
                              f'but the graph features have {c}; set '
                              f'model.dgcl.disturber.channels={c}')
-        edge_index, edge_weight = self._replicate(g.edge_index, edge_weight_or_ones(g), m, n)
-        batch = torch.arange(m, device=x.device).repeat_interleave(n)
-        out = self.unet(x.reshape(m * n, c), edge_index, batch=batch, edge_weight=edge_weight)
-        return Graph(out.view(m, n, c), g.edge_index, g.edge_weight)
+        batch = self.batch_graph(g, m)
+        out = self.unet(x.reshape(m * n, c), batch.edge_index, batch=batch.batch,
+                        edge_weight=batch.edge_weight)
+        return g._replace(x=out.view(m, n, c))
 
-    @staticmethod
-    def _replicate(edge_index: Tensor, edge_weight: Tensor, m: int, n: int):
-        """Block-diagonal batch graph: ``m`` copies of an ``n``-node graph."""
-        offsets = torch.arange(m, device=edge_index.device).repeat_interleave(
-            edge_index.size(1)) * n
-        return edge_index.repeat(1, m) + offsets, edge_weight.repeat(m)
+    def batch_graph(self, g: Graph, m: int) -> Batch:
+        """The block-diagonal batch graph of ``m`` copies of ``g``'s graph (cached)."""
+        key = (g.edge_index, g.edge_weight, m, g.x.dtype)
+        old = self._batch_key
+        if old is None or old[0] is not key[0] or old[1] is not key[1] or old[2:] != key[2:]:
+            one = Data(edge_index=g.edge_index, edge_weight=edge_weight_or_ones(g),
+                       num_nodes=g.x.size(1))
+            self._batch = Batch.from_data_list([one] * m)
+            self._batch_key = key
+        return self._batch

@@ -8,8 +8,9 @@ from torch import Tensor
 class SimTarget(nn.Module, metaclass=ABCMeta):
     """Maps two sets of root-relative 3D poses to a target similarity matrix.
 
-    ``target(J_q, J_k)`` with ``J_q`` (M, 21, 3) and ``J_k`` (K, 21, 3), metres, each pose
-    relative to its own root joint, returns ``S_g`` (M, K) in the range of the predicted
+    ``target(J_q, J_k)`` with ``J_q`` (M, 21, 3) and ``J_k`` (K, 21, 3), each pose relative
+    to its own root joint (the wrist) and, from DGCLNet, divided by the hand's
+    wrist-to-middle-MCP length (section 3.4's normalised poses), returns ``S_g`` (M, K) in the range of the predicted
     similarity ``S_p`` (dot products of unit vectors, [-1, 1]). Targets carry no gradient
     and have no parameters.
     """

@@ -13,16 +13,17 @@ class GaussianTarget(SimTarget):
     \|\mathbf{J}_m[j] - \mathbf{J}_n[j]\|_2`.
 
     1 for identical poses, decaying with the mean joint distance; :math:`b` sets what counts
-    as "similar" in metres (e.g. 0.02 = 2 cm).
+    as "similar", in the unit of the poses: DGCLNet passes poses divided by each hand's
+    wrist-to-middle-MCP length (~9.75 cm on the template hand), so 0.2 is about 2 cm.
 
     Args:
-        bandwidth: kernel bandwidth :math:`b` in metres.
+        bandwidth: kernel bandwidth :math:`b` in the poses' unit.
     """
 
-    def __init__(self, bandwidth: float = 0.02):
+    def __init__(self, bandwidth: float = 0.2):
         super().__init__()
         if bandwidth <= 0:
-            raise ValueError(f'GaussianTarget.bandwidth must be > 0 (metres), got {bandwidth}')
+            raise ValueError(f'GaussianTarget.bandwidth must be > 0, got {bandwidth}')
         self.bandwidth = bandwidth
 
     def similarity(self, joints_q: Tensor, joints_k: Tensor) -> Tensor:
