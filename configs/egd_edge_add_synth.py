@@ -1,3 +1,3 @@
 # Table 2: "GCN + random edge" (synthetic-data twin of egd_edge_add_interhand.py).
-_base_ = ['./gcn_baseline_synth.py', './_base_/models/dgcl_variants.py']
-model = dict(dgcl={{_base_.egd_edge_add}})
+_base_ = ['./gcn_baseline_synth.py', './_base_/models/dgcl/egd_edge_add.py']
+model = dict(dgcl=_base_.pop('dgcl'))  # the variant's DGCL module, under model

@@ -1,3 +1,3 @@
 # Table 2: "GCN + random noise" (synthetic-data twin of egd_noise_interhand.py).
-_base_ = ['./gcn_baseline_synth.py', './_base_/models/dgcl_variants.py']
-model = dict(dgcl={{_base_.egd_noise}})
+_base_ = ['./gcn_baseline_synth.py', './_base_/models/dgcl/egd_noise.py']
+model = dict(dgcl=_base_.pop('dgcl'))  # the variant's DGCL module, under model

@@ -23,7 +23,8 @@ from gclhand.utils.cli import add_cfg_options, load_config
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG_DIR = ROOT / 'configs'
 
-#: Table 2 rows in the paper's order: config stem -> the dgcl_variants.py entry it selects
+#: Table 2 rows in the paper's order: config stem -> its DGCL variant in
+#: configs/_base_/models/dgcl/ (None: the baseline)
 ROWS = {
     'gcn_baseline': None,
     'egd_mask': 'egd_mask',
@@ -33,17 +34,24 @@ ROWS = {
     'dgclnet': 'dgclnet',
     'dgcl': 'hand_dgcl',
 }
-#: top-level helper variables that configs/_base_/models/dgcl_variants.py adds to a row
-VARIANT_KEYS = ('egd', 'egd_mask', 'egd_noise', 'egd_edge_add', 'egd_edge_flip', 'dgclnet',
-                'hand_dgcl')
+#: what each row adds to the previous one ("the other setting remains the same", HandDGCL
+#: 3.2): the model.dgcl keys that differ between consecutive rows
+ROW_CHANGES = {
+    'egd_mask': {'<all>'},  # the contrastive module with EGD (a)
+    'egd_noise': {'disturber'},
+    'egd_edge_add': {'disturber'},
+    'egd_edge_flip': {'disturber'},
+    'dgclnet': {'disturber'},  # F_gen replaces the EGD
+    'dgcl': {'pool', 'key_encoder', 'cross_contrast'},  # the similarity distinguish
+}
 MAIN_LOSSES = {'loss_joints_3d', 'loss_verts_3d', 'loss_joints_2d', 'loss_bone_length',
                'loss_transition'}
-SELF = {'loss_self_contrast'}
+CONTRAST = {'loss_self_contrast', 'loss_consistent'}
 DGCL_LOSSES = {
     'gcn_baseline': set(),
-    'egd_mask': SELF, 'egd_noise': SELF, 'egd_edge_add': SELF, 'egd_edge_flip': SELF,
-    'dgclnet': SELF | {'loss_consistent'},
-    'dgcl': SELF | {'loss_consistent', 'loss_cross_contrast'},
+    'egd_mask': CONTRAST, 'egd_noise': CONTRAST, 'egd_edge_add': CONTRAST,
+    'egd_edge_flip': CONTRAST, 'dgclnet': CONTRAST,
+    'dgcl': CONTRAST | {'loss_cross_contrast'},
 }
 
 #: tiny synthetic data: samples per split, image size (px) and batch size of the tiny runs
@@ -112,13 +120,15 @@ def tiny_data(tmp_path_factory) -> str:
     return make_tiny_data(str(tmp_path_factory.getbasetemp() / 'tiny_synth'))
 
 
-def _without(cfg: Config) -> dict:
-    """The config as a dict, less ``model.dgcl`` and the dgcl_variants helper keys."""
+def _without_dgcl(cfg: Config) -> dict:
+    """The config as a dict, less ``model.dgcl`` (nothing else is removed)."""
     d = copy.deepcopy(cfg.to_dict())
     d['model'].pop('dgcl', None)
-    for key in VARIANT_KEYS:
-        d.pop(key, None)
     return d
+
+
+def _dgcl(stem: str, dataset: str) -> dict:
+    return Config.fromfile(config_path(stem, dataset)).model.get('dgcl') or {}
 
 
 # ---------------------------------------------------------------------------- every config
@@ -126,15 +136,46 @@ def _without(cfg: Config) -> dict:
 @pytest.mark.parametrize('dataset', DATASETS)
 @pytest.mark.parametrize('stem', list(ROWS))
 def test_row_is_baseline_plus_dgcl(stem, dataset):
-    """A Table 2 row differs from gcn_baseline_<dataset>.py only in ``model.dgcl``."""
+    """A Table 2 row differs from gcn_baseline_<dataset>.py only in ``model.dgcl``, which is
+    its variant file's; the row is a short file without helper variables (issue 17.3)."""
     row = Config.fromfile(config_path(stem, dataset))
     base = Config.fromfile(config_path('gcn_baseline', dataset))
-    assert _without(row) == _without(base)
-    variants = Config.fromfile(str(CONFIG_DIR / '_base_' / 'models' / 'dgcl_variants.py'))
+    assert set(row.keys()) == set(base.keys())  # no helper variable reaches the config
+    assert _without_dgcl(row) == _without_dgcl(base)
     if ROWS[stem] is None:
         assert row.model.get('dgcl') is None
-    else:
-        assert row.model.dgcl.to_dict() == variants[ROWS[stem]].to_dict()
+        return
+    variant = Config.fromfile(str(CONFIG_DIR / '_base_' / 'models' / 'dgcl' /
+                                  f'{ROWS[stem]}.py'))
+    assert set(variant.keys()) == {'dgcl'}
+    assert row.model.dgcl.to_dict() == variant.dgcl.to_dict()
+    lines = Path(config_path(stem, dataset)).read_text().splitlines()
+    assert len(lines) < 15, lines
+
+
+@pytest.mark.parametrize('dataset', DATASETS)
+def test_consecutive_rows_differ_in_exactly_the_named_component(dataset):
+    """Table 2's rows, resolved through their _base_ files and built: each row changes only
+    what its name says (issue 18.3)."""
+    register_all_modules()
+    stems = list(ROWS)
+    built = {}
+    for stem in stems[1:]:
+        cfg = copy.deepcopy(_dgcl(stem, dataset).to_dict())
+        torch.manual_seed(0)
+        built[stem] = MODELS.build(dict(cfg, graph_channels=16, node_channels=8, num_nodes=63))
+    for prev, stem in zip(stems, stems[1:]):
+        a, b = _dgcl(prev, dataset), _dgcl(stem, dataset)
+        changed = {k for k in set(a) | set(b) if a.get(k) != b.get(k)}
+        assert (changed if a else {'<all>'}) == ROW_CHANGES[stem], (prev, stem, changed)
+        if prev in built:  # the built modules agree on every unchanged sub-module
+            mods = [dict(built[s].named_children()) for s in (prev, stem)]
+            differ = {k for k in set(mods[0]) | set(mods[1])
+                      if repr(mods[0].get(k)) != repr(mods[1].get(k))}
+            assert differ == ROW_CHANGES[stem], (prev, stem, differ)
+    # every contrastive row has the consistency head and the self-contrast queue
+    for stem in stems[1:]:
+        assert built[stem].consistency is not None and built[stem].self_queue is not None
 
 
 @pytest.mark.parametrize('dataset', DATASETS)

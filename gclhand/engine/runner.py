@@ -18,7 +18,7 @@ from gclhand.utils.dist import init_dist, is_cpu_device
 from gclhand.utils.validation import validate_config
 from .checkpoint import (checkpoint_safe_globals, commit_file, get_rng_state, set_rng_state,
                          tmp_path_for)
-from .hooks import EvalRNGIsolationHook, NonFiniteGuardHook, PlainMessageHubHook
+from .hooks import DGCLStepHook, EvalRNGIsolationHook, NonFiniteGuardHook, PlainMessageHubHook
 
 
 @RUNNERS.register_module()
@@ -43,7 +43,9 @@ class GCLHandRunner(Runner):
        :class:`~gclhand.engine.hooks.EvalRNGIsolationHook` (validation does not shift the
        training run's random streams, so a resumed run matches an uninterrupted one) and
        :class:`~gclhand.engine.hooks.NonFiniteGuardHook` (NaN/Inf steps are skipped on
-       every rank) unless the config lists them.
+       every rank) and :class:`~gclhand.engine.hooks.DGCLStepHook` (DGCL's momentum encoder
+       and queues advance once per optimiser step, also under DDP) unless the config lists
+       them.
 
     Select it in a config with ``runner_type = 'GCLHandRunner'``.
     """
@@ -56,7 +58,8 @@ class GCLHandRunner(Runner):
     def register_hooks(self, default_hooks=None, custom_hooks=None) -> None:
         super().register_hooks(default_hooks, custom_hooks)
         # always on (a config may list them in custom_hooks to set their arguments)
-        for hook_type in (PlainMessageHubHook, EvalRNGIsolationHook, NonFiniteGuardHook):
+        for hook_type in (PlainMessageHubHook, EvalRNGIsolationHook, NonFiniteGuardHook,
+                          DGCLStepHook):
             if not any(isinstance(h, hook_type) for h in self.hooks):
                 self.register_hook(hook_type())
 

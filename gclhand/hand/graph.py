@@ -34,6 +34,30 @@ from torch_geometric.utils import coalesce, get_laplacian, to_undirected
 
 GRAPH_VERSION = 1
 
+#: The Chebyshev operator's eigenvalue bound: 2 bounds the spectrum of every symmetric
+#: normalised Laplacian, so ``2 L / LAMBDA_MAX - I`` has its spectrum in [-1, 1] for any graph
+#: (a disturbed one included) without an eigensolver. PyG's ``ChebConv`` (``'sym'``) and
+#: Defferrard's reference code use the same value.
+LAMBDA_MAX = 2.0
+
+
+def scaled_laplacian(edge_index: Tensor, edge_weight: Optional[Tensor], num_nodes: int,
+                     lambda_max: float = LAMBDA_MAX) -> Tuple[Tensor, Tensor]:
+    """``(edge_index, edge_weight)`` of ``2 L / lambda_max - I`` with the symmetric
+    normalised Laplacian ``L = I - D^-1/2 A D^-1/2`` (self loops dropped, isolated nodes get
+    ``D^-1/2 = 0``): the operator of Chebyshev convolutions (Defferrard et al., eq. 5).
+
+    The one definition of the operator: :meth:`GraphHierarchy.scaled_laplacian` and the
+    decoder's dense operator (``gclhand.models.decoders.dense_scaled_laplacian``) both
+    come from here.
+    """
+    ei, ew = get_laplacian(edge_index, edge_weight, normalization='sym', num_nodes=num_nodes)
+    loops = torch.arange(num_nodes, device=ei.device)
+    ei = torch.cat([ei, torch.stack([loops, loops])], 1)
+    ew = torch.cat([2.0 * ew / lambda_max, -torch.ones(num_nodes, dtype=ew.dtype,
+                                                        device=ew.device)])
+    return coalesce(ei, ew, num_nodes=num_nodes, reduce='sum')
+
 
 def mesh_edges(faces: np.ndarray, num_nodes: int) -> Tuple[Tensor, Tensor]:
     """Undirected unit-weight edge list (both directions) of a triangle mesh."""
@@ -117,7 +141,8 @@ class GraphHierarchy:
         mesh_upsample: ``(V, N_L)`` fixed linear map to the mesh, rows sum to 1.
         mesh_downsample: ``(N_L, V)`` average of the mesh vertices merged into each node
             (zero rows for fake nodes).
-        lambda_max: per level, the largest eigenvalue of the normalised Laplacian.
+        lambda_max: per level, the largest eigenvalue of the normalised Laplacian (for
+            reference; the Chebyshev operator uses the bound :data:`LAMBDA_MAX`).
         content_hash: the hand model's hash the hierarchy was built from.
         from_cache: whether it was loaded from the disk cache.
     """
@@ -147,14 +172,9 @@ class GraphHierarchy:
                              normalization='sym', num_nodes=self.num_nodes[level])
 
     def scaled_laplacian(self, level: int) -> Tuple[Tensor, Tensor]:
-        """``(edge_index, edge_weight)`` of ``2 L / lambda_max - I`` (spectrum in [-1, 1]),
-        the operator of Chebyshev convolutions (Defferrard et al., eq. 5)."""
-        ei, ew = self.laplacian(level)
-        ew = 2.0 * ew / self.lambda_max[level]
-        loops = torch.arange(self.num_nodes[level])
-        ei = torch.cat([ei, torch.stack([loops, loops])], 1)
-        ew = torch.cat([ew, -torch.ones(self.num_nodes[level])])
-        return coalesce(ei, ew, num_nodes=self.num_nodes[level], reduce='sum')
+        """The Chebyshev operator of a level, :func:`scaled_laplacian` (spectrum in [-1, 1])."""
+        return scaled_laplacian(self.edge_index[level], self.edge_weight[level],
+                                self.num_nodes[level])
 
     def dense_adjacency(self, level: int) -> Tensor:
         n = self.num_nodes[level]

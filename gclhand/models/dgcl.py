@@ -8,6 +8,7 @@ from typing import Dict, List, NamedTuple, Optional, Tuple, Union
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 from mmengine.model import BaseModule
 from torch import Tensor
 
@@ -45,7 +46,9 @@ class DGCLNet(BaseModule):
     :meth:`decode` (replaces the estimator's decoder call in training):
 
     1. disturbs ``G`` (eq. 1): ``G_hat = disturber(G)``, checked against the disturber
-       contract (:func:`~gclhand.models.disturbers.check_disturber_output`); an edge
+       contract (:func:`~gclhand.models.disturbers.check_disturber_output`) and, as "all G
+       are normalized before use" (3.2), L2-normalised per node (``normalize='l2'``; the
+       hand split normalises ``G`` itself, see ``HandSplit.normalize``); an edge
        disturber returns a new coarse graph (edges only between real nodes: the graph's
        padding nodes are its isolated ones, docs/internals.md), passed to the decoder as
        ``graph_override``;
@@ -110,6 +113,7 @@ class DGCLNet(BaseModule):
         key_encoder: ``MODELS`` config of the momentum key encoder (built with ``pool``).
         lambda_consistent: λ5 (paper: 1).
         lambda_contrast: λ7 (paper: 1e-2).
+        normalize: ``'l2'`` (paper) normalises each node of ``G_hat``; ``None`` does not.
         graph_channels, node_channels, num_nodes: C0, C_f and N0, filled in by the
             estimator from its decoder.
         init_cfg: MMEngine init config.
@@ -126,6 +130,7 @@ class DGCLNet(BaseModule):
                  key_encoder: ConfigType = dict(type='MomentumKeyEncoder', momentum=0.999),
                  lambda_consistent: float = 1.0,
                  lambda_contrast: float = 1e-2,
+                 normalize: Optional[str] = 'l2',
                  graph_channels: Optional[int] = None,
                  node_channels: Optional[int] = None,
                  num_nodes: Optional[int] = None,
@@ -162,8 +167,11 @@ class DGCLNet(BaseModule):
                                               key='model.dgcl.cross_contrast')
         self.key_encoder = None if self.pool is None else build_component(
             MODELS, key_encoder, key='model.dgcl.key_encoder')
+        if normalize not in ('l2', None):
+            raise ConfigError(f"model.dgcl.normalize must be 'l2' or None, got {normalize!r}")
         self.lambda_consistent = lambda_consistent
         self.lambda_contrast = lambda_contrast
+        self.normalize = normalize
         self._pending: List[Dict[str, Tensor]] = []  # entries of the current optimiser step
         self._mask_key: Optional[Tuple[Tensor, int]] = None
         self._node_mask: Optional[Tensor] = None
@@ -216,6 +224,8 @@ class DGCLNet(BaseModule):
                   self.real_node_mask(edge_index, graph_feats.size(2)))
         g_hat = self.disturber(*g)  # eq. 1: G_hat = F_gen(G)
         check_disturber_output(self.disturber, g_hat, g)
+        if self.normalize == 'l2':
+            g_hat = g_hat._replace(x=F.normalize(g_hat.x, dim=-1))
         x_hat = g_hat.x.view_as(graph_feats)
         # eq. 2: G_k = GCN(G), G_hat_k = GCN(G_hat) through the shared decoder
         if g_hat.edge_index is edge_index and g_hat.edge_weight is edge_weight:

@@ -6,7 +6,7 @@ import torch
 import torch.nn as nn
 
 from gclhand.models.contrast import (ConsistencyHead, CrossContrastHead, FeaturePosePool,
-                                     GraphReadoutProjector, MomentumKeyEncoder,
+                                     FeatureQueue, GraphReadoutProjector, MomentumKeyEncoder,
                                      SelfContrastHead)
 
 
@@ -51,21 +51,36 @@ def test_projector_readout_and_unit_norm():
 
 
 def test_consistency_head_loss_and_mask():
-    head = ConsistencyHead(num_nodes=4, in_channels=3, target_scale=10.0)
+    head = ConsistencyHead(num_nodes=4, in_channels=3)
     assert len(head.mlp.lins) == 1 and head.mlp.lins[0].weight.shape == (63, 12)  # linear
     nn.init.zeros_(head.mlp.lins[0].weight)
     nn.init.zeros_(head.mlp.lins[0].bias)
     x = torch.randn(2, 4, 3, requires_grad=True)
-    gt = torch.full((2, 21, 3), 0.01)
-    gt[1] = 0.05
-    # predictions are 0: |0 - 10 * gt| averaged
+    gt = torch.full((2, 21, 3), 0.1)  # normalised units (wrist-to-middle-MCP length = 1)
+    gt[1] = -0.5
+    # predictions are 0: |0 - gt| averaged
     assert head.loss(x, gt).item() == pytest.approx((0.1 + 0.5) / 2, rel=1e-6)
     assert head.loss(x, gt, valid=torch.tensor([True, False])).item() == pytest.approx(0.1)
+    assert head.loss(x, gt, valid=torch.tensor([0, 1])).item() == pytest.approx(0.5)
     assert head.loss(x, gt, valid=torch.tensor([False, False])).item() == 0.0
     head.loss(x, gt).backward()
     assert head.mlp.lins[0].weight.grad.abs().sum() > 0
+    # the prediction is a linear map of the flattened features
+    with torch.no_grad():
+        head.mlp.lins[0].weight.copy_(torch.randn(63, 12))
+        head.mlp.lins[0].bias.copy_(torch.randn(63))
+    w, b = head.mlp.lins[0].weight, head.mlp.lins[0].bias
+    torch.testing.assert_close(head(x), (x.flatten(1) @ w.t() + b).view(2, 21, 3))
     with pytest.raises(ValueError, match='num_nodes'):
         head(torch.randn(2, 5, 3))
+    with pytest.raises(ValueError, match='in_channels'):
+        head(torch.randn(2, 4, 2))
+
+
+def test_consistency_head_hidden_layers():
+    head = ConsistencyHead(num_nodes=2, in_channels=3, num_joints=4, hidden_channels=(5,))
+    assert [lin.weight.shape for lin in head.mlp.lins] == [(5, 6), (12, 5)]
+    assert head(torch.randn(7, 2, 3)).shape == (7, 4, 3)
 
 
 def test_cross_contrast_hand_computed():
@@ -100,6 +115,7 @@ def test_pool_fifo_wraparound_and_state_dict():
     pool.enqueue(*batch(0, 3))
     feats, poses, valid = pool.entries()
     assert feats[:, 0].tolist() == [0, 1, 2] and int(pool.ptr) == 3 and valid.all()
+    assert poses[:, 0, 0].tolist() == [0, 1, 2] and int(pool.num_filled) == 3
     pool.enqueue(*batch(3, 3), valid=torch.tensor([True, False, True]))
     assert pool.feats[:, 0].tolist() == [5, 1, 2, 3, 4]  # oldest (0) overwritten
     assert pool.poses[:, 0, 0].tolist() == [5, 1, 2, 3, 4]
@@ -112,8 +128,36 @@ def test_pool_fifo_wraparound_and_state_dict():
         p.enqueue(*batch(6, 2))
     assert torch.equal(other.feats, pool.feats) and int(other.ptr) == int(pool.ptr) == 3
     assert pool.feats[:, 0].tolist() == [5, 6, 7, 3, 4]
+    pool.enqueue(*batch(8, 5))  # exactly the size: a full turn
+    assert pool.feats[:, 0].tolist() == [10, 11, 12, 8, 9] and int(pool.ptr) == 3
     with pytest.raises(ValueError, match='pool.size'):
         pool.enqueue(*batch(0, 6))
+    with pytest.raises(ValueError, match='size must be >= 1'):
+        FeaturePosePool(size=0)
+
+
+def test_queue_negatives_skip_invalid_and_nonfinite_entries():
+    q = FeatureQueue(size=4, feat_dim=2)
+    assert q.negatives().shape == (0, 2)
+    f = torch.tensor([[1.0, 0.0], [float('nan'), 1.0], [0.0, 1.0]])
+    q.enqueue(f, valid=torch.tensor([True, True, False]))
+    # NaN row stored as zeros and invalid; explicitly invalid rows are kept out too
+    assert q.feats[:3].tolist() == [[1, 0], [0, 0], [0, 1]]
+    assert q.valid.tolist() == [True, False, False, False]
+    assert q.negatives().tolist() == [[1.0, 0.0]]
+    q.enqueue(torch.tensor([[2.0, 2.0], [3.0, 3.0]]))
+    # slots 3 and 0 (wrapped; the oldest entry [1, 0] is overwritten)
+    assert q.negatives().tolist() == [[3.0, 3.0], [2.0, 2.0]]
+    assert int(q.num_filled) == 4 and int(q.ptr) == 1
+
+
+def test_pool_nonfinite_pose_is_stored_invalid():
+    pool = FeaturePosePool(size=3, feat_dim=1, num_joints=1)
+    poses = torch.tensor([[[1.0, 1.0, 1.0]], [[float('inf'), 0.0, 0.0]]])
+    pool.enqueue(torch.ones(2, 1), poses)
+    feats, stored, valid = pool.entries()
+    assert valid.tolist() == [True, False] and torch.isfinite(stored).all()
+    assert stored[1].abs().sum() == 0 and feats[1].item() == 0.0
 
 
 class _Dec(nn.Module):
@@ -163,4 +207,5 @@ def test_key_encoder_no_grad_and_lazy_resume():
     fresh = MomentumKeyEncoder(momentum=0.5)
     fresh.load_state_dict(ke.state_dict(), strict=True)
     fresh.init(_Dec(), GraphReadoutProjector(4, 4, 2))
-    assert torch.equal(fresh(g, []), keys) and int(fresh.ema.steps) == 2
+    # init's copy counts as the first average, then two momentum steps
+    assert torch.equal(fresh(g, []), keys) and int(fresh.ema.steps) == 3

@@ -19,6 +19,17 @@ def _ring(n):
     return ei, torch.ones(ei.shape[1])
 
 
+@pytest.fixture(scope='module')
+def hierarchy_and_decoder():
+    """The procedural hand's real hierarchy and a decoder built on it (dense operator)."""
+    from gclhand.hand import build_graph_hierarchy, build_hand_model
+    gh = build_graph_hierarchy(build_hand_model(dict(type='MANOHandModel', use_pca=True)))
+    dec = build_component(DECODERS, dict(type='ChebGCNDecoder', channels=(8, 8, 8), K=2,
+                                         image_attention=False, cross_hand_attention=False),
+                          graph=gh)
+    return gh, dec
+
+
 def toy_graph():
     """A 3-level hierarchy of rings; node i of level l+1 copies node i // 2 of level l."""
     up = []
@@ -128,8 +139,42 @@ def test_hand_split():
     G = split(fs)
     assert G.shape == (2, 2, 4, 16)
     assert not torch.allclose(G[:, 0], G[:, 1])  # left and right differ for one image
-    G.sum().backward()
+    G.square().sum().backward()
     assert split.hand_embed.grad is not None and split.hand_embed.grad.abs().sum() > 0
+
+
+def test_hand_split_normalises_graph_features():
+    """"All G are normalized before use" (HandDGCL 3.2): unit nodes by default, a switch."""
+    torch.manual_seed(0)
+    cfg = dict(type='HandSplit', hidden_channels=32)
+    split = build_component(NECKS, cfg, in_channels=64, num_nodes=4, out_channels=16)
+    fs = feats()
+    G = split(fs)
+    torch.testing.assert_close(G.norm(dim=-1), torch.ones(2, 2, 4))
+    raw = build_component(NECKS, dict(cfg, normalize=None), in_channels=64, num_nodes=4,
+                          out_channels=16)
+    raw.load_state_dict(split.state_dict())
+    torch.testing.assert_close(G, torch.nn.functional.normalize(raw(fs), dim=-1))
+    assert (raw(fs).norm(dim=-1) - 1).abs().max() > 0.1
+    with pytest.raises(ValueError, match='model.hand_split.normalize'):
+        build_component(NECKS, dict(cfg, normalize='layer'), in_channels=64, num_nodes=4,
+                        out_channels=16)
+
+
+def test_decoder_operator_is_the_hierarchy_scaled_laplacian(hierarchy_and_decoder):
+    """One scaled-Laplacian definition (issue 18.7): the decoder's dense operator on each
+    level is GraphHierarchy.scaled_laplacian of that level (transposed for PyG's message
+    direction), lambda_max = 2 for every graph."""
+    from torch_geometric.utils import to_dense_adj
+    gh, dec = hierarchy_and_decoder
+    for lvl in range(gh.num_levels):
+        ei, ew = gh.scaled_laplacian(lvl)
+        dense = to_dense_adj(ei, edge_attr=ew, max_num_nodes=gh.num_nodes[lvl])[0]
+        torch.testing.assert_close(getattr(dec, f'laplacian_{lvl}'), dense.t())
+        # 2 L / 2 - I = -D^-1/2 A D^-1/2: zero diagonal on connected nodes
+        a = gh.dense_adjacency(lvl)
+        d = a.sum(1).clamp_min(1e-12).rsqrt() * (a.sum(1) > 0)
+        torch.testing.assert_close(dense, -d[:, None] * a * d[None], atol=1e-6, rtol=0)
 
 
 def test_camera_head_initial_camera():

@@ -1,173 +1,322 @@
-"""Tests of DGCLNet (gclhand/models/dgcl.py) with a small stand-in decoder.
+"""Tests of DGCLNet (gclhand/models/dgcl.py) through the real decoder.
 
-``TinyDecoder`` only satisfies the decoder contract of docs/internals.md
-(``decoder(G, feats, graph_override=None) -> dict(verts, node_feats)``); the lead's
-integration tests run DGCLNet with the real decoder.
+The decoder is the library's ``ChebGCNDecoder`` (built through ``DECODERS``) on a tiny graph
+hierarchy (6 -> 12 -> 24 nodes; node 5 of the coarse level is a padding node, isolated as
+in ``gclhand.hand.graph``), so every test runs the code path users train with, in
+milliseconds. Expected values are written out by hand from the paper's equations.
 """
 import copy
+import types
 
 import pytest
 import torch
-import torch.nn as nn
-from torch_geometric.nn import ChebConv
-from torch_geometric.utils import coalesce
+import torch.nn.functional as F
+from torch_geometric.utils import to_undirected
 
-from gclhand.models.dgcl import DGCLNet
-from gclhand.registry import MODELS
+from gclhand.models.dgcl import DGCLNet, DGCLPair
+from gclhand.registry import DECODERS, MODELS
 from gclhand.utils import ConfigError
+from gclhand.utils.build import build_component
 
-N0, C0, NF, CF, B = 8, 6, 16, 5, 3
-
-
-def ring(n):
-    src = torch.arange(n)
-    ei = torch.stack([torch.cat([src, (src + 1) % n]), torch.cat([(src + 1) % n, src])])
-    return coalesce(ei, num_nodes=n), None
+NUM_NODES = (6, 12, 24)
+C0, CF, B = 8, 8, 3
+M = 2 * B
+PADDING = 5  # isolated node of the coarse level
 
 
-class TinyDecoder(nn.Module):
-    """Two ChebConv levels with a fixed 0/1 upsample and a fixed linear map to 778 vertices."""
-
-    def __init__(self):
-        super().__init__()
-        self.coarse = ring(N0)
-        self.fine = ring(NF)
-        self.conv0 = ChebConv(C0, 8, K=2)
-        self.conv1 = ChebConv(8, CF, K=2)
-        self.head = nn.Linear(CF, 3)
-        self.register_buffer('up', torch.eye(N0).repeat_interleave(2, dim=0))  # (NF, N0)
-        self.register_buffer('mesh', torch.rand(778, NF).softmax(dim=1))
-        self.overrides = []
-
-    def forward(self, G, feats, graph_override=None):
-        self.overrides.append(graph_override)
-        ei, ew = graph_override if graph_override is not None else self.coarse
-        h = self.conv0(G.flatten(0, 1), ei, ew).relu()  # (M, N0, 8)
-        h = self.conv1(self.up @ h, self.fine[0]) + feats[-1].mean()  # (M, NF, CF)
-        verts = self.mesh @ self.head(h)
-        return dict(verts=verts.view(G.size(0), 2, 778, 3), node_feats=h.view(G.size(0), 2, NF, CF))
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny tensors: a second thread only adds contention (10x slower on a loaded box)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
-def dgcl_cfg(disturber=None, pool=True, cross=True, consistency=True):
+def ring(n, real=None):
+    real = n if real is None else real
+    i = torch.arange(real)
+    return to_undirected(torch.stack([i, (i + 1) % real]), num_nodes=n)
+
+
+def hierarchy():
+    ups = []
+    for n0, n1 in zip(NUM_NODES[:-1], NUM_NODES[1:]):
+        up = torch.zeros(n1, n0)
+        up[torch.arange(n1), torch.arange(n1) // 2] = 1
+        ups.append(up)
+    mesh = torch.rand(778, NUM_NODES[-1], generator=torch.Generator().manual_seed(0))
+    edges = [ring(NUM_NODES[0], real=PADDING), ring(NUM_NODES[1]), ring(NUM_NODES[2])]
+    return types.SimpleNamespace(num_nodes=list(NUM_NODES), edge_index=edges,
+                                 edge_weight=[torch.ones(e.size(1)) for e in edges],
+                                 upsample=ups, mesh_upsample=mesh / mesh.sum(1, keepdim=True))
+
+
+def make_decoder(seed=0):
+    torch.manual_seed(seed)
+    return build_component(DECODERS, dict(type='ChebGCNDecoder', channels=(C0, 8, CF), K=2,
+                                          image_attention=False, cross_hand_attention=True,
+                                          num_heads=2), graph=hierarchy())
+
+
+def dgcl_cfg(disturber=None, self_queue=True, consistency=True, similarity=True, **kw):
     cfg = dict(
         type='DGCLNet',
-        disturber=disturber or dict(type='GraphUNetDisturber', channels=C0, depth=2),
-        projector=dict(type='GraphReadoutProjector', in_channels=CF, hidden_channels=8,
-                       out_channels=4),
+        disturber=disturber or dict(type='GraphUNetDisturber', depth=1),
+        projector=dict(type='GraphReadoutProjector', hidden_channels=8, out_channels=4),
         self_contrast=dict(type='SelfContrastHead', tau=0.2),
-        consistency=dict(type='ConsistencyHead', num_nodes=N0, in_channels=C0,
-                         target_scale=10.0) if consistency else None,
-        pool=dict(type='FeaturePosePool', size=16) if pool else None,
-        cross_contrast=dict(type='CrossContrastHead', sim_target=dict(type='GaussianTarget'))
-        if cross else None,
-        key_encoder=dict(type='MomentumKeyEncoder', momentum=0.9),
-        lambda_consistent=1.0, lambda_contrast=1e-2)
+        self_queue=dict(type='FeatureQueue', size=4 * M) if self_queue else None,
+        consistency=dict(type='ConsistencyHead') if consistency else None,
+        lambda_consistent=1.0, lambda_contrast=1e-2,
+        graph_channels=C0, node_channels=CF, num_nodes=NUM_NODES[0])
+    if similarity:
+        cfg.update(pool=dict(type='FeaturePosePool', size=4 * M),
+                   key_encoder=dict(type='MomentumKeyEncoder', momentum=0.9),
+                   cross_contrast=dict(type='CrossContrastHead',
+                                       sim_target=dict(type='GaussianTarget')))
+    cfg.update(kw)
     return cfg
+
+
+def build(seed=0, **kw):
+    dec = make_decoder(seed)
+    torch.manual_seed(seed + 100)
+    dgcl = MODELS.build(dgcl_cfg(**kw))
+    dgcl.init_key_encoder(dec)
+    return dgcl, dec
 
 
 def inputs(seed=0):
     g = torch.Generator().manual_seed(seed)
-    G = torch.randn(B, 2, N0, C0, generator=g, requires_grad=True)
-    feats = [torch.randn(B, 4, 2, 2, generator=g, requires_grad=True)]
-    joints = torch.randn(B, 2, 21, 3, generator=g) * 0.03
-    joints[:, :, 0] = 0
+    G = F.normalize(torch.randn(B, 2, NUM_NODES[0], C0, generator=g), dim=-1)
+    G.requires_grad_()
+    feats = [torch.randn(B, 4, 2, 2, generator=g)]
+    joints = torch.randn(B, 2, 21, 3, generator=g)
+    joints[:, :, 0] = 0  # wrist-relative, normalised units
     return G, feats, joints
 
 
 def run(dgcl, dec, seed=0, **kw):
     G, feats, joints = inputs(seed)
-    out = dec(G, feats)
-    return dgcl.loss(G, out['node_feats'], feats, dec, coarse_graph=dec.coarse,
-                     gt_joints_rel=joints, **kw), (G, feats)
+    out, pair = dgcl.decode(G, feats, dec, dec.graph(0))
+    return out, pair, dgcl.loss(pair, joints, **kw), (G, feats, joints)
 
 
-def test_full_dgcl_loss_and_gradients():
-    torch.manual_seed(0)
-    dec = TinyDecoder()
-    dgcl = DGCLNet(**{k: v for k, v in dgcl_cfg().items() if k != 'type'})
-    dgcl.init_key_encoder(dec)
-    losses, (G, feats) = run(dgcl, dec)
-    assert set(losses) == {'loss_self_contrast', 'loss_consistent', 'loss_cross_contrast'}
-    assert all(torch.isfinite(v) and v.dim() == 0 for v in losses.values())
-    sum(losses.values()).backward()
-    # the decoder's vertex head is not used by DGCL; its graph convolutions are
-    for name, mod in [('disturber', dgcl.disturber), ('decoder.conv0', dec.conv0),
-                      ('decoder.conv1', dec.conv1),
-                      ('projector', dgcl.projector), ('consistency', dgcl.consistency)]:
-        grads = [p.grad for p in mod.parameters() if p.requires_grad]
-        assert grads and all(g is not None for g in grads), name
-        assert sum(g.abs().sum() for g in grads) > 0, name
-    assert G.grad.abs().sum() > 0 and feats[0].grad.abs().sum() > 0
-    # the momentum copy gets no gradient and is a distinct copy of the decoder
-    key_params = list(dgcl.key_encoder.parameters())
-    assert key_params and all(not p.requires_grad and p.grad is None for p in key_params)
-    key_dec = dgcl.key_encoder.ema.module['decoder']
-    assert key_dec.conv0.lins[0].weight is not dec.conv0.lins[0].weight
-    # each hand is one sample: 2B entries enqueued
-    assert int(dgcl.pool.num_filled) == 2 * B
-    assert dec.overrides[-1] is None  # feature disturber: decoder keeps its own graph
+def infonce(q, pos, negatives, tau):
+    """-mean_m log(exp(q_m.pos_m / tau) / sum over [pos | negatives])."""
+    logits = torch.cat([q @ pos.t(), q @ negatives.t()], 1) / tau
+    return (torch.logsumexp(logits, 1) - logits.diagonal()).mean()
 
 
-def test_loss_weights_and_optional_terms():
-    torch.manual_seed(0)
-    cfg = {k: v for k, v in dgcl_cfg(pool=False, cross=False).items() if k != 'type'}
-    dgcl = DGCLNet(**cfg)
-    dec = TinyDecoder()
+# ------------------------------------------------------------------ the paper's equations
+
+def test_self_contrast_is_infonce_against_queue_of_disturbed_embeddings():
+    """Eq. 3/13: positives are k_hat = proj(GCN(G_hat)), negatives the batch's other k_hat
+    and the queue of *earlier k_hat* (same encoder as the positive, issue 18.1)."""
+    dgcl, dec = build(similarity=False)
+    _, pair1, _, _ = run(dgcl, dec, seed=0)
+    k_hat_1 = dgcl.projector(pair1.node_feats_hat).detach()
+    dgcl.step(dec)
+    queue = dgcl.self_queue.negatives().clone()  # captured before the call
+    torch.testing.assert_close(queue, k_hat_1)
+    G, feats, joints = inputs(seed=1)
+    out, pair = dgcl.decode(G, feats, dec, dec.graph(0))
+    losses = dgcl.loss(pair, joints)
+    # by hand: G_hat = normalize(F_gen(G)), both through the shared decoder
+    g_hat = F.normalize(dgcl.disturber(G.flatten(0, 1), *dec.graph(0)).x, dim=-1)
+    q = dgcl.projector(dec(G, feats)['node_feats'].flatten(0, 1))
+    k_hat = dgcl.projector(dec(g_hat.view_as(G), feats)['node_feats'].flatten(0, 1))
+    expected = 1e-2 * infonce(q, k_hat, queue, tau=0.2)
+    torch.testing.assert_close(losses['loss_self_contrast'], expected)
+    # the test can tell the roles apart: q and k_hat swapped give another value
+    assert abs(float(1e-2 * infonce(k_hat, q, queue, 0.2) - expected.detach())) > 1e-4
+
+
+def test_queue_clone_lets_step_run_before_backward():
+    """The losses' graph does not depend on queue state that step() overwrites."""
+    grads = []
+    for step_first in (False, True):
+        dgcl, dec = build()
+        run(dgcl, dec, seed=0)
+        dgcl.step(dec)
+        G, feats, joints = inputs(seed=1)
+        _, pair = dgcl.decode(G, feats, dec, dec.graph(0))
+        losses = dgcl.loss(pair, joints)
+        if step_first:
+            dgcl.step(dec)  # refills both queues in place
+        sum(losses.values()).backward()
+        grads.append(G.grad.clone())
+    torch.testing.assert_close(grads[0], grads[1])
+
+
+def test_consistency_regresses_normalised_joints_from_disturbed_features():
+    """Eq. 4/10: J_k = MLP(G_hat) against the normalised joints (issue 18.2), with G_hat
+    (not G) as input."""
+    dgcl, dec = build(similarity=False, self_queue=False)
+    G, feats, joints = inputs(seed=2)
+    _, pair = dgcl.decode(G, feats, dec, dec.graph(0))
+    losses = dgcl.loss(pair, joints)
+    g_hat = F.normalize(dgcl.disturber(G.flatten(0, 1), *dec.graph(0)).x, dim=-1)
+    mlp = dgcl.consistency.mlp
+    expected = (mlp(g_hat.flatten(1)).view(M, 21, 3) - joints.flatten(0, 1)).abs().mean()
+    torch.testing.assert_close(losses['loss_consistent'], expected)
+    on_g = (mlp(G.flatten(0, 1).flatten(1)).view(M, 21, 3) - joints.flatten(0, 1)).abs().mean()
+    assert abs(float(on_g - expected)) > 1e-3
+    # annotated hands only
+    valid = torch.tensor([[1, 0], [0, 1], [1, 1]])
+    got = dgcl.loss(pair, joints, hand_valid=valid)['loss_consistent']
+    keep = valid.flatten().bool()
+    torch.testing.assert_close(got, (mlp(g_hat.flatten(1)).view(M, 21, 3)[keep]
+                                     - joints.flatten(0, 1)[keep]).abs().mean())
+
+
+def test_cross_contrast_is_minimised_mismatch_to_pose_similarity():
+    """Eq. 5/6/12 with the sign that minimises |S_p - S_g| (issue 18.6): the value equals
+    +lambda7 * mean (q.keys - S_g)^2 and a gradient step on it lowers it."""
+    dgcl, dec = build()
+    run(dgcl, dec, seed=0)
+    dgcl.step(dec)
+    pool_keys, pool_poses, _ = (t.clone() for t in dgcl.pool.entries())
+    G, feats, joints = inputs(seed=3)
+    _, pair = dgcl.decode(G, feats, dec, dec.graph(0))
+    losses = dgcl.loss(pair, joints)
+    q = dgcl.projector(pair.node_feats)
+    keys = dgcl.key_encoder(G, feats)
+    all_keys = torch.cat([keys, pool_keys])
+    all_poses = torch.cat([joints.flatten(0, 1), pool_poses])
+    s_g = dgcl.cross_contrast.sim_target(joints.flatten(0, 1), all_poses)
+    expected = 1e-2 * (q @ all_keys.t() - s_g).square().mean()
+    torch.testing.assert_close(losses['loss_cross_contrast'], expected)
+    # minimised, not maximised: one small gradient step on the projector lowers it
+    params = list(dgcl.projector.parameters())
+    grads = torch.autograd.grad(losses['loss_cross_contrast'], params)
+    with torch.no_grad():
+        for p, g in zip(params, grads):
+            p -= 10.0 * g
+    after = 1e-2 * (dgcl.projector(pair.node_feats) @ all_keys.t() - s_g).square().mean()
+    assert after < expected
+
+
+def test_weights_scale_their_terms():
+    dgcl, dec = build(similarity=False)
     torch.manual_seed(1)
-    l1, _ = run(dgcl, dec)
-    assert set(l1) == {'loss_self_contrast', 'loss_consistent'} and dgcl.key_encoder is None
+    *_, l1, _ = run(dgcl, dec)
+    dgcl.discard_step()
     dgcl.lambda_contrast, dgcl.lambda_consistent = 2e-2, 3.0
     torch.manual_seed(1)
-    l2, _ = run(dgcl, dec)
-    assert torch.allclose(l2['loss_self_contrast'], 2 * l1['loss_self_contrast'])
-    assert torch.allclose(l2['loss_consistent'], 3 * l1['loss_consistent'])
-    # invalid hands drop out of the consistency term
-    torch.manual_seed(1)
-    l3, _ = run(dgcl, dec, hand_valid=torch.zeros(B, 2))
-    assert l3['loss_consistent'].item() == 0.0
+    *_, l2, _ = run(dgcl, dec)
+    torch.testing.assert_close(l2['loss_self_contrast'], 2 * l1['loss_self_contrast'])
+    torch.testing.assert_close(l2['loss_consistent'], 3 * l1['loss_consistent'])
 
 
-@pytest.mark.parametrize('kind', ['EdgeFlip', 'EdgeAdd'])
-def test_edge_disturber_overrides_decoder_graph(kind):
+# ------------------------------------------------------------- one batched decoder pass
+
+@pytest.mark.parametrize('disturber', [dict(type='GraphUNetDisturber', depth=1),
+                                       dict(type='FeatureNoise', sigma=0.1),
+                                       dict(type='EdgeAdd', ratio=1.0)])
+def test_decode_equals_separate_decoder_calls(disturber):
+    """The main pass and the disturbed pass batched in one decoder call give what two
+    calls give (feature disturbers); edge disturbers run the disturbed graph."""
+    dgcl, dec = build(disturber=disturber)
+    G, feats, _ = inputs()
     torch.manual_seed(0)
-    cfg = {k: v for k, v in dgcl_cfg(dict(type=kind, ratio=0.5)).items() if k != 'type'}
-    dgcl, dec = DGCLNet(**cfg), TinyDecoder()
-    losses, _ = run(dgcl, dec)
-    override = dec.overrides[-1]
-    assert override is not None and not torch.equal(override[0], dec.coarse[0])
-    assert all(torch.isfinite(v) for v in losses.values())
-
-
-def test_resume_is_exact_with_lazy_key_encoder():
+    out, pair = dgcl.decode(G, feats, dec, dec.graph(0))
+    ref = dec(G, feats)
+    for key in ref:
+        torch.testing.assert_close(out[key], ref[key], rtol=1e-5, atol=1e-6)
     torch.manual_seed(0)
-    cfg = {k: v for k, v in dgcl_cfg().items() if k != 'type'}
-    dec, dgcl = TinyDecoder(), DGCLNet(**cfg)
-    for s in range(2):  # key encoder created lazily at the first call
+    g_hat = dgcl.disturber(G.flatten(0, 1), *dec.graph(0), dgcl.real_node_mask(
+        dec.graph(0)[0], NUM_NODES[0]))
+    override = None if g_hat.edge_index is dec.graph(0)[0] else g_hat.unfold()[1:]
+    ref_hat = dec(F.normalize(g_hat.x, dim=-1).view_as(G), feats, graph_override=override)
+    torch.testing.assert_close(pair.node_feats_hat, ref_hat['node_feats'].flatten(0, 1),
+                               rtol=1e-5, atol=1e-6)
+    assert isinstance(pair, DGCLPair) and pair.graph_feats_hat.shape == (M, 6, C0)
+
+
+def test_disturbed_features_are_normalised_per_node():
+    """"All G are normalized before use" (issue 18.9): G_hat is, unless switched off."""
+    dgcl, dec = build(disturber=dict(type='FeatureNoise', sigma=1.0))
+    G, feats, _ = inputs()
+    _, pair = dgcl.decode(G, feats, dec, dec.graph(0))
+    torch.testing.assert_close(pair.graph_feats_hat.norm(dim=-1), torch.ones(M, 6))
+    dgcl.normalize = None
+    _, pair = dgcl.decode(G, feats, dec, dec.graph(0))
+    assert (pair.graph_feats_hat.norm(dim=-1) - 1).abs().max() > 0.1
+    with pytest.raises(ConfigError, match='model.dgcl.normalize'):
+        MODELS.build(dgcl_cfg(normalize='unit'))
+
+
+def test_real_node_mask_marks_isolated_padding_nodes():
+    dgcl, dec = build()
+    mask = dgcl.real_node_mask(dec.graph(0)[0], NUM_NODES[0])
+    assert mask.tolist() == [True] * 5 + [False]
+    assert dgcl.real_node_mask(dec.graph(0)[0], NUM_NODES[0]) is mask  # cached
+
+
+# ----------------------------------------------------------- once per optimiser step
+
+def test_step_updates_key_encoder_and_queues_once_and_only_after_loss():
+    dgcl, dec = build(self_queue=True)
+    ema_steps = int(dgcl.key_encoder.ema.steps)
+    run(dgcl, dec, seed=0)
+    run(dgcl, dec, seed=1)  # a second micro-batch of the same optimiser step
+    assert int(dgcl.self_queue.num_filled) == 0 and int(dgcl.pool.num_filled) == 0
+    dgcl.step(dec)
+    assert int(dgcl.self_queue.num_filled) == 2 * M and int(dgcl.pool.num_filled) == 2 * M
+    assert int(dgcl.key_encoder.ema.steps) == ema_steps + 1
+    dgcl.step(dec)  # nothing pending: no second momentum update
+    assert int(dgcl.key_encoder.ema.steps) == ema_steps + 1
+    run(dgcl, dec, seed=2)
+    dgcl.discard_step()  # a skipped (non-finite) step leaves no trace
+    dgcl.step(dec)
+    assert int(dgcl.pool.num_filled) == 2 * M and int(dgcl.key_encoder.ema.steps) == \
+        ema_steps + 1
+
+
+def test_loss_without_step_fails_loudly():
+    dgcl, dec = build(self_queue=True)
+    for seed in range(4):  # the queues hold 4 * M
+        run(dgcl, dec, seed=seed)
+    with pytest.raises(RuntimeError, match=r'model.dgcl.step\(decoder\)'):
+        run(dgcl, dec, seed=4)
+
+
+def test_resume_is_exact():
+    dgcl, dec = build()
+    for s in range(2):
         run(dgcl, dec, seed=s)
+        dgcl.step(dec)
     state, dec_state = copy.deepcopy(dgcl.state_dict()), copy.deepcopy(dec.state_dict())
-    assert any(k.startswith('key_encoder.ema.') for k in state)
-    assert {'pool.feats', 'pool.poses', 'pool.valid', 'pool.ptr', 'pool.num_filled'} <= set(state)
-
-    dec2, dgcl2 = TinyDecoder(), DGCLNet(**cfg)
+    assert {'self_queue.feats', 'pool.feats', 'pool.poses', 'pool.ptr'} <= set(state)
+    dgcl2, dec2 = build(seed=7)
     dec2.load_state_dict(dec_state)
     dgcl2.load_state_dict(state, strict=True)
-    torch.manual_seed(5)
-    ref, _ = run(dgcl, dec, seed=2)
-    torch.manual_seed(5)
-    got, _ = run(dgcl2, dec2, seed=2)
-    for k in ref:
-        assert torch.equal(ref[k], got[k]), k
-    assert torch.equal(dgcl.pool.feats, dgcl2.pool.feats)
+    for d, e in ((dgcl, dec), (dgcl2, dec2)):
+        torch.manual_seed(5)
+        d.got = run(d, e, seed=2)[2]
+    for k in dgcl.got:
+        assert torch.equal(dgcl.got[k], dgcl2.got[k]), k
 
 
-def test_registry_build_and_config_errors():
+# ------------------------------------------------------------------------ configuration
+
+def test_switches_and_config_errors():
     dgcl = MODELS.build(dgcl_cfg())
-    assert isinstance(dgcl, DGCLNet) and dgcl.pool.feats.shape == (16, 4)  # feat_dim default
-    with pytest.raises(ConfigError, match='needs model.dgcl.pool'):
-        MODELS.build(dgcl_cfg(pool=False, cross=True))
+    assert dgcl.pool.feats.shape == (4 * M, 4) and dgcl.self_queue.feats.shape == (4 * M, 4)
+    bare = MODELS.build(dgcl_cfg(self_queue=False, consistency=False, similarity=False))
+    assert bare.self_queue is None and bare.consistency is None and bare.key_encoder is None
+    with pytest.raises(ConfigError, match='pool and model.dgcl.cross_contrast go together'):
+        MODELS.build(dgcl_cfg(similarity=False, pool=dict(type='FeaturePosePool')))
+    with pytest.raises(ConfigError, match='go together'):
+        MODELS.build(dgcl_cfg(similarity=False, cross_contrast=dict(type='CrossContrastHead')))
     with pytest.raises(ConfigError, match="unknown disturber 'NodeDropX'"):
         MODELS.build(dgcl_cfg(dict(type='NodeDropX')))
-    with pytest.raises(ValueError, match='gt_joints_rel'):
-        G, feats, _ = inputs()
-        dec = TinyDecoder()
-        dgcl.loss(G, dec(G, feats)['node_feats'], feats, dec, coarse_graph=dec.coarse)
+    dgcl, dec = build()
+    G, feats, _ = inputs()
+    _, pair = dgcl.decode(G, feats, dec, dec.graph(0))
+    with pytest.raises(ValueError, match='gt_joints'):
+        dgcl.loss(pair)
+    with pytest.raises(ValueError, match=r'\(B, 2, N0, C0\)'):
+        dgcl.decode(G[0], feats, dec, dec.graph(0))
+

@@ -96,33 +96,75 @@ def test_edge_add_count_weights_and_symmetry(graph):
         assert torch.equal(a, b)
 
 
-@pytest.mark.parametrize('relative_to,expected', [('edges', 4), ('pairs', 22)])
-def test_edge_flip_count_and_symmetry(graph, relative_to, expected):
+def test_edge_flip_removes_k_edges_and_adds_k_absent_pairs(graph):
+    """A flip keeps the edge count: k existing edges go, k absent pairs come (issue 18.4)."""
     x, ei, ew = graph
     before = snapshot(x, ei, ew)
-    d = EdgeFlip(ratio=1 / 3, relative_to=relative_to)  # 12 edges, 66 pairs
-    assert d.num_flips(12, ei.size(1)) == expected
-    out = d(x, ei, ew)
-    assert out.x is x
-    _check_graph(out.edge_index, 12)
-    a_old = to_dense_adj(ei, edge_attr=ew, max_num_nodes=12)[0]
-    a_new = to_dense_adj(out.edge_index, edge_attr=out.edge_weight, max_num_nodes=12)[0]
-    changed = (a_old != 0) != (a_new != 0)
-    assert int(changed.triu(1).sum()) == expected  # exactly k pairs flipped
-    same = ~changed & (a_old != 0)
-    assert torch.equal(a_new[same], a_old[same])  # unflipped edges keep weights
-    added = changed & (a_new != 0)
-    assert torch.all(a_new[added] == 1)
+    d = EdgeFlip(ratio=1 / 3)  # 12 undirected edges -> k = 4
+    assert d.num_flips(ei.size(1), num_free_pairs=100) == 4
+    assert d.num_flips(ei.size(1), num_free_pairs=3) == 3  # not more than there are
+    for seed in range(5):
+        torch.manual_seed(seed)
+        out = d(x, ei, ew)
+        assert out.x is x
+        _check_graph(out.edge_index, 12)
+        a_old = to_dense_adj(ei, edge_attr=ew, max_num_nodes=12)[0]
+        a_new = to_dense_adj(out.edge_index, edge_attr=out.edge_weight, max_num_nodes=12)[0]
+        removed = ((a_old != 0) & (a_new == 0)).triu(1)
+        added = ((a_old == 0) & (a_new != 0)).triu(1)
+        assert int(removed.sum()) == 4 and int(added.sum()) == 4
+        assert out.edge_index.size(1) == ei.size(1)
+        kept = (a_old != 0) & (a_new != 0)
+        assert torch.equal(a_new[kept], a_old[kept])  # unflipped edges keep weights
+        assert torch.all(a_new[added | added.t()] == 1)
     for a, b in zip(before, (x, ei, ew)):
         assert torch.equal(a, b)
 
 
-def test_edge_flip_all_pairs_is_complement():
-    ei, ew = ring_graph(6)
-    out = EdgeFlip(ratio=1.0, relative_to='pairs')(torch.zeros(1, 6, 2), ei, ew)
-    a_old = to_dense_adj(ei, max_num_nodes=6)[0]
-    a_new = to_dense_adj(out.edge_index, max_num_nodes=6)[0]
-    assert torch.equal(a_new, 1 - a_old - torch.eye(6))
+def test_edge_flip_draws_uniformly():
+    """Over many draws every edge is removed, and every absent pair added, about equally."""
+    ei, ew = ring_graph(8)  # 8 edges, 20 absent pairs; k = 4
+    x = torch.zeros(1, 8, 2)
+    torch.manual_seed(0)
+    removed, added = torch.zeros(8, 8), torch.zeros(8, 8)
+    a_old = to_dense_adj(ei, max_num_nodes=8)[0]
+    for _ in range(400):
+        a_new = to_dense_adj(EdgeFlip(ratio=0.5)(x, ei, ew).edge_index, max_num_nodes=8)[0]
+        removed += ((a_old != 0) & (a_new == 0)).triu(1).float()
+        added += ((a_old == 0) & (a_new != 0)).triu(1).float()
+    r = removed[(a_old != 0).triu(1)] / 400  # expected 4/8
+    a = added[(a_old == 0).triu(1) & ~torch.eye(8, dtype=torch.bool)] / 400  # 4/20
+    assert r.sub(0.5).abs().max() < 0.1 and a.sub(0.2).abs().max() < 0.08
+
+
+@pytest.mark.parametrize('kind', ['EdgeFlip', 'EdgeAdd'])
+def test_edge_disturbers_never_wire_padding_nodes(kind):
+    """Padding (fake) nodes stay isolated: edges are drawn among real nodes (issue 18.5)."""
+    n, real = 10, 6
+    ei, ew = ring_graph(real)
+    mask = torch.arange(n) < real
+    d = DISTURBERS.build(dict(type=kind, ratio=1.0))
+    torch.manual_seed(0)
+    random.seed(0)
+    touched = torch.zeros(n, dtype=torch.bool)
+    for _ in range(20):
+        out = d(torch.randn(2, n, 3), ei, ew, node_mask=mask)
+        touched[out.edge_index.flatten()] = True
+        assert out.node_mask is mask
+        _check_graph(out.edge_index, n)
+    assert touched[:real].all() and not touched[real:].any()
+    # without a mask every node is real, so the same draws reach the isolated nodes
+    out = DISTURBERS.build(dict(type=kind, ratio=1.0))(torch.randn(2, n, 3), ei, ew)
+    assert out.edge_index.max() >= real
+
+
+def test_edge_flip_all_edges():
+    """ratio 1 removes every edge and adds as many new ones (enough free pairs)."""
+    ei, ew = ring_graph(7)  # 7 edges, 14 absent pairs
+    out = EdgeFlip(ratio=1.0)(torch.zeros(1, 7, 2), ei, ew)
+    a_old = to_dense_adj(ei, max_num_nodes=7)[0]
+    a_new = to_dense_adj(out.edge_index, max_num_nodes=7)[0]
+    assert not (a_old.bool() & a_new.bool()).any() and int(a_new.sum()) == 14
 
 
 def test_graph_unet_disturber(graph):
@@ -140,6 +182,14 @@ def test_graph_unet_disturber(graph):
     with torch.no_grad():
         alone = d(x[2:3], ei, ew).x
     assert torch.allclose(alone[0], out.x[2], atol=1e-5)
+    # the replicated batch graph is PyG's Batch, built once per graph and batch size
+    batch = d.batch_graph(Graph(x, ei, ew), 4)
+    assert d.batch_graph(Graph(x, ei, ew), 4) is batch
+    assert batch.num_graphs == 4 and batch.edge_index.size(1) == 4 * ei.size(1)
+    assert torch.equal(batch.batch, torch.arange(4).repeat_interleave(12))
+    assert torch.equal(batch.edge_index[:, ei.size(1):2 * ei.size(1)], ei + 12)
+    assert d.batch_graph(Graph(x[:3], ei, ew), 3) is not batch
+    assert d.batch_graph(Graph(x, ei.clone(), ew), 4) is not batch
     with pytest.raises(ValueError, match='channels'):
         d(torch.randn(2, 12, 5), ei, ew)
 

@@ -83,17 +83,27 @@ def intaghand_mpjpe_mm(pred, gt):
 
 @MODELS.register_module(force=True)
 class ToyDGCLForTest(nn.Module):
-    """Stands in for DGCLNet: records its call and returns one weighted loss term."""
+    """Stands in for DGCLNet: records its calls and returns one weighted loss term."""
 
     def __init__(self, channels=16):
         super().__init__()
         self.proj = nn.Linear(channels, 3)
-        self.calls = []
+        self.calls, self.steps = [], 0
 
-    def loss(self, G, node_feats, feats, decoder, coarse_graph, gt_joints_rel, hand_valid=None):
-        self.calls.append(dict(G=G.shape, gt_joints_rel=gt_joints_rel, graph=coarse_graph))
-        out = decoder(G, feats, graph_override=coarse_graph)
-        return dict(loss_self_contrast=self.proj(out['node_feats']).abs().mean())
+    def decode(self, G, feats, decoder, coarse_graph):
+        self.calls.append(dict(G=G.shape, graph=coarse_graph))
+        out = decoder(G, feats)
+        return out, out['node_feats']
+
+    def loss(self, pair, gt_joints, hand_valid=None):
+        self.calls[-1].update(gt_joints=gt_joints, hand_valid=hand_valid)
+        return dict(loss_self_contrast=self.proj(pair).abs().mean())
+
+    def step(self, decoder):
+        self.steps += 1
+
+    def discard_step(self):
+        self.steps -= 100
 
 
 def test_loss_mode_all_terms_and_gradients():
@@ -136,8 +146,20 @@ def test_dgcl_called_then_deploy_and_checkpoint_compat():
     assert set(losses) == LOSS_KEYS | {'loss_self_contrast'}
     call = model.dgcl.calls[-1]
     assert call['G'] == (2, 2, 63, 16)
-    assert torch.equal(call['gt_joints_rel'][:, :, 0], torch.zeros(2, 2, 3))  # wrist-relative
+    # DGCL's joints: wrist-relative and in units of each hand's wrist-to-middle-MCP length,
+    # the main 3D losses' normalisation (issue 18.2)
+    joints = call['gt_joints']
+    assert torch.equal(joints[:, :, 0], torch.zeros(2, 2, 3))
+    torch.testing.assert_close(joints[:, :, 9].norm(dim=-1), torch.ones(2, 2))
+    gt = torch.stack([s.gt_joints_3d for s in data['data_samples']])
+    length = (gt[:, :, 9] - gt[:, :, 0]).norm(dim=-1)[..., None, None]
+    torch.testing.assert_close(joints, (gt - gt[:, :, :1]) / length)
+    assert torch.equal(call['hand_valid'], torch.ones(2, 2))
     assert torch.equal(call['graph'][0], model.decoder.graph(0)[0])
+    # train_step advances DGCL once per optimiser step
+    wrapper = OptimWrapper(torch.optim.SGD(model.parameters(), lr=1e-3))
+    model.train_step(make_batch(model), wrapper)
+    assert model.dgcl.steps == 1
 
     baseline = build(seed=1)
     state = copy.deepcopy(model.state_dict())

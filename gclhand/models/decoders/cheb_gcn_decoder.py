@@ -22,8 +22,9 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 import torch
 import torch.nn as nn
 from torch_geometric.nn import ChebConv
-from torch_geometric.utils import remove_self_loops
+from torch_geometric.utils import to_dense_adj
 
+from gclhand.hand.graph import LAMBDA_MAX, scaled_laplacian
 from gclhand.registry import DECODERS
 from .attention import CrossHandAttention, ImageAttention
 
@@ -53,14 +54,15 @@ LAPLACIAN_MODES = ('dense', 'sparse')
 
 
 def dense_scaled_laplacian(edge_index: torch.Tensor, edge_weight: Optional[torch.Tensor],
-                           num_nodes: int, lambda_max: float = 2.0) -> torch.Tensor:
+                           num_nodes: int, lambda_max: float = LAMBDA_MAX) -> torch.Tensor:
     r"""The dense operator that :class:`~torch_geometric.nn.ChebConv` applies (``'sym'``).
 
     .. math::
         \tilde L = \frac{2}{\lambda_{max}} (I - D^{-1/2} A D^{-1/2}) - I
 
-    with ``A[i, j]`` the summed weight of edges ``i -> j`` (self loops dropped, as
-    :func:`torch_geometric.utils.get_laplacian` does) and ``D = diag(A 1)``; isolated nodes get
+    built from :func:`gclhand.hand.graph.scaled_laplacian` (the library's one definition,
+    also :meth:`GraphHierarchy.scaled_laplacian`), with ``A[i, j]`` the summed weight of
+    edges ``i -> j`` (self loops dropped) and ``D = diag(A 1)``; isolated nodes get
     ``D^{-1/2} = 0``.  PyG's message passing sends ``x_i`` along ``i -> j``, i.e. computes
     :math:`\tilde L^\top x`, so the **transpose** is returned: ``out = P @ x`` then equals
     PyG's propagation exactly, for directed graphs too.
@@ -69,21 +71,16 @@ def dense_scaled_laplacian(edge_index: torch.Tensor, edge_weight: Optional[torch
         edge_index: ``(2, E)`` long.
         edge_weight: ``(E,)`` or ``None`` (ones).
         num_nodes: ``N``.
-        lambda_max: largest eigenvalue bound used by the decoder (2 for ``'sym'``).
+        lambda_max: eigenvalue bound (default :data:`~gclhand.hand.graph.LAMBDA_MAX` = 2,
+            exact for the symmetric normalised Laplacian's spectrum).
 
     Returns:
         ``(N, N)`` float tensor ``P = \tilde L^\top`` on ``edge_index``'s device.
     """
-    if edge_weight is None:
-        edge_weight = torch.ones(edge_index.size(1), device=edge_index.device)
-    edge_index, edge_weight = remove_self_loops(edge_index, edge_weight.float())
-    adj = torch.zeros(num_nodes, num_nodes, device=edge_index.device)
-    adj.index_put_((edge_index[0], edge_index[1]), edge_weight, accumulate=True)
-    deg = adj.sum(1)
-    d = torch.where(deg > 0, deg.clamp_min(1e-12).rsqrt(), torch.zeros_like(deg))
-    eye = torch.eye(num_nodes, device=edge_index.device)
-    lap = eye - d[:, None] * adj * d[None, :]
-    return (lap * (2.0 / lambda_max) - eye).t().contiguous()
+    if edge_weight is not None:
+        edge_weight = edge_weight.float()
+    ei, ew = scaled_laplacian(edge_index, edge_weight, num_nodes, lambda_max)
+    return to_dense_adj(ei, edge_attr=ew, max_num_nodes=num_nodes)[0].t().contiguous()
 
 
 def cheb_conv_dense(conv: ChebConv, x: torch.Tensor, lap: torch.Tensor) -> torch.Tensor:
@@ -132,10 +129,10 @@ class ChebResBlock(nn.Module):
             y = self.act(self.norm1(cheb_conv_dense(self.conv1, x, lap)))
             y = self.norm2(cheb_conv_dense(self.conv2, y, lap))
             return self.act(x + y)
-        # lambda_max=2 is exact for the symmetric-normalised Laplacian's bound and saves
+        # the library's operator bound (gclhand.hand.graph.LAMBDA_MAX); passing it saves
         # ChebConv a reduction per call
-        y = self.act(self.norm1(self.conv1(x, edge_index, edge_weight, lambda_max=2.0)))
-        y = self.norm2(self.conv2(y, edge_index, edge_weight, lambda_max=2.0))
+        y = self.act(self.norm1(self.conv1(x, edge_index, edge_weight, lambda_max=LAMBDA_MAX)))
+        y = self.norm2(self.conv2(y, edge_index, edge_weight, lambda_max=LAMBDA_MAX))
         return self.act(x + y)
 
 

@@ -13,11 +13,8 @@ from torch_geometric.utils import is_undirected
 
 from .base import Graph
 
-CONTRACT = ('a disturber returns Graph(x, edge_index, edge_weight, node_mask) with x shaped, '
-            'typed and placed like its input x (M, N, C) and, when it changes the graph, a '
-            'symmetric int64 edge_index (2, E) of in-range node ids without self loops or '
-            'padding nodes and edge_weight (E,) finite or None (gclhand.models.disturbers.'
-            'Disturber)')
+CONTRACT = ('see the contract of gclhand.models.disturbers.Disturber (docs/api/'
+            'disturbers.md)')
 
 
 class DisturberContractError(ValueError):

@@ -6,7 +6,9 @@ Pipeline (``docs/internals.md``, "Model")::
     G = hand_split(feats)                # (B, 2, N0, C0) graph features
     out = decoder(G, feats)              # verts (B, 2, 778, 3), node_feats
     cam = camera_head(feats)             # weak-perspective cameras, rel. root translation
-    [training only] dgcl.loss(G, out['node_feats'], feats, decoder, ...)
+    [training with DGCL: out, pair = dgcl.decode(G, feats, decoder, coarse graph), one
+     batched decoder call on G and the disturbed G_hat; dgcl.loss(pair, ...) after the
+     main losses; dgcl.step(decoder) after each optimiser step]
 
 Units.  The decoder predicts root-relative vertices in a *normalised* scale: the 3D losses
 compare them with ground truth made root-relative and divided by the hand's own
@@ -150,10 +152,17 @@ class TwoHandEstimator(BaseModel):
         return torch.stack([self.hand_model.joints_from_vertices(verts[:, h], side)
                             for h, side in enumerate(HANDS)], 1)
 
-    def _forward_net(self, inputs: torch.Tensor) -> Tuple[dict, list, torch.Tensor]:
+    def _forward_net(self, inputs: torch.Tensor,
+                     with_dgcl: bool = False) -> Tuple[dict, list, Optional[tuple]]:
+        """``(out, feats, pair)``; with ``with_dgcl`` the decoder runs through
+        ``dgcl.decode`` (the main pass together with the disturbed one) and ``pair`` is what
+        ``dgcl.loss`` takes, else ``pair`` is ``None``."""
         feats = self.encoder(inputs)
         G = self.hand_split(feats)
-        out = self.decoder(G, feats)
+        if with_dgcl:
+            out, pair = self.dgcl.decode(G, feats, self.decoder, self.decoder.graph(0))
+        else:
+            out, pair = self.decoder(G, feats), None
         out.update(self.camera_head(feats))
         joints = self.joints_from_vertices(out['verts'])
         root = joints[:, :, self.root_index:self.root_index + 1]
@@ -162,7 +171,7 @@ class TwoHandEstimator(BaseModel):
         # weak perspective: u = s * X_xy + t, u in image-size-normalised coordinates
         cam = out['cam']
         out['joints_2d'] = cam[..., None, :1] * out['joints'][..., :2] + cam[..., None, 1:]
-        return out, feats, G
+        return out, feats, pair
 
     def _forward(self, inputs: torch.Tensor, data_samples=None) -> Dict[str, torch.Tensor]:
         """``tensor`` mode: the raw outputs (normalised units, see the module docstring)."""
@@ -241,7 +250,7 @@ class TwoHandEstimator(BaseModel):
              data_samples: List[HandDataSample]) -> Dict[str, torch.Tensor]:
         """Weighted loss terms: every entry of ``model.losses`` (HandDGCL eq. 7-9) and the
         DGCL terms (eq. 10-13) from ``self.dgcl``."""
-        out, feats, G = self._forward_net(inputs)
+        out, feats, pair = self._forward_net(inputs, with_dgcl=self.dgcl is not None)
         targets = self.loss_targets(inputs, data_samples)
         preds = self.loss_predictions(out, feats, inputs)
         losses = OrderedDict()
@@ -253,11 +262,10 @@ class TwoHandEstimator(BaseModel):
             losses[f'loss_{name}'] = loss_fn(**kwargs)
 
         if self.dgcl is not None:
-            gt_joints = targets['joints_3d_metric']
-            gt_joints_rel = gt_joints - gt_joints[:, :, WRIST:WRIST + 1]
-            losses.update(self.dgcl.loss(G, out['node_feats'], feats, self.decoder,
-                                         coarse_graph=self.decoder.graph(0),
-                                         gt_joints_rel=gt_joints_rel,
+            # wrist-relative, in units of each hand's wrist-to-middle-MCP length (the
+            # normalisation of the main 3D losses, section 3.4)
+            joints = targets['joints_3d']
+            losses.update(self.dgcl.loss(pair, gt_joints=joints - joints[:, :, WRIST:WRIST + 1],
                                          hand_valid=targets['hand_valid']))
         return losses
 
@@ -323,7 +331,10 @@ class TwoHandEstimator(BaseModel):
 
         Ranks agree through an all-reduce of a finite flag, so under DDP either all of them
         step or none does.  Raises :class:`FloatingPointError` after
-        ``max_consecutive_nonfinite`` skipped steps in a row.
+        ``max_consecutive_nonfinite`` skipped steps in a row.  After a parameter update
+        (``optim_wrapper.should_update()``: once per gradient-accumulation window) the DGCL
+        module advances its momentum encoder and queues (``dgcl.step``); a skipped step
+        discards the window's queue entries (``dgcl.discard_step``).
         """
         finite = torch.isfinite(parsed.detach()).float().reshape(1)
         if is_distributed():
@@ -331,8 +342,12 @@ class TwoHandEstimator(BaseModel):
         if bool(finite.item()):
             optim_wrapper.update_params(parsed)
             self._nonfinite_steps = 0
+            if self.dgcl is not None and optim_wrapper.should_update():
+                self.dgcl.step(self.decoder)  # once per optimiser step (MoCo update, queues)
             return log_vars
         optim_wrapper.zero_grad()
+        if self.dgcl is not None:
+            self.dgcl.discard_step()
         self._nonfinite_steps += 1
         bad = [k for k, v in losses.items() if not torch.isfinite(v.detach()).all()]
         ids = [s.metainfo.get('sample_idx') for s in data.get('data_samples') or []]

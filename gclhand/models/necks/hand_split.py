@@ -14,11 +14,17 @@ later through its image-attention blocks).  For hand ``h``
 
 with ``p_h`` a learned hand embedding (the positional embedding that separates left from
 right) and ``E_h`` a learned per-node embedding that gives every node a distinct start.
+
+"All G are normalized before use" (HandDGCL section 3.2): with ``normalize='l2'`` (the
+default) every node's feature vector is divided by its L2 norm, so ``G`` enters the decoder,
+and DGCLNet's disturber, on the unit sphere in every Table 2 row; ``normalize=None``
+switches it off.
 """
-from typing import List
+from typing import List, Optional
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
 from gclhand.registry import NECKS
 
@@ -33,6 +39,7 @@ class HandSplit(nn.Module):
         out_channels: ``C0``, the decoder's level-0 feature width.
         hidden_channels: width of the hidden layer of each hand's MLP.
         dropout: dropout before the output layer.
+        normalize: ``'l2'`` (paper: "all G are normalized") or ``None``.
 
     Shapes:
         - feats: list of encoder maps, fine -> coarse; only ``feats[-1]`` ``(B, C, h, w)``
@@ -41,8 +48,13 @@ class HandSplit(nn.Module):
     """
 
     def __init__(self, in_channels: int, num_nodes: int, out_channels: int,
-                 hidden_channels: int = 512, dropout: float = 0.0):
+                 hidden_channels: int = 512, dropout: float = 0.0,
+                 normalize: Optional[str] = 'l2'):
         super().__init__()
+        if normalize not in ('l2', None):
+            raise ValueError(f"HandSplit.normalize (model.hand_split.normalize) must be 'l2' "
+                             f'or None, got {normalize!r}')
+        self.normalize = normalize
         self.num_nodes = num_nodes
         self.out_channels = out_channels
         self.hand_embed = nn.Parameter(torch.zeros(2, in_channels))
@@ -62,4 +74,5 @@ class HandSplit(nn.Module):
         g = feats[-1].mean(dim=(2, 3))  # (B, C) global average pool
         hands = [mlp(g + self.hand_embed[h]) for h, mlp in enumerate(self.mlps)]
         G = torch.stack(hands, 1).view(g.shape[0], 2, self.num_nodes, self.out_channels)
-        return G + self.node_embed
+        G = G + self.node_embed
+        return F.normalize(G, dim=-1) if self.normalize == 'l2' else G
