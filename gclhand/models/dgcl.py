@@ -273,8 +273,9 @@ class DGCLNet(BaseModule):
         pending = dict(k_hat=k_hat.detach())
 
         losses = dict()
-        # eq. 3, 13; the queue is cloned so that step() may refill it before backward
-        queue = None if self.self_queue is None else self.self_queue.negatives().clone()
+        # eq. 3, 13 (negatives() and the torch.cat below return copies, so the graph does
+        # not hold the queues' buffers, which step() overwrites in place)
+        queue = None if self.self_queue is None else self.self_queue.negatives()
         losses['loss_self_contrast'] = self.lambda_contrast * self.self_contrast.loss(
             q, k_hat, queue)
         # eq. 4, 10
@@ -283,7 +284,7 @@ class DGCLNet(BaseModule):
                 pair.graph_feats_hat, joints, valid)
         # eq. 5, 6, 12
         if self.pool is not None:
-            pool_keys, pool_poses, pool_valid = (t.clone() for t in self.pool.entries())
+            pool_keys, pool_poses, pool_valid = self.pool.entries()
             keys = self.key_encoder(pair.graph_feats, pair.feats)
             if valid is None:
                 valid = torch.ones(keys.size(0), dtype=torch.bool, device=keys.device)

@@ -43,7 +43,8 @@ class FeatureQueue(nn.Module):
         self.register_buffer('num_filled', torch.zeros((), dtype=torch.long))
 
     def negatives(self) -> Tensor:
-        """The valid filled entries' features (K', D), e.g. InfoNCE negatives."""
+        """The valid filled entries' features (K', D), e.g. InfoNCE negatives: a copy, so
+        that an autograd graph using them survives a later :meth:`enqueue`."""
         n = int(self.num_filled)
         return self.feats[:n][self.valid[:n]]
 
