@@ -1,22 +1,14 @@
-import types
-
 import pytest
 import torch
 from torch_geometric.nn import ChebConv
-from torch_geometric.utils import to_undirected
 
 from gclhand.models.decoders import CrossHandAttention, ImageAttention
 from gclhand.registry import DECODERS, HEADS, NECKS
 from gclhand.utils.build import build_component
+from toy_hierarchy import ring, ring_hierarchy
 
 NUM_NODES = (4, 8, 16)
 FEAT_CHANNELS = (8, 16, 32, 64)
-
-
-def _ring(n):
-    i = torch.arange(n)
-    ei = to_undirected(torch.stack([i, (i + 1) % n]))
-    return ei, torch.ones(ei.shape[1])
 
 
 @pytest.fixture(scope='module')
@@ -32,16 +24,7 @@ def hierarchy_and_decoder():
 
 def toy_graph():
     """A 3-level hierarchy of rings; node i of level l+1 copies node i // 2 of level l."""
-    up = []
-    for n0, n1 in zip(NUM_NODES[:-1], NUM_NODES[1:]):
-        m = torch.zeros(n1, n0)
-        m[torch.arange(n1), torch.arange(n1) // 2] = 1
-        up.append(m)
-    mesh_up = torch.rand(778, NUM_NODES[-1], generator=torch.Generator().manual_seed(0))
-    return types.SimpleNamespace(num_nodes=list(NUM_NODES),
-                                 edge_index=[_ring(n)[0] for n in NUM_NODES],
-                                 edge_weight=[_ring(n)[1] for n in NUM_NODES], upsample=up,
-                                 mesh_upsample=mesh_up / mesh_up.sum(1, keepdim=True))
+    return ring_hierarchy(NUM_NODES)
 
 
 def feats(B=2):
@@ -57,8 +40,8 @@ def decoder(**kw):
 def test_chebconv_batched_equals_per_graph():
     torch.manual_seed(0)
     conv = ChebConv(5, 7, K=3, normalization='sym')
-    ei, ew = _ring(6)
-    ew = torch.rand_like(ew) + 0.5
+    ei = ring(6)
+    ew = torch.rand(ei.size(1)) + 0.5
     ew = (ew + ew.flip(0)) / 2  # to_undirected pairs (i,j)/(j,i) mirror-wise: keep symmetric
     x = torch.randn(4, 6, 5)
     batched = conv(x, ei, ew, lambda_max=2.0)

@@ -6,17 +6,16 @@ in ``gclhand.hand.graph``), so every test runs the code path users train with, i
 milliseconds. Expected values are written out by hand from the paper's equations.
 """
 import copy
-import types
 
 import pytest
 import torch
 import torch.nn.functional as F
-from torch_geometric.utils import to_undirected
 
 from gclhand.models.dgcl import DGCLNet, DGCLPair
 from gclhand.registry import DECODERS, MODELS
 from gclhand.utils import ConfigError
 from gclhand.utils.build import build_component
+from toy_hierarchy import ring_hierarchy
 
 NUM_NODES = (6, 12, 24)
 C0, CF, B = 8, 8, 3
@@ -33,23 +32,8 @@ def one_thread():
     torch.set_num_threads(threads)
 
 
-def ring(n, real=None):
-    real = n if real is None else real
-    i = torch.arange(real)
-    return to_undirected(torch.stack([i, (i + 1) % real]), num_nodes=n)
-
-
 def hierarchy():
-    ups = []
-    for n0, n1 in zip(NUM_NODES[:-1], NUM_NODES[1:]):
-        up = torch.zeros(n1, n0)
-        up[torch.arange(n1), torch.arange(n1) // 2] = 1
-        ups.append(up)
-    mesh = torch.rand(778, NUM_NODES[-1], generator=torch.Generator().manual_seed(0))
-    edges = [ring(NUM_NODES[0], real=PADDING), ring(NUM_NODES[1]), ring(NUM_NODES[2])]
-    return types.SimpleNamespace(num_nodes=list(NUM_NODES), edge_index=edges,
-                                 edge_weight=[torch.ones(e.size(1)) for e in edges],
-                                 upsample=ups, mesh_upsample=mesh / mesh.sum(1, keepdim=True))
+    return ring_hierarchy(NUM_NODES, num_real=(PADDING, None, None))
 
 
 def make_decoder(seed=0):
