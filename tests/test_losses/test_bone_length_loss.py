@@ -34,3 +34,8 @@ def test_library_tree_invariant_to_rigid_motion_and_masked():
     zero = loss_fn(scaled.requires_grad_(), torch.zeros_like(target), torch.zeros(2, 2))
     zero.backward()
     assert zero.item() == 0 and torch.isfinite(scaled.grad).all()
+
+
+def test_keys_reach_the_base_class():
+    loss_fn = BoneLengthLoss(pred='p', target='t', valid=None)
+    assert (loss_fn.pred_key, loss_fn.target_key, loss_fn.valid_key) == ('p', 't', None)

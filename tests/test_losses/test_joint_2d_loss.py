@@ -41,3 +41,25 @@ def test_valid_mask():
     assert loss_fn(pred2, target2, torch.tensor([[1, 1], [0, 0]])).item() == \
         pytest.approx(0.075)
     assert loss_fn(pred2, target2, torch.zeros(2, 2)).item() == 0
+
+
+def test_three_joints_per_sample_sizes_and_offset_targets():
+    """(B, 2, K, 2) with K = 3 and a nonzero target; per-sample (W, H) broadcast per sample."""
+    target = torch.full((2, 2, 3, 2), 5.0)
+    pred = target.clone()
+    pred[0, :, :, 0] += 10.0  # sample 0: x off by 10 px on every joint of both hands
+    pred[1, 1, 0, 1] += 30.0  # sample 1: one y coordinate of the right hand off by 30 px
+    sizes = torch.tensor([[100., 50.], [40., 300.]])
+    loss = Joint2DLoss()(pred, target, image_size=sizes)
+    # per hand: sample 0 both hands (10/100 over 3 joints x 2 coords) = 0.05; sample 1
+    # right hand 30/300 / 6 = 1/60, left 0
+    expected = (0.05 + 0.05 + 0.0 + 1 / 60) / 4
+    assert loss.item() == pytest.approx(expected, rel=1e-6)
+    with pytest.raises(ValueError, match=r'^Joint2DLoss: per-sample image_size must be \(B,\) '
+                                         r'or \(B, 2\) with B=2, got \(3,\)$'):
+        Joint2DLoss()(pred, target, image_size=torch.ones(3))
+    keyed = Joint2DLoss(pred='p', target='t', image_size=64)
+    assert (keyed.pred_key, keyed.target_key) == ('p', 't')
+    assert keyed.select(dict(p=1), dict(t=2, hand_valid=3, image_size=(4, 5))) == dict(
+        pred=1, target=2, valid=3, image_size=(4, 5))
+    assert keyed.extra_repr().endswith(', image_size=64')

@@ -67,3 +67,42 @@ def test_vertex_loss_uses_joint_root_and_gt_scale():
     assert pred_v.grad.abs().sum() > 0
     with pytest.raises(ValueError, match='pred_joints'):
         loss_fn(pred_v, target_v)
+
+
+def test_vertex_loss_keys_weights_and_messages():
+    loss = VertexLoss3D(10.0)  # loss_weight positional
+    assert loss.loss_weight == 10.0
+    assert (loss.pred_key, loss.target_key) == ('verts_3d', 'verts_3d')
+    assert (loss.pred_joints_key, loss.target_joints_key) == ('joints_3d', 'joints_3d')
+    other = VertexLoss3D(pred='a', target='b', pred_joints='pj', target_joints='tj')
+    assert (other.pred_key, other.target_key) == ('a', 'b')
+    preds = dict(a=1, pj=2)
+    targets = dict(b=3, tj=4, hand_valid=5)
+    assert other.select(preds, targets) == dict(pred=1, target=3, valid=5, pred_joints=2,
+                                                target_joints=4)
+    with pytest.raises(KeyError, match="VertexLoss3D: no target 'tj'"):
+        other.select(preds, dict(b=3, hand_valid=5))
+    with pytest.raises(KeyError, match="VertexLoss3D: no prediction 'pj'"):
+        other.select(dict(a=1), targets)
+    assert JointLoss3D(pred='x', target='y').pred_key == 'x'
+    pred_j, target_j = two_joint_case()
+    for kwargs in (dict(pred_joints=pred_j), dict(target_joints=target_j)):
+        with pytest.raises(ValueError, match=r"^VertexLoss3D needs pred_joints and "
+                                             r"target_joints \(B, 2, 21, 3\) to find each "
+                                             r"hand's root and scale: call loss\(pred_verts, "
+                                             r"gt_verts, valid, pred_joints=\.\.\., "
+                                             r"target_joints=\.\.\.\)$"):
+            VertexLoss3D()(pred_j, target_j, **kwargs)
+
+
+def test_vertex_loss_valid_mask():
+    pred_j, target_j = two_joint_case()
+    target_v = torch.tensor([[0., 0., 1.], [0., 2., 0.]]).expand(1, 2, 2, 3).clone()
+    pred_v = target_v + torch.tensor([1., 1., 1.])
+    pred_v[0, 1] += 0.6  # the right hand is off by 0.6 in every coordinate
+    loss_fn = VertexLoss3D(root_index=0, ref_bone=(0, 1))
+    full = loss_fn(pred_v, target_v, None, pred_joints=pred_j, target_joints=target_j)
+    assert full.item() == pytest.approx(0.15)  # mean over hands of 0.6 / 2 (scale) and 0
+    left = loss_fn(pred_v, target_v, torch.tensor([[1., 0.]]), pred_joints=pred_j,
+                   target_joints=target_j)
+    assert left.item() == pytest.approx(0.0, abs=1e-7)

@@ -209,3 +209,133 @@ def test_key_encoder_no_grad_and_lazy_resume():
     fresh.init(_Dec(), GraphReadoutProjector(4, 4, 2))
     # init's copy counts as the first average, then two momentum steps
     assert torch.equal(fresh(g, []), keys) and int(fresh.ema.steps) == 3
+
+
+# -------------------------------------------------- documented defaults and boundaries
+
+def test_defaults_are_the_documented_values():
+    """The defaults the docstrings state (paper / MoCo values where they exist)."""
+    assert SelfContrastHead().tau == 0.1
+    assert MomentumKeyEncoder().momentum == 0.999
+    q = FeatureQueue()
+    assert q.size == 2048 and q.feats.shape == (2048, 64) and q.valid.dtype == torch.bool
+    assert q.ptr.dtype == torch.long and q.num_filled.dtype == torch.long
+    pool = FeaturePosePool()
+    assert pool.feats.shape == (2048, 64) and pool.poses.shape == (2048, 21, 3)
+    proj = GraphReadoutProjector(in_channels=5)
+    assert [lin.weight.shape for lin in proj.mlp.lins] == [(128, 5), (64, 128)]
+    assert repr(q).endswith('(size=2048, feat_dim=64)')
+    assert MomentumKeyEncoder(0.5).extra_repr() == 'momentum=0.5'
+    assert repr(SelfContrastHead(0.3)).endswith('(tau=0.3)')
+
+
+def test_constructor_ranges_and_messages():
+    with pytest.raises(ValueError, match=r'^SelfContrastHead.tau must be > 0, got 0$'):
+        SelfContrastHead(tau=0)
+    for m in (0.0, 1.0):  # both ends allowed (1 freezes the key encoder)
+        assert MomentumKeyEncoder(momentum=m).momentum == m
+    for m in (-0.1, 1.5):
+        with pytest.raises(ValueError, match=rf'^MomentumKeyEncoder.momentum must be in '
+                                             rf'\[0, 1\], got {m}$'):
+            MomentumKeyEncoder(momentum=m)
+    assert FeatureQueue(size=1).size == 1
+    for cls in (FeatureQueue, FeaturePosePool):
+        with pytest.raises(ValueError, match=rf'^{cls.__name__}.size must be >= 1, got 0$'):
+            cls(size=0, feat_dim=2)
+
+
+def test_self_contrast_head_value_shapes_and_one_entry_queue():
+    head = SelfContrastHead(tau=1.0)
+    q = torch.tensor([[1.0], [-1.0]])
+    k = torch.tensor([[1.0], [-1.0]])
+    # logits [[1, -1], [-1, 1]]: each row log(e + 1/e) - 1
+    row = math.log(math.e + 1 / math.e) - 1
+    assert head(q, k).item() == pytest.approx(row, rel=1e-6)
+    # a queue of one entry (numel 1) is still used: column [1, -1]
+    with_q = head.loss(q, k, torch.tensor([[1.0]]))
+    r0 = math.log(2 * math.e + 1 / math.e) - 1
+    r1 = math.log(math.e + 2 / math.e) - 1
+    assert with_q.item() == pytest.approx((r0 + r1) / 2, rel=1e-6)
+    assert head.logits(q, k, torch.zeros(0, 1)).shape == (2, 2)  # empty queue: batch only
+    with pytest.raises(ValueError, match=r'^SelfContrastHead: q \(2, 1\) and k \(3, 1\) must '
+                                         r'have the same shape$'):
+        head.loss(q, torch.ones(3, 1))
+
+
+def test_projector_is_linear_relu_linear_on_the_node_mean():
+    torch.manual_seed(0)
+    proj = GraphReadoutProjector(in_channels=3, hidden_channels=4, out_channels=2)
+    x = torch.randn(5, 7, 3)
+    l1, l2 = proj.mlp.lins
+    h = (x.mean(dim=1) @ l1.weight.t() + l1.bias).relu() @ l2.weight.t() + l2.bias
+    torch.testing.assert_close(proj(x), torch.nn.functional.normalize(h, dim=1))
+    one = GraphReadoutProjector(in_channels=3, hidden_channels=4, out_channels=2, num_layers=1)
+    assert [lin.weight.shape for lin in one.mlp.lins] == [(2, 3)]
+    with pytest.raises(ValueError, match=r"^GraphReadoutProjector expects \(M, N, 3\) node "
+                                         r"features, got \(5, 3\); set model.dgcl.projector"
+                                         r".in_channels to the decoder's output channels$"):
+        proj(torch.randn(5, 3))
+
+
+def test_consistency_head_message():
+    head = ConsistencyHead(num_nodes=4, in_channels=3)
+    with pytest.raises(ValueError, match=r"^ConsistencyHead was built for graph features "
+                                         r"\(M, 4, 3\), got \(2, 5, 3\); set model.dgcl."
+                                         r"consistency.num_nodes / in_channels to the coarsest "
+                                         r"graph level's size and the hand split's output "
+                                         r"channels$"):
+        head(torch.randn(2, 5, 3))
+
+
+def test_cross_contrast_masks_one_side_and_single_pair():
+    head = CrossContrastHead(sim_target=dict(type='HardTarget'))
+    q = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    keys = torch.tensor([[1.0, 0.0], [0.6, 0.8], [0.0, 1.0]])
+    j2, j3 = torch.zeros(2, 21, 3), torch.zeros(3, 21, 3)
+    # S_p = [[1, .6, 0], [0, .8, 1]], S_g = eye(2, 3): squared errors [[0, .36, 0], [0, .04, 1]]
+    only_q = head.loss(q, keys, j2, j3, valid_q=torch.tensor([False, True]))
+    assert only_q.item() == pytest.approx((0.04 + 1.0) / 3, rel=1e-6)
+    only_k = head.loss(q, keys, j2, j3, valid_k=torch.tensor([0, 1, 0]))
+    assert only_k.item() == pytest.approx((0.36 + 0.04) / 2, rel=1e-6)
+    single = head.loss(q, keys, j2, j3, valid_q=torch.tensor([1, 0]),
+                       valid_k=torch.tensor([0, 1, 0]))
+    assert single.item() == pytest.approx(0.36, rel=1e-6)
+    none = head.loss(q.requires_grad_(), keys, j2, j3, valid_q=torch.zeros(2))
+    assert none.item() == 0.0 and none.requires_grad
+    # targets follow the prediction's dtype (poses may come as float64)
+    dot = CrossContrastHead()
+    got = dot(q.detach(), keys, torch.randn(2, 21, 3).double(), torch.randn(3, 21, 3).double())
+    assert got.dtype == torch.float32
+
+
+def test_cross_contrast_sim_target_key_in_errors():
+    with pytest.raises(Exception, match="'model.dgcl.cross_contrast.sim_target'"):
+        CrossContrastHead(sim_target=dict(type='NoSuchTarget'))
+
+
+def test_queue_stores_in_its_own_dtype_and_checks_all_fields_for_nan():
+    pool = FeaturePosePool(size=4, feat_dim=1, num_joints=1)
+    feats = torch.tensor([[float('nan')], [2.0]], dtype=torch.float64)
+    poses = torch.ones(2, 1, 3, dtype=torch.float64)
+    pool.enqueue(feats, poses)
+    f, p, valid = pool.entries()
+    assert f.dtype == torch.float32 and f.tolist() == [[0.0], [2.0]]
+    assert valid.tolist() == [False, True] and p[0].abs().sum() == 0
+    with pytest.raises(ValueError, match=r'^FeaturePosePool: one optimiser step enqueues 5 '
+                                         r'hands \(2 x batch x ranks x accumulation\) but the '
+                                         r'queue holds 4; raise its size \(model.dgcl.'
+                                         r'self_queue.size / model.dgcl.pool.size\)$'):
+        pool.enqueue(torch.zeros(5, 1), torch.zeros(5, 1, 3))
+
+
+def test_key_encoder_state_dict_errors_are_reported():
+    dec, proj = _Dec(), GraphReadoutProjector(4, 4, 2)
+    ke = MomentumKeyEncoder(momentum=0.5)
+    ke.init(dec, proj)
+    state = ke.state_dict()
+    with pytest.raises(RuntimeError, match='Unexpected key.*ema.bogus'):
+        ke.load_state_dict({**state, 'ema.bogus': torch.zeros(1)})
+    with pytest.raises(RuntimeError, match='Missing key.*ema.steps'):
+        ke.load_state_dict({k: v for k, v in state.items() if k != 'ema.steps'})
+    with pytest.raises(RuntimeError, match='size mismatch'):
+        ke.load_state_dict({**state, 'ema.steps': torch.zeros(3)})

@@ -1,4 +1,5 @@
 """Tests of the graph disturbers (gclhand/models/disturbers)."""
+import math
 import random
 
 import pytest
@@ -226,3 +227,117 @@ def test_registry_and_errors(graph):
         FeatureMask()(x[0], ei, ew)
     with pytest.raises(ValueError):
         FeatureMask(p=1.5)
+
+
+# -------------------------------------------------- documented defaults, ranges, messages
+
+def test_defaults_ranges_and_messages():
+    assert (FeatureMask().p, FeatureNoise().sigma, FeatureNoise().relative) == (0.2, 0.1, False)
+    assert (EdgeAdd().ratio, EdgeFlip().ratio) == (0.1, 0.1)
+    for cls, key in ((FeatureMask, 'p'), (EdgeAdd, 'ratio'), (EdgeFlip, 'ratio')):
+        for ok in (0.0, 1.0):
+            assert getattr(cls(ok), key) == ok
+        for bad in (-0.1, 1.5):
+            with pytest.raises(ValueError, match=rf'^{cls.__name__}.{key} must be in \[0, 1\], '
+                                                 rf'got {bad}$'):
+                cls(bad)
+    assert FeatureNoise(sigma=0.0).sigma == 0.0
+    with pytest.raises(ValueError, match=r'^FeatureNoise.sigma must be >= 0, got -1$'):
+        FeatureNoise(sigma=-1)
+    with pytest.raises(ValueError, match=r'^GraphUNetDisturber.depth must be >= 1, got 0$'):
+        GraphUNetDisturber(channels=4, depth=0)
+    assert [repr(d).split('(', 1)[1] for d in (FeatureMask(0.3), FeatureNoise(0.2, True),
+                                                EdgeAdd(0.4), EdgeFlip(0.5))] == [
+        'p=0.3)', 'sigma=0.2, relative=True)', 'ratio=0.4)', 'ratio=0.5)']
+    with pytest.raises(ValueError, match=r'^FeatureNoise expects graph features of shape '
+                                         r'\(M, N, C\), got \(3, 4\); reshape \(B, 2, N, C\) '
+                                         r'hand features with x.flatten\(0, 1\)$'):
+        FeatureNoise()(torch.zeros(3, 4), *ring_graph(3))
+
+
+def test_graph_unet_defaults_follow_gao_and_ji():
+    d = GraphUNetDisturber(channels=6)
+    u = d.unet
+    assert (u.in_channels, u.hidden_channels, u.out_channels) == (6, 6, 6)
+    assert u.depth == 2 and u.pool_ratios == [0.5, 0.5] and u.sum_res
+    assert type(u.act).__name__ in ('ReLU', 'function') and u.act(torch.tensor(-1.0)) == 0
+    assert GraphUNetDisturber(channels=6, hidden_channels=3).unet.hidden_channels == 3
+    cat = GraphUNetDisturber(channels=6, sum_res=False, act='tanh', pool_ratios=[0.8, 0.3])
+    assert not cat.unet.sum_res and cat.unet.pool_ratios == [0.8, 0.3]
+    assert cat.unet.up_convs[0].in_channels == 12  # concatenated skips
+    assert cat.unet.act(torch.tensor(1.0)) == pytest.approx(math.tanh(1.0))
+
+
+def test_graph_unet_uses_edge_weights_and_rebuilds_batch_for_new_weights():
+    """The U-Net convolves with the graph's weights (PyG GraphUNet on the batch graph)."""
+    torch.manual_seed(0)
+    ei, ew = ring_graph(5)
+    x = torch.randn(2, 5, 4)
+    d = GraphUNetDisturber(channels=4, depth=1)
+    out = d(x, ei, ew).x
+    batch = torch.arange(2).repeat_interleave(5)
+    ref = d.unet(x.reshape(10, 4), torch.cat([ei, ei + 5], 1), batch=batch,
+                 edge_weight=torch.cat([ew, ew]))
+    torch.testing.assert_close(out, ref.view(2, 5, 4))
+    assert not torch.allclose(out, d(x, ei, None).x)  # unit weights give another result
+    first = d.batch_graph(Graph(x, ei, ew), 2)
+    assert d.batch_graph(Graph(x, ei, ew * 2), 2) is not first  # same edges, new weights
+
+
+def test_feature_noise_is_added_gaussian_noise():
+    x = torch.randn(3, 4, 5)
+    torch.manual_seed(7)
+    out = FeatureNoise(sigma=0.3)(x, *ring_graph(4)).x
+    torch.manual_seed(7)
+    torch.testing.assert_close(out, x + 0.3 * torch.randn_like(x))
+
+
+def test_feature_mask_keeps_dtype_and_zero_p_is_identity():
+    x = torch.randn(3, 4, 5, dtype=torch.float64)
+    out = FeatureMask(p=0.5)(x, *ring_graph(4)).x
+    assert out.dtype == torch.float64
+    assert torch.equal(FeatureMask(p=0.0)(x, *ring_graph(4)).x, x)
+
+
+def test_edge_weight_or_ones_follows_the_features():
+    from gclhand.models.disturbers.base import edge_weight_or_ones
+    ei, ew = ring_graph(4)
+    x = torch.zeros(1, 4, 2, dtype=torch.float64)
+    ones = edge_weight_or_ones(Graph(x, ei, None))
+    assert ones.shape == (8,) and ones.dtype == torch.float64 and bool((ones == 1).all())
+    assert edge_weight_or_ones(Graph(x, ei, ew)) is ew
+
+
+def test_edge_flip_reaches_every_free_pair_off_a_ring():
+    """On a path 0-1-2-3-4 the free pairs include neighbours in index order ({1, 3} ...)."""
+    path = torch.tensor([[0, 1, 1, 2, 2, 3, 3, 4], [1, 0, 2, 1, 3, 2, 4, 3]])
+    x = torch.zeros(1, 5, 2)
+    torch.manual_seed(0)
+    seen = torch.zeros(5, 5, dtype=torch.bool)
+    for _ in range(200):
+        a = to_dense_adj(EdgeFlip(ratio=0.5)(x, path).edge_index, max_num_nodes=5)[0] != 0
+        seen |= a
+    # every pair of distinct nodes appears as an edge at some point
+    assert bool((seen | torch.eye(5, dtype=torch.bool)).all())
+
+
+def test_compose_and_random_choice_errors_name_their_key():
+    with pytest.raises(ValueError, match=r'^Compose.disturbers needs at least one disturber '
+                                         r'config$'):
+        Compose([])
+    with pytest.raises(ValueError, match=r'^RandomChoice.disturbers needs at least one'):
+        RandomChoice([])
+    with pytest.raises(ConfigError, match=r"'Compose.disturbers\[1\]'"):
+        Compose([dict(type='FeatureMask'), dict(type='NoSuchDisturber')])
+    with pytest.raises(ConfigError, match=r"'RandomChoice.disturbers\[0\]'"):
+        RandomChoice([dict(type='NoSuchDisturber')])
+    with pytest.raises(ValueError, match=r'^RandomChoice.num_choices must be in \[1, 2\], '
+                                         r'got 3$'):
+        RandomChoice([FeatureMask(), FeatureNoise()], num_choices=3)
+    rc = RandomChoice([FeatureMask(), FeatureNoise()])
+    assert rc.num_choices == 1
+    both = RandomChoice([FeatureMask(p=1.0), EdgeAdd(ratio=0.5)], num_choices=2)
+    x, (ei, ew) = torch.randn(2, 12, 3), ring_graph(12)
+    random.seed(0)
+    out = both(x, ei, ew)
+    assert torch.count_nonzero(out.x) == 0 and out.edge_index.size(1) > ei.size(1)

@@ -1,5 +1,6 @@
 """Tests of the similarity targets S_g (gclhand/models/sim_targets)."""
 import math
+import re
 
 import pytest
 import torch
@@ -66,3 +67,34 @@ def test_registered_shapes_and_no_grad(name):
     assert s.min() >= -1 - 1e-6 and s.max() <= 1 + 1e-6
     with pytest.raises(ValueError, match=r'\(M, J, 3\)'):
         t(torch.randn(4, 63), torch.randn(7, 21, 3))
+
+
+@pytest.mark.parametrize('shapes', [((4, 63), (7, 21, 3)), ((4, 21, 3), (7, 63)),
+                                    ((4, 21, 3), (7, 20, 3)), ((4, 21, 3), (7, 21, 2))])
+def test_each_wrong_shape_is_refused_with_the_target_name(shapes):
+    a, b = (torch.zeros(s) for s in shapes)
+    with pytest.raises(ValueError, match=rf'^DotTarget expects poses \(M, J, 3\) and '
+                                         rf'\(K, J, 3\), got {re.escape(str(shapes[0]))} and '
+                                         rf'{re.escape(str(shapes[1]))}$'):
+        DotTarget()(a, b)
+
+
+def test_defaults_zero_poses_and_dtypes():
+    assert GaussianTarget().bandwidth == 0.2 and CosineTarget().root_index == 0
+    assert GaussianTarget(0.3).extra_repr() == 'bandwidth=0.3'
+    z, p = torch.zeros(1, 21, 3), pose(j1=(1, 0, 0))[None]
+    assert DotTarget()(z, p).item() == 0.0 and CosineTarget()(z, p).item() == 0.0
+    h = HardTarget()(torch.zeros(2, 21, 3, dtype=torch.float64), torch.zeros(3, 21, 3))
+    assert h.dtype == torch.float64 and torch.equal(h, torch.eye(2, 3).double())
+
+
+def test_cosine_target_excludes_its_root_joint():
+    # root 5: joint 5 differs between the poses but does not count; 20 other joints
+    p, q = pose(j1=(1, 0, 0), j5=(0, 1, 0)), pose(j1=(1, 0, 0), j5=(0, -1, 0))
+    assert CosineTarget(root_index=5)(p[None], q[None]).item() == pytest.approx(1 / 20)
+    assert CosineTarget()(p[None], q[None]).item() == pytest.approx(0.0, abs=1e-7)
+
+
+def test_gaussian_target_bandwidth_message():
+    with pytest.raises(ValueError, match=r'^GaussianTarget.bandwidth must be > 0, got -1$'):
+        GaussianTarget(bandwidth=-1)

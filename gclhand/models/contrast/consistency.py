@@ -5,6 +5,7 @@ import torch.nn as nn
 from torch import Tensor
 from torch_geometric.nn import MLP
 
+from gclhand.models.losses.utils import masked_mean
 from gclhand.registry import CONTRAST_HEADS
 
 
@@ -64,8 +65,5 @@ class ConsistencyHead(nn.Module):
         Returns:
             Scalar: mean absolute error over valid hands' joint coordinates (0 when none).
         """
-        err = (self(graph_feats) - gt_joints_rel).abs()
-        if valid is None:
-            return err.mean()
-        w = valid.to(err.dtype).view(-1, 1, 1)
-        return (err * w).sum() / (w.sum() * err[0].numel()).clamp(min=1)
+        err = (self(graph_feats) - gt_joints_rel).abs().mean(dim=(1, 2))  # (M,)
+        return masked_mean(err, valid)

@@ -5,6 +5,7 @@ import torch
 import torch.nn as nn
 from torch import Tensor
 
+from gclhand.models.losses.utils import masked_mean
 from gclhand.registry import CONTRAST_HEADS, SIM_TARGETS
 from gclhand.utils import build_component
 
@@ -62,15 +63,10 @@ class CrossContrastHead(nn.Module):
             Scalar (0 with gradient graph intact when no valid pair).
         """
         s_p = q @ keys.t()
-        s_g = self.sim_target(joints_q, joints_k).to(s_p.dtype)
+        s_g = self.sim_target(joints_q, joints_k).to(s_p)
         err = (s_p - s_g).square()
-        if valid_q is None and valid_k is None:
-            return err.mean()
-        vq = torch.ones(q.size(0), dtype=torch.bool, device=q.device) \
-            if valid_q is None else valid_q.bool()
-        vk = torch.ones(keys.size(0), dtype=torch.bool, device=q.device) \
-            if valid_k is None else valid_k.bool()
-        mask = (vq[:, None] & vk[None, :]).to(err.dtype)
-        return (err * mask).sum() / mask.sum().clamp(min=1)
+        vq = torch.ones_like(s_p[:, 0], dtype=torch.bool) if valid_q is None else valid_q
+        vk = torch.ones_like(s_p[0], dtype=torch.bool) if valid_k is None else valid_k
+        return masked_mean(err, vq.bool()[:, None] & vk.bool()[None, :])
 
     forward = loss

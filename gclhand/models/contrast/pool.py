@@ -60,9 +60,8 @@ class FeatureQueue(nn.Module):
 
     def _write(self, fields: Dict[str, Tensor], valid: Optional[Tensor]) -> None:
         """Gather ``fields`` (name -> (M, ...) tensor) and ``valid`` over ranks, store them."""
-        m = next(iter(fields.values())).size(0)
         if valid is None:
-            valid = torch.ones(m, dtype=torch.bool, device=self.feats.device)
+            valid = torch.ones_like(fields['feats'][:, 0], dtype=torch.bool)
         fields = {k: v.detach() for k, v in fields.items()}
         fields['valid'] = valid.detach().to(torch.uint8)
         if dist.get_world_size() > 1:

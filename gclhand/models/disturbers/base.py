@@ -78,7 +78,7 @@ def edge_weight_or_ones(g: Graph) -> Tensor:
     """The graph's edge weights, ones of dtype ``x.dtype`` when it has none."""
     if g.edge_weight is not None:
         return g.edge_weight
-    return torch.ones(g.edge_index.size(1), dtype=g.x.dtype, device=g.x.device)
+    return g.x.new_ones(g.edge_index.size(1))
 
 
 def real_nodes(g: Graph) -> Tensor:

@@ -38,7 +38,7 @@ class EdgeAdd(Disturber):
         weight = edge_weight_or_ones(g)
         real = real_nodes(g)
         # relabel the real nodes 0..R-1 so that the sampler only sees them
-        local = torch.full((num_nodes,), -1, dtype=torch.long, device=real.device)
+        local = real.new_full((num_nodes,), -1)
         local[real] = torch.arange(real.numel(), device=real.device)
         _, added = add_random_edge(local[g.edge_index], p=self.ratio, force_undirected=True,
                                    num_nodes=real.numel())

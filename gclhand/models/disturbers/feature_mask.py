@@ -30,7 +30,7 @@ class FeatureMask(Disturber):
 
     def disturb(self, g: Graph) -> Graph:
         x = g.x
-        keep = torch.rand(x.size(0), 1, x.size(2), device=x.device) >= self.p
+        keep = torch.rand_like(x[:, :1]) >= self.p  # (M, 1, C): one draw per channel
         return g._replace(x=x * keep.to(x.dtype))
 
     def extra_repr(self) -> str:

@@ -19,17 +19,15 @@ class CosineTarget(SimTarget):
 
     Args:
         root_index: index of the root joint the poses are relative to (0 = wrist, the
-            library's ``gt_joints_rel`` convention).
-        eps: lower bound of a joint vector's norm.
+            poses DGCLNet passes). A zero joint vector has cosine 0 with everything.
     """
 
-    def __init__(self, root_index: int = 0, eps: float = 1e-8):
+    def __init__(self, root_index: int = 0):
         super().__init__()
         self.root_index = root_index
-        self.eps = eps
 
     def similarity(self, joints_q: Tensor, joints_k: Tensor) -> Tensor:
         keep = [j for j in range(joints_q.size(1)) if j != self.root_index]
-        q = F.normalize(joints_q[:, keep], dim=-1, eps=self.eps)  # (M, J-1, 3)
-        k = F.normalize(joints_k[:, keep], dim=-1, eps=self.eps)  # (K, J-1, 3)
+        q = F.normalize(joints_q[:, keep], dim=-1)  # (M, J-1, 3)
+        k = F.normalize(joints_k[:, keep], dim=-1)  # (K, J-1, 3)
         return q.flatten(1) @ k.flatten(1).t() / len(keep)

@@ -15,15 +15,10 @@ class DotTarget(SimTarget):
     predicted :math:`S_p` of unit features, and the same pose gives 1. (On whole flattened
     poses this is their cosine similarity; :class:`CosineTarget` is the per-joint variant.)
 
-    Args:
-        eps: lower bound of the norm (a zero pose maps to the zero vector).
+    A zero pose (an unannotated hand) maps to the zero vector, so its similarity is 0.
     """
 
-    def __init__(self, eps: float = 1e-8):
-        super().__init__()
-        self.eps = eps
-
     def similarity(self, joints_q: Tensor, joints_k: Tensor) -> Tensor:
-        q = F.normalize(joints_q.flatten(1), dim=1, eps=self.eps)
-        k = F.normalize(joints_k.flatten(1), dim=1, eps=self.eps)
+        q = F.normalize(joints_q.flatten(1), dim=1)
+        k = F.normalize(joints_k.flatten(1), dim=1)
         return q @ k.t()

@@ -17,5 +17,4 @@ class HardTarget(SimTarget):
     """
 
     def similarity(self, joints_q: Tensor, joints_k: Tensor) -> Tensor:
-        return torch.eye(joints_q.size(0), joints_k.size(0), dtype=joints_q.dtype,
-                         device=joints_q.device)
+        return torch.eye(joints_q.size(0), joints_k.size(0)).to(joints_q)
