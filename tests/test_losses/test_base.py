@@ -35,8 +35,10 @@ def test_select_defaults_and_overrides():
         JointLoss3D(target='nope').select(preds, targets)
     with pytest.raises(MissingLossInput, match="JointLoss3D: no prediction 'nope'"):
         JointLoss3D(pred='nope').select(preds, targets)
-    with pytest.raises(MissingLossInput, match="no target 'gone'"):
+    with pytest.raises(MissingLossInput) as info:
         JointLoss3D(valid='gone').select(preds, targets)
+    assert info.value.args[0] == ("JointLoss3D: no target 'gone' (the targets are: "
+                                  "hand_valid, joints_3d, other_valid, verts_3d)")
 
 
 def test_a_subclass_without_defaults_needs_both_keys():

@@ -39,3 +39,10 @@ def test_library_tree_invariant_to_rigid_motion_and_masked():
 def test_keys_reach_the_base_class():
     loss_fn = BoneLengthLoss(pred='p', target='t', valid=None)
     assert (loss_fn.pred_key, loss_fn.target_key, loss_fn.valid_key) == ('p', 't', None)
+
+
+def test_normalised_by_a_metre_sized_reference_bone():
+    target = torch.tensor([[0., 0., 0.], [0., 0., 0.1]]).expand(1, 2, 2, 3)
+    pred = torch.tensor([[0., 0., 0.], [0., 0., 0.15]]).expand(1, 2, 2, 3)
+    loss = BoneLengthLoss(parents=(-1, 0), normalize=True, ref_bone=(0, 1))(pred, target)
+    assert loss.item() == pytest.approx(0.5, rel=1e-5)  # 5 cm over a 10 cm bone

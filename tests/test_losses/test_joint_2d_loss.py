@@ -55,9 +55,12 @@ def test_three_joints_per_sample_sizes_and_offset_targets():
     # right hand 30/300 / 6 = 1/60, left 0
     expected = (0.05 + 0.05 + 0.0 + 1 / 60) / 4
     assert loss.item() == pytest.approx(expected, rel=1e-6)
+    masked = Joint2DLoss()(pred, target, torch.tensor([[0., 1.], [0., 1.]]), image_size=sizes)
+    assert masked.item() == pytest.approx((0.05 + 1 / 60) / 2, rel=1e-6)  # right hands only
+    three = torch.zeros(3, 2, 3, 2)
     with pytest.raises(ValueError, match=r'^Joint2DLoss: per-sample image_size must be \(B,\) '
-                                         r'or \(B, 2\) with B=2, got \(3,\)$'):
-        Joint2DLoss()(pred, target, image_size=torch.ones(3))
+                                         r'or \(B, 2\) with B=3, got \(2,\)$'):
+        Joint2DLoss()(three, three, image_size=torch.ones(2))
     keyed = Joint2DLoss(pred='p', target='t', image_size=64)
     assert (keyed.pred_key, keyed.target_key) == ('p', 't')
     assert keyed.select(dict(p=1), dict(t=2, hand_valid=3, image_size=(4, 5))) == dict(

@@ -106,3 +106,11 @@ def test_vertex_loss_valid_mask():
     left = loss_fn(pred_v, target_v, torch.tensor([[1., 0.]]), pred_joints=pred_j,
                    target_joints=target_j)
     assert left.item() == pytest.approx(0.0, abs=1e-7)
+
+
+def test_metre_sized_hands_are_not_clamped():
+    """A 10 cm reference bone divides as 0.1 (the eps bound is far below hand sizes)."""
+    pred, target = two_joint_case()
+    pred, target = pred.detach() * 0.05, target * 0.05  # bone 0.1 m, residual z 0.05 m
+    loss = JointLoss3D(root_index=0, ref_bone=(0, 1))(pred, target)
+    assert loss.item() == pytest.approx((0.05 / 6) / 0.1, rel=1e-5)

@@ -339,3 +339,20 @@ def test_key_encoder_state_dict_errors_are_reported():
         ke.load_state_dict({k: v for k, v in state.items() if k != 'ema.steps'})
     with pytest.raises(RuntimeError, match='size mismatch'):
         ke.load_state_dict({**state, 'ema.steps': torch.zeros(3)})
+
+
+def test_consistency_head_hidden_layer_is_linear_relu_linear():
+    torch.manual_seed(0)
+    head = ConsistencyHead(num_nodes=2, in_channels=3, num_joints=1, hidden_channels=(4,))
+    x = torch.randn(5, 2, 3)
+    l1, l2 = head.mlp.lins
+    h = (x.flatten(1) @ l1.weight.t() + l1.bias).relu() @ l2.weight.t() + l2.bias
+    torch.testing.assert_close(head(x), h.view(5, 1, 3))
+
+
+def test_cross_contrast_single_query_and_key():
+    head = CrossContrastHead(sim_target=dict(type='HardTarget'))
+    q, k = torch.tensor([[0.6, 0.8]]), torch.tensor([[1.0, 0.0]])
+    # S_p = 0.6, S_g = 1 (its own key)
+    got = head.loss(q, k, torch.zeros(1, 21, 3), torch.zeros(1, 21, 3))
+    assert got.item() == pytest.approx(0.16, rel=1e-6)
