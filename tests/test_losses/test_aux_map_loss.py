@@ -47,3 +47,42 @@ def test_aux_losses_match_torch():
     p, t = torch.rand(2, 2, 4, 4), (torch.rand(2, 2, 4, 4) > 0.5).float()
     assert build(dict(type='MaskLoss', loss_weight=500.0))(p, t).item() == pytest.approx(
         500 * F.smooth_l1_loss(p, t, beta=0.05).item())
+
+
+@pytest.mark.parametrize('name', ['HeatmapMSELoss', 'MaskLoss', 'DenseMapLoss'])
+def test_keys_defaults_and_no_valid_mask(name):
+    default = {'HeatmapMSELoss': 'heatmaps', 'MaskLoss': 'mask', 'DenseMapLoss': 'dense'}[name]
+    loss = build(dict(type=name))
+    assert (loss.loss_weight, loss.pred_key, loss.target_key, loss.valid_key) == (
+        1.0, default, default, None)
+    keyed = build(dict(type=name, pred='p', target='t'))
+    assert (keyed.pred_key, keyed.target_key) == ('p', 't')
+    if name != 'HeatmapMSELoss':
+        assert loss.beta == 0.05
+
+
+def test_dense_loss_mask_key_and_shape_messages():
+    loss = build(dict(type='DenseMapLoss', mask='m2'))
+    assert loss.mask_key == 'm2' and build(dict(type='DenseMapLoss')).mask_key == 'mask'
+    with pytest.raises(KeyError) as info:
+        loss.select({'dense': 0}, {'dense': 1, 'mask': 2})
+    assert info.value.args[0] == "DenseMapLoss: no target 'm2' (the targets are: dense, mask)"
+    pred, target = torch.zeros(1, 6, 1, 2), torch.zeros(1, 3, 1, 2)
+    for args, got in (((pred, target, None, None), '(1, 6, 1, 2), (1, 3, 1, 2), None'),
+                      ((pred, target, None, torch.zeros(1, 3, 1, 2)),
+                       '(1, 6, 1, 2), (1, 3, 1, 2), (1, 3, 1, 2)'),
+                      ((pred, torch.zeros(1, 4, 1, 2), None, torch.zeros(1, 2, 1, 2)),
+                       '(1, 6, 1, 2), (1, 4, 1, 2), (1, 2, 1, 2)')):
+        with pytest.raises(ValueError) as info:
+            loss(*args)
+        assert str(info.value) == ('DenseMapLoss expects pred (B, 6, h, w), target (B, 3, h, '
+                                   f'w) and mask (B, 2, h, w), got {got}')
+
+
+def test_dense_loss_right_hand_reads_channels_3_to_5():
+    loss = build(dict(type='DenseMapLoss', beta=1e-6))
+    target = torch.zeros(1, 3, 1, 1)
+    mask = torch.ones(1, 2, 1, 1)
+    pred = torch.zeros(1, 6, 1, 1)
+    pred[:, 5] = 0.6  # only the right hand's last channel is off
+    assert loss(pred, target, mask=mask).item() == pytest.approx(0.6 / 3 / 2, abs=1e-5)
