@@ -18,7 +18,7 @@ import gclhand.models.estimators.two_hand_estimator as estimator_module
 from gclhand.engine.hooks import NonFiniteGuardHook
 from gclhand.engine.hooks.nonfinite_guard_hook import all_ranks_finite
 from gclhand.registry import DATASETS, MODELS
-from gclhand.utils import register_all_modules
+from gclhand.apis import register_all_modules
 
 
 @pytest.fixture(scope='module')

@@ -1,49 +1,19 @@
-"""Helpers shared by the command-line tools: config loading, checks, one-line errors.
+"""Reading a config for a subcommand: ``--cfg-options`` checks, plugin and type errors.
 
-A tool's ``main`` runs inside :func:`run_tool`, which turns the errors a user can fix
-(a missing file, a mistyped ``type=``, a bad ``--cfg-options`` key) into one line on
-stderr and exit status 2.  ``GCLHAND_DEBUG=1`` re-raises them with the full traceback.
+Every problem a user can fix is raised as :class:`~gclhand.utils.ConfigError` (or
+``FileNotFoundError``) with one line that names the key, the file or the plugin;
+:func:`gclhand.cli.errors.run_tool` prints it and exits with status 2.
 """
-import argparse
 import difflib
 import os
 import os.path as osp
-import re
-import sys
-from typing import Callable, Iterator, List, Optional, Sequence, Tuple
+from typing import Iterator, List, Optional, Sequence, Tuple
 
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 from mmengine.registry import Registry
 
-from .build import ConfigError
-
-DEBUG_ENV = 'GCLHAND_DEBUG'
-#: MMEngine's ``Registry.build`` message for an unknown type.
-_UNKNOWN_TYPE = re.compile(r'(\S+) is not in the (\S+) registry')
-
-
-def add_cfg_options(parser: argparse.ArgumentParser) -> None:
-    """Add ``--cfg-options k=v ...`` (MMEngine's syntax; ``+k=v`` adds a new key)."""
-    parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction, metavar='KEY=VALUE',
-        help="override config values, e.g. 'model.dgcl.tau=0.2 train_dataloader.batch_size=4'"
-        "; a key must already exist in the config unless written '+key=value'")
-
-
-def add_launcher_args(parser: argparse.ArgumentParser) -> None:
-    """``--launcher`` and the ``--local-rank`` that ``torch.distributed.launch`` passes."""
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
-                        default='none', help='how the processes were started')
-    # torch.distributed.launch passes --local-rank; torchrun sets LOCAL_RANK instead
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0,
-                        help=argparse.SUPPRESS)
-
-
-def parse_tool_args(parser: argparse.ArgumentParser, argv=None) -> argparse.Namespace:
-    """Parse ``argv`` and export ``LOCAL_RANK`` (MMEngine's launcher reads it)."""
-    args = parser.parse_args(argv)
-    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-    return args
+from gclhand.utils.build import ConfigError
+from gclhand.utils.package_configs import resolve_config_path
 
 
 def _walk(cfg, parts: Sequence[str]) -> Tuple[bool, str, List[str]]:
@@ -89,12 +59,14 @@ def check_cfg_options(cfg: Config, options: Optional[dict]) -> dict:
 
 
 def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
-    """Read a config file and apply checked ``--cfg-options``.
+    """Read a config file (or a shipped ``gclhand::`` config) and apply checked
+    ``--cfg-options``.
 
     Raises:
         FileNotFoundError: the file (or one of its ``_base_`` files) does not exist.
         ConfigError: the file cannot be parsed or imported, or an option key is unknown.
     """
+    path = resolve_config_path(path)
     if not osp.isfile(path):
         raise FileNotFoundError(f'config file {path} not found')
     try:
@@ -157,7 +129,7 @@ def _failed_custom_import(path: str, exc: ImportError) -> Optional[str]:
     plugin = next((m for m in imports if missing and (m == missing or m.startswith(
         missing + '.'))), None)
     try:  # which types the config needs from the plugin; a bonus, never a new error
-        from gclhand.utils import register_all_modules
+        from gclhand.apis import register_all_modules
         register_all_modules(init_default_scope=False)
         unknown = [(k, t) for k, t in _unregistered_types(raw.to_dict())
                    if k != 'custom_imports']
@@ -269,38 +241,6 @@ def check_registered_types(cfg: Config) -> None:
             '(custom_imports=dict(imports=[...]))')
 
 
-def format_known_error(exc: BaseException) -> Optional[str]:
-    """One-line message for an error the user can fix; ``None`` for anything else."""
-    if isinstance(exc, (ConfigError, FileNotFoundError)):
-        message = str(exc)
-    elif isinstance(exc, KeyError) and exc.args and _UNKNOWN_TYPE.search(str(exc.args[0])):
-        name, scope = _UNKNOWN_TYPE.search(str(exc.args[0])).groups()
-        message = (f"unknown type '{name}' (not in the {scope} registry) — check the "
-                   'spelling, or import the plugin that registers it '
-                   '(custom_imports=dict(imports=[...]))')
-    else:
-        return None
-    return ' '.join(message.split())
-
-
-def run_tool(main: Callable[[Optional[List[str]]], object],
-             argv: Optional[List[str]] = None) -> int:
-    """Run ``main(argv)``; print known errors as ``error: ...`` and return status 2.
-
-    Returns:
-        0 on success, 2 for a known error (``GCLHAND_DEBUG=1`` re-raises it instead).
-    """
-    try:
-        main(argv)
-    except (ConfigError, FileNotFoundError, KeyError) as e:
-        message = format_known_error(e)
-        if message is None or os.environ.get(DEBUG_ENV, '0') not in ('', '0'):
-            raise
-        print(f'error: {message}', file=sys.stderr)
-        return 2
-    return 0
-
-
 def resolve_work_dir(cfg: Config, config_path: str, work_dir: Optional[str]) -> str:
     """``--work-dir`` > ``work_dir`` in the config > ``./work_dirs/<config name>``."""
     if work_dir is not None:
@@ -310,6 +250,4 @@ def resolve_work_dir(cfg: Config, config_path: str, work_dir: Optional[str]) -> 
     return osp.join('./work_dirs', osp.splitext(osp.basename(config_path))[0])
 
 
-__all__ = ['add_cfg_options', 'add_launcher_args', 'check_cfg_options', 'check_registered_types',
-           'format_known_error', 'load_config', 'parse_tool_args', 'resolve_work_dir',
-           'run_tool']
+__all__ = ['check_cfg_options', 'check_registered_types', 'load_config', 'resolve_work_dir']

@@ -1,4 +1,8 @@
-"""Environment set-up: registering every module under the ``gclhand`` scope."""
+"""Environment set-up: registering every module under the ``gclhand`` scope.
+
+It lives in :mod:`gclhand.apis`, the top layer, because it imports every other
+subpackage; ``gclhand.utils`` (which those subpackages import) must not.
+"""
 import datetime
 import warnings
 
@@ -18,7 +22,7 @@ def register_all_modules(init_default_scope: bool = True) -> None:
     import gclhand.hand  # noqa: F401
     import gclhand.models  # noqa: F401
     import gclhand.visualization  # noqa: F401
-    from .plugins import load_plugins
+    from gclhand.utils.plugins import load_plugins
     load_plugins()
 
     if init_default_scope:
