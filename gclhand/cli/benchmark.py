@@ -41,7 +41,7 @@ import torch
 from gclhand.benchmark import (SECTIONS, BenchmarkSettings, default_baseline, print_report,
                                run_benchmark)
 from .args import add_cfg_options
-from .config import load_config
+from .config import check_registered_types, load_config
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -103,6 +103,7 @@ def main(argv=None) -> dict:
     register_all_modules()
     settings = settings_from_args(args)
     cfg = load_config(args.config, args.cfg_options)
+    check_registered_types(cfg)
     baseline = args.baseline or default_baseline(args.config)
     baseline_cfg = None
     if baseline.lower() != 'none':

@@ -40,7 +40,7 @@ import torch
 
 from gclhand.apis.export import (ExportableHandModel, export_onnx, export_torchscript,
                                  verify)
-from .config import load_config
+from .config import check_registered_types, load_config
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -73,7 +73,8 @@ def main(argv=None) -> Dict[str, float]:
     # the tracer warns that the hand model's fixed index arrays (joint regressor, fingertip
     # vertices) become constants of the graph: that is intended
     warnings.filterwarnings('ignore', category=torch.jit.TracerWarning)
-    cfg = load_config(args.config)
+    cfg = load_config(args.config, deployed=True)
+    check_registered_types(cfg)
     checkpoint = None if args.checkpoint.lower() == 'none' else args.checkpoint
     size = args.input_size or input_size_from_config(cfg)
     model = init_model(cfg, checkpoint, device='cpu', deploy=True, input_size=size)
