@@ -117,35 +117,58 @@ def test_build_component_loads_on_demand_and_lists_failures(site, tmp_path):
             "No module named 'a_dependency_that_is_not_installed'") in message
 
 
+def clash_line(dist, entry_point, module, name, owner):
+    fix = ('a plugin must not replace a gclhand component: register it under a new name'
+           if owner.startswith('gclhand itself') else
+           'rename the component in one of them, or uninstall one')
+    return (f"gclhand plugin clash: package '{dist}' (entry point '{entry_point}' = {module}) "
+            f"registers disturber '{name}', which {owner} already registers — {fix} (or set "
+            'GCLHAND_PLUGINS=none to load no entry-point plugins)')
+
+
 @pytest.mark.parametrize('force', [False, True])
 def test_replacing_a_library_component_names_both_packages(site, tmp_path, force):
+    """The clash is undone (the library's class stays), the plugin is skipped, and the
+    run that needed something from it fails with a line naming both packages."""
     site('impostor-plugin', 'impostor', 'impostor_mod', CLASH.format(name='FeatureMask',
                                                                      force=force))
     original = DISTURBERS.get('FeatureMask')
-    with pytest.raises(plugins.PluginError) as exc:
-        load_needed_plugins(config(tmp_path, 'NeedsAPlugin'))
-    assert str(exc.value) == (
-        "gclhand plugin clash: package 'impostor-plugin' (entry point 'impostor' = "
-        "impostor_mod) registers disturber 'FeatureMask', which gclhand itself "
-        f'({original.__module__}) already registers — a plugin must not replace a gclhand '
-        'component: register it under a new name (or set GCLHAND_PLUGINS=none to load no '
-        'entry-point plugins)')
+    assert load_needed_plugins(config(tmp_path, 'NeedsAPlugin')) == []
+    assert DISTURBERS.get('FeatureMask') is original
+    line = clash_line('impostor-plugin', 'impostor', 'impostor_mod', 'FeatureMask',
+                      f'gclhand itself ({original.__module__})')
+    assert plugins.plugin_failures() == {'impostor': line}
+    with pytest.raises(ConfigError) as exc:
+        build_component(DISTURBERS, dict(type='NeedsAPlugin'), key='model.dgcl.disturber')
+    assert str(exc.value).endswith(f'Installed plugins that failed to import: impostor: {line}')
 
 
-def test_two_plugins_with_one_name_name_both_packages(site, tmp_path, capsys):
+def test_two_plugins_with_one_name(site, tmp_path, monkeypatch):
+    """A clashing plugin that the run does not need is skipped with one warning line; the
+    run goes on with the plugin that provides the type."""
     site('first-plugin', 'first', 'first_plugin_mod', GOOD.format(cls='SharedName'))
     site('second-plugin', 'second', 'second_plugin_mod',
          CLASH.format(name='SharedName', force=False))
     site('third-plugin', 'third', 'third_plugin_mod', GOOD.format(cls='OnlyInThird'))
     config(tmp_path, 'OnlyInThird')
-    status = run_tool(print_config.main, [str(tmp_path / 'cfg.py')])
-    err = capsys.readouterr().err.strip().splitlines()
-    assert status == 2 and len(err) == 1
-    assert err[0] == (
-        "error: gclhand plugin clash: package 'second-plugin' (entry point 'second' = "
-        "second_plugin_mod) registers disturber 'SharedName', which package 'first-plugin' "
-        '(first_plugin_mod) already registers — rename the component in one of them, or '
-        'uninstall one (or set GCLHAND_PLUGINS=none to load no entry-point plugins)')
+    logged = []
+    monkeypatch.setattr(plugins, 'print_log', lambda msg, **kw: logged.append(msg))
+    assert run_tool(print_config.main, [str(tmp_path / 'cfg.py')]) == 0
+    line = clash_line('second-plugin', 'second', 'second_plugin_mod', 'SharedName',
+                      "package 'first-plugin' (first_plugin_mod)")
+    assert logged[0] == f'gclhand: skipped a plugin: {line}'
+    assert DISTURBERS.get('SharedName').__module__ == 'first_plugin_mod'
+    assert DISTURBERS.get('OnlyInThird') is not None
+
+
+def test_policy_all_raises_a_clash(site, tmp_path, monkeypatch):
+    site('impostor-plugin', 'impostor', 'impostor_mod', CLASH.format(name='FeatureMask',
+                                                                     force=True))
+    monkeypatch.setenv(plugins.ENV, 'all')
+    original = DISTURBERS.get('FeatureMask')
+    with pytest.raises(plugins.PluginError, match="registers disturber 'FeatureMask'"):
+        register_all_modules()
+    assert DISTURBERS.get('FeatureMask') is original
 
 
 def test_policy_none_and_a_named_list(site, tmp_path, monkeypatch):

@@ -264,11 +264,8 @@ def unknown_types(cfg: Config, skip_keys: Sequence[str] = ()) -> List[Tuple[str,
 
 def load_needed_plugins(cfg: Config, skip_keys: Sequence[str] = ()) -> List[str]:
     """Import installed entry-point plugins until every ``type=`` of ``cfg`` is registered
-    (none when nothing is missing; see :mod:`gclhand.utils.plugins`).
-
-    Raises:
-        gclhand.utils.plugins.PluginError: a plugin re-registers a name.
-    """
+    (none when nothing is missing; a plugin that fails or clashes is skipped with a warning,
+    see :mod:`gclhand.utils.plugins`)."""
     from gclhand.utils.plugins import load_plugins_for
     return load_plugins_for(lambda: {t for _, t in unknown_types(cfg, skip_keys)})
 

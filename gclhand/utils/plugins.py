@@ -11,8 +11,10 @@ every missing type is found.  So:
   warning line; the run fails only if a type is still missing, and then the error lists
   the plugins that could not be imported;
 * a plugin that registers a name some other package already registered - gclhand itself
-  or another plugin, with or without ``force=True`` - stops the run with one line naming
-  both packages (:class:`PluginError`).
+  or another plugin, with or without ``force=True`` - is a clash, reported in one line
+  naming both packages (:class:`PluginError`): its registrations are undone and, like a
+  broken plugin, it is skipped with that line as a warning; the run fails only if a type
+  it was needed for is still missing (or, with ``GCLHAND_PLUGINS=all``, at once).
 
 ``GCLHAND_PLUGINS`` chooses the policy: unset or ``auto`` (on demand, as above), ``none``
 (never import entry points: only ``custom_imports`` and imports in your own code), ``all``
@@ -97,21 +99,34 @@ def _clash_message(ep: EntryPoint, kind: str, name: str, owner_module: str) -> s
 
 
 def load_plugin(ep: EntryPoint) -> None:
-    """Import one plugin; a re-registered name raises :class:`PluginError` naming both
-    packages (whether MMEngine refused it or the plugin forced it)."""
+    """Import one plugin.
+
+    Raises:
+        PluginError: the plugin registers a name that was already registered (MMEngine
+            refused it, or the plugin forced it); every registration the import made is
+            undone first, so gclhand's and the other plugins' components stay in place.
+    """
     registries = _gclhand_registries()
     before = {id(r): dict(r.module_dict) for r in registries}
+
+    def undo() -> None:
+        for reg in registries:
+            reg._module_dict.clear()
+            reg._module_dict.update(before[id(reg)])
+
     try:
         import_module(ep.value.split(':')[0])
     except KeyError as exc:
         taken = _TAKEN.search(str(exc.args[0]) if exc.args else '')
         if taken is None:
             raise
+        undo()
         name, kind, owner = taken.groups()
         raise PluginError(_clash_message(ep, kind, name, owner)) from None
     for reg in registries:
         for name, cls in before[id(reg)].items():
             if reg.module_dict.get(name) is not cls:
+                undo()
                 raise PluginError(_clash_message(ep, reg.name, name, cls.__module__))
 
 
@@ -122,11 +137,8 @@ def load_plugins_for(missing: Callable[[], Iterable[str]]) -> List[str]:
         missing: returns the type names still unknown to every registry.
 
     Returns:
-        The entry-point names imported by this call.  A plugin that fails to import is
-        skipped with a one-line warning (see :func:`plugin_failures`).
-
-    Raises:
-        PluginError: an imported plugin re-registers a name.
+        The entry-point names imported by this call.  A plugin that fails to import or
+        clashes is skipped with a one-line warning (see :func:`plugin_failures`).
     """
     loaded = []
     for ep in installed_plugins():
@@ -136,14 +148,15 @@ def load_plugins_for(missing: Callable[[], Iterable[str]]) -> List[str]:
             continue
         try:
             load_plugin(ep)
-        except PluginError:
-            _ATTEMPTED[ep.name] = 'name clash'
-            raise
-        except Exception as exc:  # noqa: BLE001 - a broken plugin must not stop other runs
-            reason = ' '.join(f'{type(exc).__name__}: {exc}'.split())
+        except Exception as exc:  # noqa: BLE001 - a bad plugin must not stop other runs
+            if isinstance(exc, PluginError):  # the message names the plugin already
+                reason = str(exc)
+                line = f'gclhand: skipped a plugin: {reason}'
+            else:
+                reason = ' '.join(f'{type(exc).__name__}: {exc}'.split())
+                line = f'gclhand: skipped plugin {_describe(ep)}: {reason}'
             _ATTEMPTED[ep.name] = reason
-            print_log(f'gclhand: skipped plugin {_describe(ep)}: {reason}', logger='current',
-                      level=logging.WARNING)
+            print_log(line, logger='current', level=logging.WARNING)
             continue
         _ATTEMPTED[ep.name] = None
         loaded.append(ep.name)
