@@ -188,6 +188,6 @@ def test_policy_all_loads_eagerly_and_a_broken_plugin_is_named(site, tmp_path, m
     assert DISTURBERS.get('EpHalf') is not None
     site('broken-plugin', 'a_broken', 'broken_plugin_mod',
          BROKEN.format(marker=str(tmp_path / 'm')))
-    with pytest.raises(ImportError, match="gclhand plugin package 'broken-plugin' \\(entry "
-                                          "point 'a_broken' = broken_plugin_mod\\) failed"):
+    with pytest.raises(plugins.PluginError, match="gclhand plugin package 'broken-plugin' "
+                       "\\(entry point 'a_broken' = broken_plugin_mod\\) failed to import"):
         register_all_modules()

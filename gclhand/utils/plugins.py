@@ -172,10 +172,13 @@ def plugin_failures() -> Dict[str, str]:
 
 
 def load_plugins(group: str = GROUP) -> List[str]:
-    """Import every installed plugin (``GCLHAND_PLUGINS=all``); a failure raises.
+    """Import every installed plugin (``GCLHAND_PLUGINS=all``).
 
     Returns:
         The imported entry points' values.
+
+    Raises:
+        PluginError: a plugin fails to import or clashes (one line naming it).
     """
     loaded = []
     for ep in sorted(entry_points(group=group), key=lambda e: e.name):
@@ -184,8 +187,10 @@ def load_plugins(group: str = GROUP) -> List[str]:
         except PluginError:
             raise
         except Exception as exc:  # noqa: BLE001 - name the plugin, keep the cause
-            raise ImportError(f"gclhand plugin {_describe(ep)} failed to import: "
-                              f'{type(exc).__name__}: {exc}') from exc
+            raise PluginError(
+                f'gclhand plugin {_describe(ep)} failed to import: {type(exc).__name__}: '
+                f'{exc} — {ENV}=all imports every installed plugin: fix or uninstall it, or '
+                f'unset {ENV} to load plugins only when a config needs them') from exc
         _ATTEMPTED[ep.name] = None
         loaded.append(ep.value)
     if loaded:
