@@ -2,8 +2,9 @@
 
 :class:`NonFiniteTracer` puts a forward hook on a model's sub-modules down to ``depth``
 levels (``encoder``, ``decoder``, ``dgcl``, ``dgcl.disturber``, ``losses.joints_3d``, ...).
-While tracing (a training step), each hook stores one boolean *tensor* - "this output is
-all finite" - without reading it, so the step never waits on the device.  Only when the loss
+While tracing (a training step), each hook stores the *sum* of each output tensor - NaN or
+Inf anywhere makes it non-finite - without reading it, so the step never waits on the
+device and no boolean copy of the output is made.  Only when the loss
 turns out non-finite does :meth:`NonFiniteTracer.describe` read the flags: the first
 component, in the order the forward pass ran, whose output was non-finite is where the
 NaN/Inf appeared (a parent's hook fires after its children's, so the deepest origin is
@@ -48,7 +49,7 @@ class NonFiniteTracer:
     def __init__(self, model: nn.Module, depth: int = 2):
         self.model = model
         self.enabled = False
-        self._records: List[Tuple[str, nn.Module, torch.Tensor]] = []
+        self._records: List[Tuple[str, nn.Module, List[torch.Tensor]]] = []
         self._handles = [module.register_forward_hook(self._hook(name))
                          for name, module in model.named_modules()
                          if name and name.count('.') < depth
@@ -58,9 +59,11 @@ class NonFiniteTracer:
         def hook(module, inputs, output):
             if not self.enabled:
                 return
-            flags = [torch.isfinite(t).all() for t in _tensors(output)]
-            if flags:
-                self._records.append((name, module, torch.stack(flags).all()))
+            # one reduction per output tensor, no boolean copy: a NaN or Inf anywhere makes
+            # the sum non-finite (a finite sum overflowing float32 would need |values| ~1e38)
+            sums = [t.detach().sum() for t in _tensors(output)]
+            if sums:
+                self._records.append((name, module, sums))
         return hook
 
     def start(self) -> None:
@@ -83,8 +86,8 @@ class NonFiniteTracer:
 
     def first_nonfinite(self) -> Optional[str]:
         """The first traced component whose output was non-finite (reads the flags)."""
-        for name, module, finite in self._records:
-            if not bool(finite):
+        for name, module, sums in self._records:
+            if not bool(torch.isfinite(torch.stack(sums)).all()):
                 return describe_module(name, module)
         return None
 
