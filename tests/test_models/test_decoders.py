@@ -22,9 +22,9 @@ def hierarchy_and_decoder():
     return gh, dec
 
 
-def toy_graph():
-    """A 3-level hierarchy of rings; node i of level l+1 copies node i // 2 of level l."""
-    return ring_hierarchy(NUM_NODES)
+def toy_graph(num_nodes=NUM_NODES, weighted=False):
+    """A hierarchy of rings; node i of level l+1 copies node i // 2 of level l."""
+    return ring_hierarchy(num_nodes, weighted=weighted)
 
 
 def feats(B=2):

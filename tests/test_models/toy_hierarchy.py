@@ -15,10 +15,11 @@ def ring(n: int, num_real: Optional[int] = None) -> torch.Tensor:
     return to_undirected(torch.stack([i, (i + 1) % real]), num_nodes=n)
 
 
-def ring_hierarchy(num_nodes: Sequence[int],
-                   num_real: Optional[Sequence[int]] = None) -> types.SimpleNamespace:
+def ring_hierarchy(num_nodes: Sequence[int], num_real: Optional[Sequence[int]] = None,
+                   weighted: bool = False) -> types.SimpleNamespace:
     """Levels of rings; node i of level l+1 copies node i // 2 of level l; a fixed random
-    row-stochastic map from the finest level to 778 vertices."""
+    row-stochastic map from the finest level to 778 vertices. ``weighted``: a seeded random
+    weight in [0.5, 1.5) per *directed* edge (not symmetric), else unit weights."""
     num_real = num_real or [None] * len(num_nodes)
     ups = []
     for n0, n1 in zip(num_nodes[:-1], num_nodes[1:]):
@@ -27,6 +28,8 @@ def ring_hierarchy(num_nodes: Sequence[int],
         ups.append(up)
     mesh = torch.rand(778, num_nodes[-1], generator=torch.Generator().manual_seed(0))
     edges = [ring(n, r) for n, r in zip(num_nodes, num_real)]
+    weights = [torch.rand(e.size(1), generator=torch.Generator().manual_seed(n)) + 0.5
+               if weighted else torch.ones(e.size(1)) for n, e in zip(num_nodes, edges)]
     return types.SimpleNamespace(num_nodes=list(num_nodes), edge_index=edges,
-                                 edge_weight=[torch.ones(e.size(1)) for e in edges],
+                                 edge_weight=weights,
                                  upsample=ups, mesh_upsample=mesh / mesh.sum(1, keepdim=True))
