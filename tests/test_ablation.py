@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from gclhand.datasets.synth import apply_synthetic_settings
 from test_configs import parse_cfg_options, tiny_cfg_options, tiny_data  # noqa: F401
 
 from gclhand.registry import MODELS
@@ -106,10 +107,11 @@ def test_table_rows_and_shorthands():
                                      'egd_edge_flip', 'dgclnet', 'dgcl')]
     assert ablation.default_configs('interhand')[-1] == 'gclhand::dgcl_interhand.py'
     opts = ablation.shorthand_options(3, (8, 2, 2))
-    assert opts[0] == 'train_cfg.max_epochs=3' and len(opts) == 1 + 3 * 3
-    assert 'test_dataloader.dataset.synthetic.num.val=2' in opts
-    # the shorthands are valid --cfg-options of a synthetic config
+    assert opts == ['train_cfg.max_epochs=3', 'synthetic.num.train=8', 'synthetic.num.val=2',
+                    'synthetic.num.test=2']
+    # the shorthands are valid --cfg-options of a synthetic config and reach every loader
     cfg = load_config(CONFIGS[1], parse_cfg_options(opts))
+    apply_synthetic_settings(cfg)
     assert cfg.val_dataloader.dataset.synthetic.num == dict(train=8, val=2, test=2)
 
 

@@ -59,6 +59,8 @@ DGCL_LOSSES = {
 TINY_NUM = dict(train=4, val=2, test=2)
 TINY_IMG = 64
 TINY_BATCH = 2
+#: the synthetic settings the tiny runs override (the rest come from the synth configs)
+TINY_SYNTH = dict(img_size=TINY_IMG, seed=0, workers=1)
 DATASETS = ['synth', 'interhand']
 
 
@@ -70,8 +72,8 @@ def tiny_cfg_options(config: str, data_root: str, epochs: int = 1) -> List[str]:
     """``--cfg-options`` strings that shrink a synthetic-data config to a seconds-long run.
 
     An 8-channel one-block ResNet-18 at ``TINY_IMG`` px, 8-channel decoder, ``TINY_NUM``
-    synthetic samples in ``data_root`` (the same ``synthetic`` dict for every loader, as
-    :func:`gclhand.datasets.synth.ensure_synthetic_dataset` requires), no worker processes
+    synthetic samples in ``data_root`` (the config's top-level ``synthetic`` settings, which
+    every loader receives, as :func:`make_tiny_data` writes them), no worker processes
     and no serialised annotation copy, ``epochs`` training epochs without validation, a log
     line every iteration. The ``ResizeHand`` step is found in each pipeline of ``config``
     rather than assumed at a fixed index.
@@ -85,15 +87,14 @@ def tiny_cfg_options(config: str, data_root: str, epochs: int = 1) -> List[str]:
         f'train_cfg.max_epochs={epochs}', f'+train_cfg.val_begin={epochs + 1}',  # no val
         'default_hooks.logger.interval=1',
     ]
+    opts += [f'synthetic.{k}={v}' for k, v in TINY_SYNTH.items()]
+    opts += [f'synthetic.num.{s}={n}' for s, n in TINY_NUM.items()]
     for split in ('train', 'val', 'test'):
         loader = f'{split}_dataloader'
         opts += [f'{loader}.batch_size={TINY_BATCH}', f'{loader}.num_workers=0',
                  f'{loader}.persistent_workers=False', f'{loader}.dataset.data_root={data_root}',
                  # no pickled copy of the annotations (its gc.collect() costs ~1 s a dataset)
-                 f'+{loader}.dataset.serialize_data=False',
-                 f'{loader}.dataset.synthetic.img_size={TINY_IMG}',
-                 f'{loader}.dataset.synthetic.seed=0']
-        opts += [f'{loader}.dataset.synthetic.num.{s}={n}' for s, n in TINY_NUM.items()]
+                 f'+{loader}.dataset.serialize_data=False']
         pipeline = cfg[loader].dataset.pipeline
         opts += [f'{loader}.dataset.pipeline.{i}.size={TINY_IMG}'
                  for i, t in enumerate(pipeline) if t['type'] == 'ResizeHand']
@@ -108,10 +109,13 @@ def parse_cfg_options(options: Sequence[str]) -> dict:
 
 
 def make_tiny_data(root: str) -> str:
-    """Generate the ``TINY_NUM`` synthetic samples into ``root`` (about a second)."""
+    """Generate the ``TINY_NUM`` synthetic samples into ``root`` (about a second), with the
+    synthetic configs' settings as :func:`tiny_cfg_options` leaves them."""
     from gclhand.datasets import ensure_synthetic_dataset
-    return ensure_synthetic_dataset(root, num_per_split=TINY_NUM, seed=0, img_size=TINY_IMG,
-                                    progress=False)
+    settings = dict(Config.fromfile(str(CONFIG_DIR / '_base_' / 'datasets' /
+                                        'synth_intag.py')).synthetic, **TINY_SYNTH)
+    settings.pop('num')
+    return ensure_synthetic_dataset(root, num_per_split=TINY_NUM, progress=False, **settings)
 
 
 @pytest.fixture(scope='session')

@@ -83,10 +83,9 @@ def table_row(config: str):
 def shorthand_options(epochs: Optional[int], synth_num: Optional[Sequence[int]]) -> List[str]:
     """``--cfg-options`` strings for ``--epochs`` and ``--synth-num``."""
     opts = [] if epochs is None else [f'train_cfg.max_epochs={epochs}']
-    if synth_num is not None:
-        for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-            opts += [f'{loader}.dataset.synthetic.num.{split}={n}'
-                     for split, n in zip(('train', 'val', 'test'), synth_num)]
+    if synth_num is not None:  # the config's one top-level synthetic dict (all loaders)
+        opts += [f'synthetic.num.{split}={n}'
+                 for split, n in zip(('train', 'val', 'test'), synth_num)]
     return opts
 
 
@@ -161,7 +160,7 @@ def run_settings(config: str, cfg_options: Sequence[str]) -> Dict[str, object]:
     train, test = cfg.train_dataloader, cfg.test_dataloader
     sizes = [t.get('size') for t in test.dataset.get('pipeline', [])
              if t.get('type') == 'ResizeHand']
-    synthetic = train.dataset.get('synthetic')
+    synthetic = train.dataset.get('synthetic') or cfg.get('synthetic')
     num_train = synthetic['num']['train'] if synthetic else None
     num_test = synthetic['num']['test'] if synthetic else None
     epochs = cfg.train_cfg.get('max_epochs')

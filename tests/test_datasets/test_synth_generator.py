@@ -300,10 +300,15 @@ def test_views_of_a_scene(hm, tmp_path):
     sampler = dict(placement=dict(orientation='upright'))
     single = str(tmp_path / 'single')
     multi = str(tmp_path / 'multi')
-    generate_synthetic_dataset(single, 2, seed=0, img_size=SIZE, splits='train',
+    generate_synthetic_dataset(single, 2, seed=0, img_size=SIZE, splits='train,val',
                                progress=False, sampler=sampler, aux_maps=())
-    generate_synthetic_dataset(multi, 5, seed=0, img_size=SIZE, splits='train', progress=False,
-                               sampler=sampler, aux_maps=(), views_per_scene=3, workers=2)
+    generate_synthetic_dataset(multi, dict(train=5, val=2), seed=0, img_size=SIZE,
+                               splits='train,val', progress=False, sampler=sampler,
+                               aux_maps=(), views_per_scene=dict(train=3), workers=2)
+    # a split the dict leaves out has one view per scene: the single-view samples
+    _, mismatch, _ = filecmp.cmpfiles(osp.join(single, 'val'), osp.join(multi, 'val'),
+                                      ['img/0.jpg', 'img/1.jpg', 'anno/1.pkl'], shallow=False)
+    assert mismatch == []
     load = lambda root, i: load_pickle_restricted(osp.join(root, 'train', 'anno', f'{i}.pkl'))  # noqa
     assert filecmp.cmp(osp.join(single, 'train', 'img', '0.jpg'),
                        osp.join(multi, 'train', 'img', '0.jpg'), shallow=False)
@@ -327,8 +332,9 @@ def test_views_of_a_scene(hm, tmp_path):
     np.testing.assert_array_equal(load(single, 1)['mano_params']['right']['pose'],
                                   load(multi, 3)['mano_params']['right']['pose'])
     one_worker = str(tmp_path / 'multi1')
-    generate_synthetic_dataset(one_worker, 5, seed=0, img_size=SIZE, splits='train',
-                               progress=False, sampler=sampler, aux_maps=(), views_per_scene=3)
+    generate_synthetic_dataset(one_worker, dict(train=5, val=2), seed=0, img_size=SIZE,
+                               splits='train,val', progress=False, sampler=sampler,
+                               aux_maps=(), views_per_scene=dict(train=3))
     _, mismatch, errors = filecmp.cmpfiles(osp.join(multi, 'train'),
                                            osp.join(one_worker, 'train'),
                                            [f for f in _files(osp.join(multi, 'train'))

@@ -25,6 +25,22 @@ def _wait_for(path, proc, timeout=150.0):
         time.sleep(0.05)
 
 
+def _sleep_into_epoch_2_or_3(work_dir, rng):
+    """Return at a random moment in epoch 2, in the save of ``epoch_2.pth`` or early in epoch 3.
+
+    A fixed random delay raced a fast machine: epochs 2 and 3 together can take under a
+    second, and a kill after ``epoch_3.pth`` tests nothing.  The delay is cut short to a
+    few milliseconds into epoch 3 once ``epoch_2.pth`` exists (4 DGCL iterations and a
+    save take far longer than that).
+    """
+    deadline = time.monotonic() + rng.uniform(0.0, 1.5)
+    while time.monotonic() < deadline:
+        if (work_dir / 'epoch_2.pth').exists():
+            time.sleep(rng.uniform(0.0, 0.02))
+            return
+        time.sleep(0.002)
+
+
 def _load(path):
     with checkpoint_safe_globals():
         return torch.load(path, map_location='cpu')  # weights_only=True
@@ -46,7 +62,7 @@ def test_sigkill_then_resume_reproduces_losses(tmp_path, synth_root, tool_env, n
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         _wait_for(killed / 'epoch_1.pth', proc)
-        time.sleep(random.Random().uniform(0.0, 1.5))
+        _sleep_into_epoch_2_or_3(killed, random.Random())
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=30)
         assert ref_proc.wait(timeout=300) == 0, ref_proc.stderr.read()[-4000:]

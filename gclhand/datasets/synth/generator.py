@@ -202,8 +202,24 @@ def _init_worker(kwargs: dict) -> None:
     _WORKER = SyntheticRenderer(**kwargs)
 
 
-def _work(task: Tuple[str, int, str, int, Tuple[int, ...]]) -> int:
-    return _WORKER.write(*task)
+def _write(renderer: 'SyntheticRenderer', task: tuple) -> int:
+    """Write one scene task ``(split_dir, seed, split, scene, views, views_per_scene)``."""
+    *args, k = task
+    renderer.views_per_scene = k
+    return renderer.write(*args)
+
+
+def _work(task: tuple) -> int:
+    return _write(_WORKER, task)
+
+
+def _views_of(views_per_scene: Union[int, Mapping[str, int]], split: str) -> int:
+    """Views per scene of ``split`` (an int for all splits, or a dict; absent: 1)."""
+    k = views_per_scene.get(split, 1) if isinstance(views_per_scene, Mapping) \
+        else views_per_scene
+    if int(k) < 1:
+        raise ValueError(f'views_per_scene must be >= 1, got {k} for split {split!r}')
+    return int(k)
 
 
 # ---------------------------------------------------------------------------- bookkeeping
@@ -246,12 +262,13 @@ def resolve_splits(num: Union[int, Mapping[str, int], None],
 
 def _settings(seed: int, img_size: int, hand_hash: str, sampler: Optional[dict],
               jpeg_quality: int, aux_maps: Sequence[str] = AUX_KINDS,
-              views_per_scene: int = 1) -> dict:
+              views_per_scene: Union[int, Mapping[str, int]] = 1) -> dict:
     """What determines each sample (the count does not: samples are seeded per index)."""
     return dict(seed=int(seed), img_size=int(img_size), generator_version=GENERATOR_VERSION,
                 hand_model_hash=hand_hash, jpeg_quality=int(jpeg_quality),
                 sampler=json.loads(json.dumps(sampler or {}, sort_keys=True)),
-                aux_maps=sorted(aux_maps), views_per_scene=int(views_per_scene))
+                aux_maps=sorted(aux_maps),
+                views_per_scene=json.loads(json.dumps(views_per_scene, sort_keys=True)))
 
 
 def read_meta(split_dir: str) -> Optional[dict]:
@@ -341,7 +358,7 @@ def generate_synthetic_dataset(out_dir: str,
                                sampler: Optional[dict] = None,
                                jpeg_quality: int = 95,
                                aux_maps: Sequence[str] = AUX_KINDS,
-                               views_per_scene: int = 1,
+                               views_per_scene: Union[int, Mapping[str, int]] = 1,
                                start_method: Optional[str] = None) -> Dict[str, str]:
     """Generate (or finish, or verify) the synthetic two-hand dataset.
 
@@ -360,7 +377,9 @@ def generate_synthetic_dataset(out_dir: str,
         aux_maps: IntagHand's auxiliary maps to write, a subset of ``('mask', 'dense',
             'hms')`` (part of the recorded settings).
         views_per_scene: samples rendered from each sampled scene (see
-            :class:`SyntheticRenderer`; part of the recorded settings).
+            :class:`SyntheticRenderer`), one number or a dict split -> number (e.g. several
+            views per scene for training and independent test samples); part of the
+            recorded settings.
         start_method: multiprocessing start method (default ``fork`` on Linux, else
             ``spawn``).
 
@@ -370,7 +389,7 @@ def generate_synthetic_dataset(out_dir: str,
     counts = resolve_splits(num, splits)
     settings = _settings(seed, img_size, _hand_model_hash(hand_model), sampler, jpeg_quality,
                          aux_maps, views_per_scene)
-    k = int(views_per_scene)
+    views = {split: _views_of(views_per_scene, split) for split in counts}
     todo, dirs, num_todo = [], {}, 0
     for split, count in counts.items():
         split_dir = dirs[split] = osp.join(out_dir, split)
@@ -382,26 +401,26 @@ def generate_synthetic_dataset(out_dir: str,
             os.makedirs(osp.join(split_dir, kind), exist_ok=True)
         missing = _prepare_split(split_dir, count, settings)
         num_todo += len(missing)
-        scenes: Dict[int, List[int]] = {}
+        k, scenes = views[split], {}
         for i in missing:                 # one task per scene: its views share the posing
             scenes.setdefault(i // k, []).append(i % k)
-        todo.extend((split_dir, int(seed), split, scene, tuple(views))
-                    for scene, views in sorted(scenes.items()))
+        todo.extend((split_dir, int(seed), split, scene, tuple(vs), k)
+                    for scene, vs in sorted(scenes.items()))
 
     kwargs = dict(img_size=img_size, hand_model=hand_model, sampler=sampler,
-                  jpeg_quality=jpeg_quality, aux_maps=tuple(aux_maps), views_per_scene=k)
+                  jpeg_quality=jpeg_quality, aux_maps=tuple(aux_maps))
     bar = tqdm(total=num_todo, desc=f'synthetic hands -> {out_dir}', unit='img',
                disable=not progress or not todo, dynamic_ncols=True)
     if todo and workers <= 1:
         renderer = SyntheticRenderer(**kwargs)
         for task in todo:
-            bar.update(renderer.write(*task))
+            bar.update(_write(renderer, task))
     elif todo:
         method = start_method or ('fork' if sys.platform.startswith('linux') else 'spawn')
         ctx = mp.get_context(method)
         with ctx.Pool(min(workers, len(todo)), initializer=_init_worker,
                       initargs=(kwargs, )) as pool:
-            for n in pool.imap_unordered(_work, todo, chunksize=max(1, 4 // k)):
+            for n in pool.imap_unordered(_work, todo, chunksize=2):
                 bar.update(n)
     bar.close()
 
