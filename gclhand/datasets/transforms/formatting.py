@@ -15,6 +15,12 @@ PACKED_FIELDS = {
     'gt_joints_2d': (2, 21, 2),
     'cam_K': (3, 3),
     'hand_valid': (2, ),
+    # InterHand2.6M's official protocol (InterHandMetric): annotated joints and validity,
+    # hand type as (left, right) presence flags and whether it is reliable
+    'gt_joints_3d_annot': (2, 21, 3),
+    'joints_valid': (2, 21),
+    'gt_hand_type': (2, ),
+    'hand_type_valid': (),
 }
 
 

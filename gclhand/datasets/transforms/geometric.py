@@ -26,7 +26,7 @@ KEYS_3D = ('gt_joints_3d', 'gt_verts_3d', 'gt_joints_3d_annot')
 #: Keys holding pixel coordinates ``(2, K, 2)``.
 KEYS_2D = ('gt_joints_2d', )
 #: Keys with a leading hand axis that left/right swapping permutes.
-KEYS_PER_HAND = KEYS_3D + KEYS_2D + ('hand_valid', 'joints_valid')
+KEYS_PER_HAND = KEYS_3D + KEYS_2D + ('hand_valid', 'joints_valid', 'gt_hand_type')
 
 _INTERP = {'nearest': cv2.INTER_NEAREST, 'bilinear': cv2.INTER_LINEAR,
            'area': cv2.INTER_AREA, 'bicubic': cv2.INTER_CUBIC}
