@@ -5,7 +5,7 @@ config dict ``dict(type='Name', ...)``.  The MMEngine-facing kinds (models, data
 transforms, metrics, hooks, ...) are children of MMEngine's root registries so that the
 MMEngine :class:`~mmengine.runner.Runner` finds them under ``default_scope='gclhand'``.
 The library's own kinds (disturbers, contrastive heads, similarity targets, encoders,
-decoders, losses, hand models) are roots of their own.  ``locations`` lets a registry
+necks, decoders, heads, losses, hand models) are roots of their own.  ``locations`` lets a registry
 import the modules that fill it the first time it is used, so configs need no imports.
 """
 from mmengine.registry import DATA_SAMPLERS as MMENGINE_DATA_SAMPLERS
@@ -70,7 +70,14 @@ VISBACKENDS = Registry('vis_backend', parent=MMENGINE_VISBACKENDS, scope='gclhan
 
 # --- gclhand's own kinds --------------------------------------------------------------
 ENCODERS = Registry('encoder', scope='gclhand', locations=['gclhand.models.encoders'])
+#: ENCODERS -> NECKS -> DECODERS / HEADS follows mmpose's backbones -> necks -> heads:
+#: an encoder (backbone) turns the image into feature maps; a neck turns those into the
+#: decoder's input (HandSplit: the per-hand graph features G); the decoder is the main GCN
+#: (coarse graph -> mesh); heads read encoder features for other outputs (camera, auxiliary
+#: 2D supervision).
+NECKS = Registry('neck', scope='gclhand', locations=['gclhand.models.necks'])
 DECODERS = Registry('decoder', scope='gclhand', locations=['gclhand.models.decoders'])
+HEADS = Registry('head', scope='gclhand', locations=['gclhand.models.heads'])
 DISTURBERS = Registry('disturber', scope='gclhand', locations=['gclhand.models.disturbers'])
 CONTRAST_HEADS = Registry('contrast head', scope='gclhand', locations=['gclhand.models.contrast'])
 SIM_TARGETS = Registry('similarity target', scope='gclhand',

@@ -5,7 +5,8 @@ import torch
 from torch_geometric.nn import ChebConv
 from torch_geometric.utils import to_undirected
 
-from gclhand.registry import DECODERS
+from gclhand.models.decoders import CrossHandAttention, ImageAttention
+from gclhand.registry import DECODERS, HEADS, NECKS
 from gclhand.utils.build import build_component
 
 NUM_NODES = (4, 8, 16)
@@ -92,7 +93,7 @@ def test_decoder_samples_independent():
 
 def test_cross_hand_attention_swaps_with_hands():
     torch.manual_seed(0)
-    attn = build_component(DECODERS, dict(type='CrossHandAttention', channels=8, num_heads=2))
+    attn = CrossHandAttention(channels=8, num_heads=2)
     x = torch.randn(3, 2, 5, 8)
     torch.testing.assert_close(attn(x.flip(1)), attn(x).flip(1))
     x2 = x.clone()
@@ -102,8 +103,7 @@ def test_cross_hand_attention_swaps_with_hands():
 
 def test_image_attention_uses_features():
     torch.manual_seed(0)
-    attn = build_component(DECODERS, dict(type='ImageAttention', channels=8, feat_channels=16,
-                                          num_heads=2))
+    attn = ImageAttention(channels=8, feat_channels=16, num_heads=2)
     x, f = torch.randn(2, 2, 5, 8), torch.randn(2, 16, 4, 4)
     y = attn(x, f)
     assert y.shape == x.shape
@@ -122,7 +122,7 @@ def test_decoder_config_errors():
 
 def test_hand_split():
     torch.manual_seed(0)
-    split = build_component(DECODERS, dict(type='HandSplit', hidden_channels=32),
+    split = build_component(NECKS, dict(type='HandSplit', hidden_channels=32),
                             in_channels=64, num_nodes=4, out_channels=16)
     fs = feats()
     G = split(fs)
@@ -133,8 +133,8 @@ def test_hand_split():
 
 
 def test_camera_head_initial_camera():
-    head = build_component(DECODERS, dict(type='CameraHead', hidden_channels=16,
-                                          init_cam=(0.2, 0.5, 0.4)), in_channels=64)
+    head = build_component(HEADS, dict(type='CameraHead', hidden_channels=16,
+                                       init_cam=(0.2, 0.5, 0.4)), in_channels=64)
     out = head(feats())
     assert out['cam'].shape == (2, 2, 3) and out['rel_root'].shape == (2, 3)
     expected = torch.tensor([0.2, 0.5, 0.4]).expand(2, 2, 3)

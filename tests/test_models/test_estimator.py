@@ -6,7 +6,9 @@ import torch.nn as nn
 from mmengine.optim import OptimWrapper
 from mmengine.runner.checkpoint import load_state_dict
 
-from gclhand.registry import MODELS
+from gclhand.models.losses import HandLoss
+from gclhand.registry import HEADS, LOSSES, MODELS
+from gclhand.utils.build import ConfigError
 from gclhand.structures.hand_data_sample import HandDataSample
 
 IMG = 64
@@ -220,3 +222,79 @@ def test_overfit_eight_samples_below_1mm():
     pred = torch.stack([p.pred_joints_3d for p in preds])
     gt = torch.stack([s.gt_joints_3d for s in data['data_samples']])
     assert intaghand_mpjpe_mm(pred, gt) < 1.0
+
+
+@LOSSES.register_module(force=True)
+class RelRootNormForTest(HandLoss):
+    """A loss the estimator has never heard of: |pred| of a prediction named in the config."""
+
+    default_pred = default_target = 'rel_root'
+
+    def forward(self, pred, target, valid=None):
+        return self.loss_weight * (pred - target).norm(dim=-1).mean()
+
+
+@HEADS.register_module(force=True)
+class MeanColourHeadForTest(nn.Module):
+    """An auxiliary head: predicts the image's mean colour from the finest feature map."""
+
+    def __init__(self, in_channels):
+        super().__init__()
+        self.lin = nn.Linear(in_channels[0], 3)
+
+    def forward(self, feats):
+        return dict(mean_colour=self.lin(feats[0].mean((2, 3))))
+
+
+def test_losses_come_from_the_config_alone():
+    """A new registered loss is a config line: the estimator sums whatever the config lists,
+    with the prediction and target each names (issue 17.2)."""
+    model = build(losses=dict(
+        joints_3d=dict(type='JointLoss3D', loss_weight=10.0),
+        rel=dict(type='RelRootNormForTest', loss_weight=2.0)))
+    data = model.data_preprocessor(make_batch(model), True)
+    losses = model(**data, mode='loss')
+    assert set(losses) == {'loss_joints_3d', 'loss_rel'}
+    # the value is the new loss on the named prediction and target, by hand:
+    out = model._forward_net(data['inputs'])[0]
+    gt = torch.stack([s.gt_joints_3d for s in data['data_samples']])
+    expected = 2.0 * (out['rel_root'] * model.canonical_length
+                      - (gt[:, 0, 0] - gt[:, 1, 0])).norm(dim=-1).mean()
+    torch.testing.assert_close(losses['loss_rel'], expected)
+
+
+def test_loss_pred_and_target_keys_are_config():
+    """The same class compares other entries when the config says so; a key that does not
+    exist names the config key and what exists."""
+    model = build(losses=dict(v=dict(type='JointLoss3D', pred='verts_3d', target='verts_3d')))
+    data = model.data_preprocessor(make_batch(model), True)
+    got = model(**data, mode='loss')['loss_v']
+    ref = build(losses=dict(v=dict(type='VertexLoss3D')))
+    ref.load_state_dict(model.state_dict())
+    # JointLoss3D on vertices roots at vertex 9, not joint 9: a different number
+    assert not torch.allclose(got, ref(**data, mode='loss')['loss_v'])
+    bad = build(losses=dict(j=dict(type='JointLoss3D', pred='jointz')))
+    with pytest.raises(ConfigError, match=r"model\.losses\.j: .*'jointz'.*joints_3d"):
+        bad(**data, mode='loss')
+
+
+def test_aux_heads_feed_losses_and_are_training_only(tmp_path):
+    """An auxiliary head's prediction reaches a configured loss through the target of the
+    same name (a gt_<name> field of the data samples); deploy() removes the head and a
+    checkpoint with it loads into a model without it."""
+    model = build(aux_heads=dict(colour=dict(type='MeanColourHeadForTest')),
+                  losses=dict(colour=dict(type='RelRootNormForTest', pred='mean_colour',
+                                          target='mean_colour', valid=None)))
+    batch = make_batch(model)
+    for s, img in zip(batch['data_samples'], batch['inputs']):
+        s.gt_mean_colour = img.float().mean((1, 2))
+    data = model.data_preprocessor(batch, True)
+    losses = model(**data, mode='loss')
+    assert set(losses) == {'loss_colour'}
+    losses['loss_colour'].backward()
+    assert model.aux_heads['colour'].lin.weight.grad.abs().sum() > 0
+    state = model.state_dict()
+    assert any(k.startswith('aux_heads.') for k in state)
+    plain = build()
+    load_state_dict(plain, state, strict=True)  # aux_heads.* dropped with a log line
+    assert model.deploy().aux_heads is None

@@ -8,7 +8,6 @@ tokens (its "pose-aware attention") and (ii) attention to the other hand's nodes
 import torch
 import torch.nn as nn
 
-from gclhand.registry import DECODERS
 
 
 class _AttentionBlock(nn.Module):
@@ -33,7 +32,6 @@ class _AttentionBlock(nn.Module):
         return x + self.ffn(self.norm_ffn(x))
 
 
-@DECODERS.register_module()
 class ImageAttention(_AttentionBlock):
     """Graph nodes attend to the tokens of one encoder feature map.
 
@@ -67,7 +65,6 @@ class ImageAttention(_AttentionBlock):
         return self.attend(x.reshape(B * H, N, C), kv).view(B, H, N, C)
 
 
-@DECODERS.register_module()
 class CrossHandAttention(_AttentionBlock):
     """Each hand's nodes attend to the other hand's nodes (IntagHand's cross-hand attention).
 

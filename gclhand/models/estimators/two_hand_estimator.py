@@ -27,9 +27,10 @@ from mmengine.logging import print_log
 from mmengine.model import BaseModel
 from mmengine.optim import OptimWrapper
 
-from gclhand.registry import DECODERS, ENCODERS, LOSSES, MODELS
+from gclhand.models.losses.base import MissingLossInput
+from gclhand.registry import DECODERS, ENCODERS, HEADS, LOSSES, MODELS, NECKS
 from gclhand.structures.hand_data_sample import HANDS, HandDataSample
-from gclhand.utils.build import build_component, fill_defaults
+from gclhand.utils.build import ConfigError, build_component, fill_defaults
 
 #: joints (library order) that define the normalising length: wrist -> middle MCP.
 WRIST, MIDDLE_MCP = 0, 9
@@ -41,18 +42,23 @@ class TwoHandEstimator(BaseModel):
 
     Args:
         encoder: ``ENCODERS`` config (ResNet-50 in the paper).
-        hand_split: ``DECODERS`` config of :class:`~gclhand.models.decoders.HandSplit`;
+        hand_split: ``NECKS`` config of :class:`~gclhand.models.necks.HandSplit`;
             ``in_channels``, ``num_nodes`` and ``out_channels`` default to the encoder's and
             decoder's sizes.
         decoder: ``DECODERS`` config of :class:`~gclhand.models.decoders.ChebGCNDecoder`;
             ``graph`` and ``feat_channels`` default to the built hierarchy and the encoder.
-        camera_head: ``DECODERS`` config of :class:`~gclhand.models.decoders.CameraHead`.
+        camera_head: ``HEADS`` config of :class:`~gclhand.models.heads.CameraHead`.
         hand_model: config for :func:`gclhand.hand.build_hand_model`.
         graph: keyword arguments of :func:`gclhand.hand.build_graph_hierarchy`
             (``num_nodes``, ``cache_dir``).
-        losses: mapping ``name -> LOSSES config``; the names used are ``joints_3d``,
-            ``verts_3d``, ``joints_2d``, ``bone_length``, ``transition`` (any may be left
-            out), each logged as ``loss_<name>``; weights come from the configs.
+        losses: mapping ``name -> LOSSES config`` (:class:`~gclhand.models.losses.HandLoss`);
+            every entry is computed and summed, logged as ``loss_<name>``. Each loss names
+            the prediction and the target it compares (``pred=``, ``target=``; keys in
+            :meth:`loss` and ``docs/internals.md``); weights come from the configs.
+        aux_heads: optional mapping ``name -> HEADS config`` of training-only heads on the
+            encoder's feature maps (e.g. IntagHand's 2D heatmap / mask / dense-correspondence
+            supervision); each returns a dict of predictions that the losses can name.
+            :meth:`deploy` removes them with the DGCL module.
         dgcl: optional ``MODELS`` config of the training-only DGCL module (e.g. ``DGCLNet``).
         root_index: joint the 3D losses and the weak-perspective projection are relative to
             (0 = wrist).
@@ -70,6 +76,7 @@ class TwoHandEstimator(BaseModel):
                  hand_model: dict = dict(type='MANOHandModel'),
                  graph: dict = dict(num_nodes=(63, 126, 252)),
                  losses: Optional[dict] = None,
+                 aux_heads: Optional[dict] = None,
                  dgcl: Optional[dict] = None,
                  root_index: int = WRIST,
                  canonical_length: Optional[float] = None,
@@ -101,12 +108,17 @@ class TwoHandEstimator(BaseModel):
         self.decoder = build_component(DECODERS, decoder, 'model.decoder',
                                        graph=graph_hierarchy, feat_channels=enc_channels,
                                        template=self._normalised_template())
-        self.hand_split = build_component(DECODERS, hand_split, 'model.hand_split',
+        self.hand_split = build_component(NECKS, hand_split, 'model.hand_split',
                                           in_channels=enc_channels[-1],
                                           num_nodes=self.decoder.num_nodes[0],
                                           out_channels=self.decoder.in_channels)
-        self.camera_head = build_component(DECODERS, camera_head, 'model.camera_head',
+        self.camera_head = build_component(HEADS, camera_head, 'model.camera_head',
                                            in_channels=enc_channels[-1])
+        self.aux_heads = None if not aux_heads else torch.nn.ModuleDict({
+            name: build_component(HEADS, fill_defaults(HEADS, cfg, in_channels=enc_channels,
+                                                       num_joints=21),
+                                  f'model.aux_heads.{name}')
+            for name, cfg in aux_heads.items()})
         self.losses = torch.nn.ModuleDict({
             name: build_component(LOSSES, cfg, f'model.losses.{name}')
             for name, cfg in (losses or {}).items()
@@ -176,48 +188,77 @@ class TwoHandEstimator(BaseModel):
             raise KeyError(f"data sample has no '{key}': the training pipeline must end in "
                            f"PackHandInputs with 3D/2D hand labels") from e
 
-    def loss(self, inputs: torch.Tensor,
-             data_samples: List[HandDataSample]) -> Dict[str, torch.Tensor]:
-        """Weighted loss terms (HandDGCL eq. 7-9; DGCL terms from ``self.dgcl``)."""
-        out, feats, G = self._forward_net(inputs)
-        gt_joints = self._stack(data_samples, 'gt_joints_3d').to(inputs.device)  # (B,2,21,3) m
-        gt_verts = self._stack(data_samples, 'gt_verts_3d').to(inputs.device)
-        gt_2d = self._stack(data_samples, 'gt_joints_2d').to(inputs.device)
-        valid = self._stack(data_samples, 'hand_valid').to(inputs.device)  # (B, 2)
+    def loss_targets(self, inputs: torch.Tensor,
+                     data_samples: List[HandDataSample]) -> Dict[str, torch.Tensor]:
+        """The batch's targets, by name (``docs/internals.md``, "Losses").
 
+        - ``joints_3d`` (B, 2, 21, 3), ``verts_3d`` (B, 2, 778, 3): relative to the root joint
+          (``root_index``) and divided by each GT hand's wrist-to-middle-MCP length
+          (HandDGCL section 3.4), the units the decoder predicts in;
+        - ``joints_3d_metric`` (B, 2, 21, 3): camera-frame metres as annotated;
+        - ``joints_2d`` (B, 2, 21, 2): input-image pixels; ``image_size``: (W, H);
+        - ``rel_root`` (B, 3): left wrist minus right wrist, metres;
+        - ``hand_valid`` (B, 2): 1 where the hand is annotated;
+        - every other ``gt_<name>`` field of the data samples as ``<name>`` (e.g. the
+          auxiliary ``heatmaps``, ``mask``, ``dense`` targets).
+        """
+        device = inputs.device
+        fields = set(data_samples[0].keys()) if data_samples else set()
+        targets = {key[3:]: self._stack(data_samples, key).to(device)
+                   for key in sorted(fields) if key.startswith('gt_')}
+        for key in ('joints_3d', 'verts_3d', 'joints_2d'):
+            if key not in targets:
+                self._stack(data_samples, f'gt_{key}')  # raises the message above
+        gt_joints, gt_verts = targets['joints_3d'], targets['verts_3d']
         root = gt_joints[:, :, self.root_index:self.root_index + 1]
         length = (gt_joints[:, :, MIDDLE_MCP] - gt_joints[:, :, WRIST]).norm(dim=-1)
         length = length.clamp_min(1e-6)[..., None, None]  # (B, 2, 1, 1)
-        gt_joints_n = (gt_joints - root) / length
-        gt_verts_n = (gt_verts - root) / length
-        wh = (inputs.shape[-1], inputs.shape[-2])
-        pred_2d = out['joints_2d'] * out['joints_2d'].new_tensor(wh)  # -> pixels
+        targets.update(
+            joints_3d_metric=gt_joints,
+            joints_3d=(gt_joints - root) / length,
+            verts_3d=(gt_verts - root) / length,
+            rel_root=gt_joints[:, 0, WRIST] - gt_joints[:, 1, WRIST],
+            hand_valid=self._stack(data_samples, 'hand_valid').to(device),
+            image_size=(inputs.shape[-1], inputs.shape[-2]))
+        return targets
 
-        # LOSSES align roots and divide by the GT reference bone themselves; the targets
-        # handed to them are already normalised (reference bone = 1), so that is a no-op and
-        # predictions and targets share the decoder's normalised unit.
+    def loss_predictions(self, out: dict, feats: List[torch.Tensor],
+                         inputs: torch.Tensor) -> Dict[str, torch.Tensor]:
+        """The network's outputs under the target names (same units), plus aux heads'.
+
+        ``joints_3d``, ``verts_3d`` (normalised, root-relative), ``joints_2d`` (pixels),
+        ``rel_root`` (metres), ``cam`` (B, 2, 3), and every output of ``aux_heads``.
+        """
+        wh = (inputs.shape[-1], inputs.shape[-2])
+        preds = dict(joints_3d=out['joints'], verts_3d=out['verts'],
+                     joints_2d=out['joints_2d'] * out['joints_2d'].new_tensor(wh),
+                     rel_root=out['rel_root'] * self.canonical_length, cam=out['cam'])
+        for head in (self.aux_heads or {}).values():
+            preds.update(head(feats))
+        return preds
+
+    def loss(self, inputs: torch.Tensor,
+             data_samples: List[HandDataSample]) -> Dict[str, torch.Tensor]:
+        """Weighted loss terms: every entry of ``model.losses`` (HandDGCL eq. 7-9) and the
+        DGCL terms (eq. 10-13) from ``self.dgcl``."""
+        out, feats, G = self._forward_net(inputs)
+        targets = self.loss_targets(inputs, data_samples)
+        preds = self.loss_predictions(out, feats, inputs)
         losses = OrderedDict()
         for name, loss_fn in self.losses.items():
-            key = f'loss_{name}'
-            if name == 'joints_3d' or name == 'bone_length':
-                losses[key] = loss_fn(out['joints'], gt_joints_n, valid)
-            elif name == 'verts_3d':
-                losses[key] = loss_fn(out['verts'], gt_verts_n, valid, pred_joints=out['joints'],
-                                      target_joints=gt_joints_n)
-            elif name == 'joints_2d':
-                losses[key] = loss_fn(pred_2d, gt_2d, valid, image_size=wh)
-            elif name == 'transition':  # metres, left wrist - right wrist
-                gt_rel = gt_joints[:, 0, WRIST] - gt_joints[:, 1, WRIST]
-                losses[key] = loss_fn(out['rel_root'] * self.canonical_length, gt_rel, valid)
-            else:
-                raise KeyError(f"model.losses.{name}: unknown loss slot; use joints_3d, "
-                               f"verts_3d, joints_2d, bone_length or transition")
+            try:
+                kwargs = loss_fn.select(preds, targets)
+            except MissingLossInput as e:
+                raise ConfigError(f'model.losses.{name}: {e.args[0]}') from None
+            losses[f'loss_{name}'] = loss_fn(**kwargs)
 
         if self.dgcl is not None:
+            gt_joints = targets['joints_3d_metric']
             gt_joints_rel = gt_joints - gt_joints[:, :, WRIST:WRIST + 1]
             losses.update(self.dgcl.loss(G, out['node_feats'], feats, self.decoder,
                                          coarse_graph=self.decoder.graph(0),
-                                         gt_joints_rel=gt_joints_rel, hand_valid=valid))
+                                         gt_joints_rel=gt_joints_rel,
+                                         hand_valid=targets['hand_valid']))
         return losses
 
     # -- inference ---------------------------------------------------------------------
@@ -245,22 +286,26 @@ class TwoHandEstimator(BaseModel):
 
     # -- deployment / checkpoints ------------------------------------------------------
     def deploy(self) -> 'TwoHandEstimator':
-        """Drop the training-only DGCL module: the result is exactly the baseline model."""
-        if self.dgcl is not None:
-            del self.dgcl
-            self.dgcl = None
+        """Drop the training-only parts (DGCL module, auxiliary heads): the result is exactly
+        the baseline model that ``predict`` runs."""
+        for name in ('dgcl', 'aux_heads'):
+            if getattr(self, name) is not None:
+                delattr(self, name)
+                setattr(self, name, None)
         return self
 
     def _drop_dgcl_keys(self, module, state_dict, prefix, *args) -> None:
-        """Load-state-dict pre-hook: a DGCL checkpoint loads into a model without DGCL."""
-        if self.dgcl is not None:
-            return
-        dropped = [k for k in state_dict if k.startswith(prefix + 'dgcl.')]
-        for k in dropped:
-            del state_dict[k]
-        if dropped:
-            print_log(f'TwoHandEstimator: dropped {len(dropped)} training-only "dgcl." '
-                      f'checkpoint entries (model has no DGCL module)', 'current')
+        """Load-state-dict pre-hook: a checkpoint with training-only parts (``dgcl.``,
+        ``aux_heads.``) loads into a model without them."""
+        for name in ('dgcl', 'aux_heads'):
+            if getattr(self, name) is not None:
+                continue
+            dropped = [k for k in state_dict if k.startswith(f'{prefix}{name}.')]
+            for k in dropped:
+                del state_dict[k]
+            if dropped:
+                print_log(f'TwoHandEstimator: dropped {len(dropped)} training-only "{name}." '
+                          f'checkpoint entries (model has no such module)', 'current')
 
     # -- non-finite guard --------------------------------------------------------------
     def train_step(self, data: Union[dict, tuple, list],

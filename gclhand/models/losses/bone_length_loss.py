@@ -1,15 +1,16 @@
 """L1 loss on bone lengths (the paper's length loss, eq. 9)."""
 from typing import Optional, Sequence
 
-from torch import Tensor, nn
+from torch import Tensor
 
 from gclhand.evaluation.functional import REFERENCE_BONE, bone_lengths, reference_length
 from gclhand.registry import LOSSES
+from .base import HandLoss
 from .utils import masked_mean
 
 
 @LOSSES.register_module()
-class BoneLengthLoss(nn.Module):
+class BoneLengthLoss(HandLoss):
     r"""L1 between predicted and GT bone lengths (paper eq. 9, :math:`L_{length}`).
 
     .. math::
@@ -22,6 +23,8 @@ class BoneLengthLoss(nn.Module):
 
     Args:
         loss_weight: :math:`\lambda_4` (1e-3 in the paper).
+        pred, target, valid: keys of what is compared (:class:`HandLoss`); default
+            ``'joints_3d'`` (normalised, root-relative joints) for both.
         parents: parent index of each joint (-1 for the root); ``None`` = library tree
             (:data:`gclhand.hand.joints.LIBRARY_PARENTS`).
         normalize: divide by the GT hand's reference length (units of hand size, like
@@ -34,11 +37,12 @@ class BoneLengthLoss(nn.Module):
         scalar.
     """
 
+    default_pred = default_target = 'joints_3d'
+
     def __init__(self, loss_weight: float = 1.0, parents: Optional[Sequence[int]] = None,
                  normalize: bool = False, ref_bone: Sequence[int] = REFERENCE_BONE,
-                 eps: float = 1e-6) -> None:
-        super().__init__()
-        self.loss_weight = loss_weight
+                 eps: float = 1e-6, **keys) -> None:
+        super().__init__(loss_weight, **keys)
         self.parents = None if parents is None else tuple(parents)
         self.normalize = normalize
         self.ref_bone = tuple(ref_bone)
@@ -52,4 +56,4 @@ class BoneLengthLoss(nn.Module):
         return self.loss_weight * masked_mean(err, valid)
 
     def extra_repr(self) -> str:
-        return f'loss_weight={self.loss_weight}, normalize={self.normalize}'
+        return f'{super().extra_repr()}, normalize={self.normalize}'

@@ -2,16 +2,17 @@
 from typing import Optional, Sequence, Union
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from gclhand.registry import LOSSES
+from .base import HandLoss
 from .utils import masked_mean
 
 ImageSize = Union[int, Sequence[int], Tensor]
 
 
 @LOSSES.register_module()
-class Joint2DLoss(nn.Module):
+class Joint2DLoss(HandLoss):
     r"""L1 loss between predicted and GT 2D joints, in image-size-normalised coordinates.
 
     .. math::
@@ -29,7 +30,10 @@ class Joint2DLoss(nn.Module):
     Args:
         loss_weight: :math:`\lambda_3`.
         image_size: ``S`` (square) or ``(W, H)`` of the network input; ``None`` compares raw
-            pixels.  ``forward(..., image_size=...)`` overrides it per call.
+            pixels.  ``forward(..., image_size=...)`` overrides it per call; the estimator
+            passes its input size (target ``'image_size'``).
+        pred, target, valid: keys of what is compared (:class:`HandLoss`); default
+            ``'joints_2d'`` (pixels) for both.
 
     Shapes:
         pred, target: ``(B, 2, K, 2)`` pixels (x, y); valid: ``(B, 2)`` or None;
@@ -37,10 +41,17 @@ class Joint2DLoss(nn.Module):
         Returns the weighted scalar.
     """
 
-    def __init__(self, loss_weight: float = 1.0, image_size: Optional[ImageSize] = None) -> None:
-        super().__init__()
-        self.loss_weight = loss_weight
+    default_pred = default_target = 'joints_2d'
+
+    def __init__(self, loss_weight: float = 1.0, image_size: Optional[ImageSize] = None,
+                 **keys) -> None:
+        super().__init__(loss_weight, **keys)
         self.image_size = image_size
+
+    def select(self, preds, targets):
+        kwargs = super().select(preds, targets)
+        kwargs['image_size'] = targets.get('image_size')
+        return kwargs
 
     @staticmethod
     def _size_tensor(size: ImageSize, ref: Tensor) -> Tensor:
@@ -63,4 +74,4 @@ class Joint2DLoss(nn.Module):
         return self.loss_weight * masked_mean(diff.mean(dim=(-2, -1)), valid)
 
     def extra_repr(self) -> str:
-        return f'loss_weight={self.loss_weight}, image_size={self.image_size}'
+        return f'{super().extra_repr()}, image_size={self.image_size}'

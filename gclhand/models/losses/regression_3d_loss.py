@@ -1,11 +1,12 @@
 """Root-aligned, scale-normalised L1 losses on 3D joints and vertices (paper eq. 8)."""
 from typing import Optional, Sequence
 
-from torch import Tensor, nn
+from torch import Tensor
 
 from gclhand.evaluation.functional import (INTAGHAND_ROOT, REFERENCE_BONE, align_root,
                                            reference_length)
 from gclhand.registry import LOSSES
+from .base import HandLoss, pick
 from .utils import masked_mean
 
 
@@ -27,13 +28,12 @@ def aligned_l1(pred: Tensor, target: Tensor, pred_root: Tensor, target_root: Ten
     return diff.abs().mean(dim=(-2, -1)) / scale
 
 
-class _AlignedLoss3D(nn.Module):
+class _AlignedLoss3D(HandLoss):
     """Shared configuration of :class:`JointLoss3D` and :class:`VertexLoss3D`."""
 
     def __init__(self, loss_weight: float = 1.0, root_index: int = INTAGHAND_ROOT,
-                 ref_bone: Sequence[int] = REFERENCE_BONE, eps: float = 1e-6) -> None:
-        super().__init__()
-        self.loss_weight = loss_weight
+                 ref_bone: Sequence[int] = REFERENCE_BONE, eps: float = 1e-6, **keys) -> None:
+        super().__init__(loss_weight, **keys)
         self.root_index = root_index
         self.ref_bone = tuple(ref_bone)
         self.eps = eps
@@ -46,8 +46,7 @@ class _AlignedLoss3D(nn.Module):
         return self.loss_weight * masked_mean(err, valid)
 
     def extra_repr(self) -> str:
-        return (f'loss_weight={self.loss_weight}, root_index={self.root_index}, '
-                f'ref_bone={self.ref_bone}')
+        return f'{super().extra_repr()}, root_index={self.root_index}, ref_bone={self.ref_bone}'
 
 
 @LOSSES.register_module()
@@ -71,11 +70,15 @@ class JointLoss3D(_AlignedLoss3D):
         root_index: root joint (9 = middle MCP, library order).
         ref_bone: ``(start, end)`` joints of the reference length (wrist -> middle MCP).
         eps: lower bound of the reference length (a missing all-zero GT hand stays finite).
+        pred, target, valid: keys of what is compared (:class:`~.base.HandLoss`); default
+            ``'joints_3d'`` for both.
 
     Shapes:
         pred, target: ``(B, 2, K, 3)`` metres (any common unit); valid: ``(B, 2)`` or None.
         Returns the weighted scalar.
     """
+
+    default_pred = default_target = 'joints_3d'
 
     def forward(self, pred: Tensor, target: Tensor, valid: Optional[Tensor] = None) -> Tensor:
         return self._loss(pred, target, pred, target, valid)
@@ -95,11 +98,28 @@ class VertexLoss3D(_AlignedLoss3D):
     Args:
         loss_weight: :math:`\lambda_2` (10 in the paper).
         root_index, ref_bone, eps: as :class:`JointLoss3D`.
+        pred, target, valid: keys of what is compared; default ``'verts_3d'`` for both.
+        pred_joints, target_joints: keys of the joints that give each hand's root and scale;
+            default ``'joints_3d'`` for both.
 
     Shapes:
         pred, target: ``(B, 2, V, 3)``; valid: ``(B, 2)`` or None; pred_joints,
         target_joints: ``(B, 2, J, 3)``.  Returns the weighted scalar.
     """
+
+    default_pred = default_target = 'verts_3d'
+
+    def __init__(self, *args, pred_joints: str = 'joints_3d', target_joints: str = 'joints_3d',
+                 **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.pred_joints_key = pred_joints
+        self.target_joints_key = target_joints
+
+    def select(self, preds, targets):
+        kwargs = super().select(preds, targets)
+        kwargs['pred_joints'] = pick(preds, self.pred_joints_key, 'prediction', 'VertexLoss3D')
+        kwargs['target_joints'] = pick(targets, self.target_joints_key, 'target', 'VertexLoss3D')
+        return kwargs
 
     def forward(self, pred: Tensor, target: Tensor, valid: Optional[Tensor] = None,
                 pred_joints: Optional[Tensor] = None,

@@ -9,10 +9,10 @@ from typing import Dict, List, Sequence
 import torch
 import torch.nn as nn
 
-from gclhand.registry import DECODERS
+from gclhand.registry import HEADS
 
 
-@DECODERS.register_module()
+@HEADS.register_module()
 class CameraHead(nn.Module):
     """Pooled global feature -> weak-perspective cameras and relative root translation.
 

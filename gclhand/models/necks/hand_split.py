@@ -20,10 +20,10 @@ from typing import List
 import torch
 import torch.nn as nn
 
-from gclhand.registry import DECODERS
+from gclhand.registry import NECKS
 
 
-@DECODERS.register_module()
+@NECKS.register_module()
 class HandSplit(nn.Module):
     """Global feature -> left/right graph features ``G`` of shape ``(B, 2, N0, C0)``.
 
