@@ -14,6 +14,7 @@ docs/data.md; the work is done by :func:`gclhand.datasets.interhand_prepare.prep
 import argparse
 import sys
 
+from gclhand.datasets.aux_maps import AUX_KINDS
 from gclhand.datasets.interhand_prepare import format_report, prepare_interhand
 
 
@@ -40,6 +41,9 @@ def parse_args(argv=None):
     parser.add_argument('--min-image-mean', type=float, default=10.0,
                         help='drop images darker than this mean intensity (0-255; IntagHand: '
                         '10); 0 keeps all')
+    parser.add_argument('--no-aux-maps', action='store_true',
+                        help="do not render IntagHand's auxiliary encoder targets (mask/, "
+                        'dense/, hms/; written by default)')
     parser.add_argument('--no-progress', action='store_true', help='hide the progress bar')
     return parser.parse_args(argv)
 
@@ -51,7 +55,7 @@ def main(argv=None) -> int:
         hand_ratio=args.hand_ratio, jpeg_quality=args.jpeg_quality, chunk=args.chunk,
         max_samples=args.max_samples, mano_dir=args.mano_dir,
         skip_bad_images=args.skip_bad_images, min_image_mean=args.min_image_mean,
-        progress=not args.no_progress)
+        aux_maps=() if args.no_aux_maps else AUX_KINDS, progress=not args.no_progress)
     print(format_report(args.split, stats))
     return 0
 

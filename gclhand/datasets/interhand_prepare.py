@@ -12,7 +12,10 @@ For every selected annotation (:func:`~.interhand26m.load_interhand_release`: in
    atomically) with the MANO fit in IntagHand's format: ``R`` = rotation matrix of the
    global orientation, ``pose`` = the 45 PCA coefficients of the finger pose, and the
    annotated joints ``joint_3d`` (world mm, the data file's ``joint_valid``) for the
-   official protocol.
+   official protocol,
+4. renders IntagHand's auxiliary encoder targets from the same meshes into the crop
+   (``mask/{i}.jpg``, ``dense/{i}.jpg``, ``hms/{i}_{k}_{left|right}.jpg``;
+   :class:`~gclhand.datasets.aux_maps.AuxMapRenderer`), unless ``aux_maps`` is empty.
 
 Like IntagHand's preprocessing, images darker than ``min_image_mean`` (10 of 255; blank
 frames of the release) are dropped.  ``{out}/{split}/conversion.json`` records the hand
@@ -36,6 +39,8 @@ import torch
 from tqdm import tqdm
 
 from gclhand.structures import HANDS
+from gclhand.utils.build import ConfigError
+from .aux_maps import AUX_KINDS, AuxMapRenderer, write_aux_maps
 from .errors import ImageError
 from .geometry import axis_angle_to_matrix, crop_affine, project_points, to_homogeneous_affine
 from .hand_gt import build_dataset_hand_model, two_hand_gt
@@ -102,7 +107,8 @@ def read_image(path: str) -> np.ndarray:
 def convert_records(records: List[dict], indices: Sequence[int], out_split_dir: str,
                     img_size: int = 256, hand_ratio: float = 0.7, jpeg_quality: int = 95,
                     hand_model: Optional[dict] = None, pca_hand_model: Optional[dict] = None,
-                    skip_bad_images: bool = False, min_image_mean: float = 10.0) -> Counter:
+                    skip_bad_images: bool = False, min_image_mean: float = 10.0,
+                    aux_maps: Sequence[str] = AUX_KINDS) -> Counter:
     """Convert ``records`` (with output indices ``indices``) into the IntagHand layout.
 
     Args:
@@ -119,6 +125,8 @@ def convert_records(records: List[dict], indices: Sequence[int], out_split_dir: 
         skip_bad_images: skip missing/corrupt source images instead of raising.
         min_image_mean: drop images whose mean intensity (0-255) is below this (IntagHand:
             10); 0 keeps every image.
+        aux_maps: which of IntagHand's auxiliary maps (``'mask'``, ``'dense'``, ``'hms'``)
+            to render and write beside ``anno/``.
 
     Returns:
         counts: ``written`` and, per reason of :data:`CONVERSION_DROP_REASONS`, the samples
@@ -131,8 +139,9 @@ def convert_records(records: List[dict], indices: Sequence[int], out_split_dir: 
     hm = build_dataset_hand_model(hm_cfg)
     pca_hm = build_dataset_hand_model(dict(pca_hand_model or dict(hm_cfg, use_pca=True)))
     params = mano_fits_to_model_params(records)
-    _, joints = two_hand_gt(hm, params, np.stack([r['cam_R'] for r in records]),
-                            np.stack([r['cam_t'] for r in records]))
+    verts, joints = two_hand_gt(hm, params, np.stack([r['cam_R'] for r in records]),
+                                np.stack([r['cam_t'] for r in records]))
+    render_aux = AuxMapRenderer(hm, aux_maps) if aux_maps else None
     pca = {side: pca_from_axis_angle(
         params[side]['hand_pose'],
         np.asarray(pca_hm.arrays[side]['hands_components'][:pca_hm.num_pca_comps]))
@@ -170,6 +179,9 @@ def convert_records(records: List[dict], indices: Sequence[int], out_split_dir: 
         if not ok:
             raise ImageError(img_path, 'JPEG encoding failed')
         write_bytes_atomic(buf.tobytes(), img_path)
+        if render_aux is not None:
+            write_aux_maps(out_split_dir, i, quality=jpeg_quality,
+                           **render_aux(verts[n], joints[n], K, img_size))
         dump_pickle_atomic(anno, anno_path)  # last: the sample counts as done
         outcome['written'] += 1
     return outcome
@@ -209,10 +221,10 @@ def _check_or_write_record(out_split_dir: str, record: dict) -> None:
                 f"{old.get('hand_model_kind')} hand model {old['hand_model_hash']}, not with the "
                 f"{record['hand_model_kind']} model {record['hand_model_hash']} loaded now; "
                 'resume with the same --mano-dir, or delete the split folder to start over')
-        changed = [k for k in ('img_size', 'hand_ratio', 'min_image_mean')
+        changed = [k for k in ('img_size', 'hand_ratio', 'min_image_mean', 'aux_maps')
                    if old.get(k) != record[k]]
         if changed:
-            raise HandModelMismatchError(
+            raise ConfigError(
                 f"{old['_path']}: this split was partly converted with other settings "
                 f"({', '.join(f'{k}={old.get(k)}' for k in changed)}); resume with the same "
                 'options, or delete the split folder to start over')
@@ -223,13 +235,14 @@ def prepare_interhand(root: str, out: str, split: str, workers: int = 1, img_siz
                       hand_ratio: float = 0.7, jpeg_quality: int = 95, chunk: int = 64,
                       max_samples: Optional[int] = None, mano_dir: Optional[str] = None,
                       skip_bad_images: bool = False, min_image_mean: float = 10.0,
-                      progress: bool = True) -> dict:
+                      aux_maps: Sequence[str] = AUX_KINDS, progress: bool = True) -> dict:
     """Convert one split of the release to ``{out}/{split}`` (resumable, see module doc).
 
     Args:
         root: release root; out: output root; split: ``'train'``/``'val'``/``'test'``.
         workers: worker processes (1: convert in this process).
-        img_size, hand_ratio, jpeg_quality, min_image_mean: see :func:`convert_records`.
+        img_size, hand_ratio, jpeg_quality, min_image_mean, aux_maps: see
+            :func:`convert_records`.
         chunk: samples per work item (one batched hand-model call each).
         max_samples: convert only the first ``max_samples`` selected samples.
         mano_dir: real MANO folder (default ``$GCLHAND_MANO_DIR``, else procedural).
@@ -252,13 +265,13 @@ def prepare_interhand(root: str, out: str, split: str, workers: int = 1, img_siz
     identity = hand_model_identity(pca_hm)
     record = dict(identity, source=INTERHAND_SOURCE, split=split, release_root=osp.abspath(root),
                   img_size=img_size, hand_ratio=hand_ratio, min_image_mean=min_image_mean,
-                  converter='gclhand.datasets.interhand_prepare')
+                  aux_maps=sorted(aux_maps), converter='gclhand.datasets.interhand_prepare')
     os.makedirs(out_split_dir, exist_ok=True)
     _check_or_write_record(out_split_dir, record)
     todo = pending(records, out_split_dir)
     opts = dict(out_split_dir=out_split_dir, img_size=img_size, hand_ratio=hand_ratio,
                 jpeg_quality=jpeg_quality, skip_bad_images=skip_bad_images,
-                min_image_mean=min_image_mean, hand_model=hm_cfg)
+                min_image_mean=min_image_mean, aux_maps=tuple(aux_maps), hand_model=hm_cfg)
     tasks = [([records[i] for i in todo[s:s + chunk]], todo[s:s + chunk])
              for s in range(0, len(todo), chunk)]
     bar = tqdm(total=len(todo), desc=f'InterHand2.6M {split} -> {out_split_dir}', unit='img',

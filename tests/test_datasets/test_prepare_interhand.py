@@ -189,3 +189,45 @@ def test_docs_and_configs_agree_on_the_data_root():
                      re.finditer(r'prepare_interhand\.py\s+\S+\s+(\S+)\s+--split', text)]
     assert len(commands) >= 4
     assert {out for _, out in commands} == {root}, commands
+
+
+def test_auxiliary_maps_are_written_in_intaghands_layout(release, tmp_path):
+    """mask/{i}.jpg, dense/{i}.jpg and hms/{i}_{k}_{left|right}.jpg (k = 0..6), rendered
+    from the MANO fits into the crop: heatmap peaks at the projected joints, each hand's
+    silhouette in its own mask channel under its projected vertices."""
+    from gclhand.datasets.aux_maps import HEATMAP_SIZE, read_aux_map
+    out = str(tmp_path / 'intag')
+    _run_tool(release, out, '--split', 'test', '--img-size', '64')
+    split = os.path.join(out, 'test')
+    assert sorted(os.listdir(os.path.join(split, 'mask'))) == ['0.jpg', '1.jpg']
+    assert sorted(os.listdir(os.path.join(split, 'dense'))) == ['0.jpg', '1.jpg']
+    assert sorted(os.listdir(os.path.join(split, 'hms'))) == sorted(
+        f'{i}_{k}_{side}.jpg' for i in range(2) for k in range(7) for side in ('left', 'right'))
+    info = InterHandIntagDataset(out, 'test').get_data_info(0)
+    uv = project_points(info['gt_joints_3d'], info['cam_K'])                 # (2, 21, 2)
+    hms = read_aux_map(split, 0, 'hms').astype(float)                       # (64, 64, 42)
+    expected = (uv.reshape(-1, 2) + 0.5) * HEATMAP_SIZE / 64 - 0.5
+    peaks = np.array([np.unravel_index(np.argmax(hms[..., j]), hms.shape[:2])[::-1]
+                      for j in range(42)])
+    assert np.abs(peaks - expected).max() <= 1.0
+    import cv2
+    mask = read_aux_map(split, 0, 'mask')                                   # (64, 64, 2)
+    mask = cv2.dilate(mask, np.ones((3, 3), np.uint8))  # vertices on the outline: 1 px
+    verts_uv = np.rint(project_points(info['gt_verts_3d'], info['cam_K'])).astype(int)
+    for h in range(2):
+        inside = (verts_uv[h] >= 0).all(-1) & (verts_uv[h] < 64).all(-1)
+        u, v = verts_uv[h][inside].T
+        assert (mask[v, u].max(-1) > 0).mean() > 0.98  # the hand's pixels are masked ...
+        own = (mask[v, u, h] > 0).mean()
+        assert own > 0.5 and own > (mask[v, u, 1 - h] > 0).mean()  # ... mostly as itself
+    dense = read_aux_map(split, 0, 'dense')
+    hand = read_aux_map(split, 0, 'mask').max(-1) > 0
+    background = dense[cv2.dilate(hand.astype(np.uint8), np.ones((3, 3), np.uint8)) == 0]
+    assert dense[hand].mean() > 40 and background.mean() < 5  # JPEG rings a few pixels
+    # off: no folders; resuming with the other setting is refused
+    _run_tool(release, str(tmp_path / 'plain'), '--split', 'test', '--img-size', '64',
+              '--no-aux-maps')
+    assert sorted(os.listdir(tmp_path / 'plain' / 'test')) == ['anno', 'conversion.json', 'img']
+    from gclhand.utils.build import ConfigError
+    with pytest.raises(ConfigError, match='aux_maps'):
+        _run_tool(release, str(tmp_path / 'plain'), '--split', 'test', '--img-size', '64')
