@@ -14,7 +14,7 @@ from gclhand.structures import HANDS
 from .annotation import annotated_joints, hand_type_flags, read_intag_annotation
 from .errors import AnnotationError, DatasetError
 from .geometry import matrix_to_axis_angle, project_points
-from .hand_gt import build_dataset_hand_model, two_hand_gt
+from .hand_gt import HandLabelsMixin, build_dataset_hand_model, two_hand_gt
 from .pipeline import build_pipeline
 from .provenance import check_hand_model, is_real_data, warn_procedural_on_real_data
 
@@ -22,7 +22,7 @@ _ANNO_RE = re.compile(r'^(\d+)\.pkl$')
 
 
 @DATASETS.register_module()
-class InterHandIntagDataset(BaseDataset):
+class InterHandIntagDataset(HandLabelsMixin, BaseDataset):
     """Two-hand samples in the IntagHand layout: ``{data_root}/{split}/img/{i}.jpg`` and
     ``{data_root}/{split}/anno/{i}.pkl`` (schema: :mod:`gclhand.datasets.annotation`).
 
@@ -177,9 +177,8 @@ class InterHandIntagDataset(BaseDataset):
         return dict(gt_verts_3d=verts, gt_joints_3d=joints, gt_joints_2d=joints_2d)
 
     def _to_data_list(self, infos: List[dict]) -> List[dict]:
-        labels = self._labels(infos) if self.precompute_gt else None
         data_list = []
-        for n, info in enumerate(infos):
+        for info in infos:
             item = dict(img_path=info['img_path'], anno_path=info['anno_path'],
                         file_idx=info['file_idx'], hand_type=info['hand_type'],
                         gt_hand_type=hand_type_flags(info['hand_type']),
@@ -189,19 +188,5 @@ class InterHandIntagDataset(BaseDataset):
                 item['gt_joints_3d_annot'], item['joints_valid'] = annotated_joints(
                     info['joint_3d_world_coord'], info['joint_3d_joint_valid'],
                     info['cam_R'], info['cam_t'])
-            if labels is not None:
-                item.update({k: v[n] for k, v in labels.items()})
-            else:
-                item.update(mano=info['mano'], cam_R=info['cam_R'], cam_t=info['cam_t'])
             data_list.append(item)
-        return data_list
-
-    def get_data_info(self, idx: int) -> dict:
-        """The ``idx``-th sample's info; computes its labels when not precomputed."""
-        info = super().get_data_info(idx)
-        if 'gt_verts_3d' not in info:
-            labels = self._labels([info])
-            info.update({k: v[0] for k, v in labels.items()})
-            for key in ('mano', 'cam_R', 'cam_t'):
-                info.pop(key)
-        return info
+        return self._attach_labels(data_list, infos)

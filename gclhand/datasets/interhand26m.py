@@ -25,7 +25,7 @@ from gclhand.structures import HANDS
 from .annotation import HAND_TYPE_FLAGS, annotated_joints, hand_type_flags
 from .errors import AnnotationError
 from .geometry import project_points
-from .hand_gt import build_dataset_hand_model, two_hand_gt
+from .hand_gt import HandLabelsMixin, build_dataset_hand_model, two_hand_gt
 from .pipeline import build_pipeline
 from .provenance import warn_procedural_on_real_data
 
@@ -215,7 +215,7 @@ def mano_fits_to_model_params(records: List[dict]) -> dict:
 
 
 @DATASETS.register_module()
-class InterHand26MDataset(BaseDataset):
+class InterHand26MDataset(HandLabelsMixin, BaseDataset):
     """InterHand2.6M read straight from the official release (no preparation step).
 
     Images are the original camera images (e.g. 334x512); pipelines usually crop them
@@ -275,22 +275,16 @@ class InterHand26MDataset(BaseDataset):
                                   'hand_type_valid, MANO fits)')
         hm = build_dataset_hand_model(self.hand_model_cfg)
         warn_procedural_on_real_data(hm, f'InterHand2.6M {self.split}')
-        labels = self._labels(records) if self.precompute_gt else None
         data_list = []
-        for n, r in enumerate(records):
+        for r in records:
             annot, joints_valid = annotated_joints(r['joints_world'], r['joint_valid'],
                                                    r['cam_R'], r['cam_t'])
-            item = dict(img_path=r['img_path'], image_id=r['image']['id'],
-                        hand_type=r['hand_type'], gt_hand_type=hand_type_flags(r['hand_type']),
-                        hand_type_valid=np.float32(r['hand_type_valid']), cam_K=r['K'],
-                        hand_valid=_fit_flags(r), gt_joints_3d_annot=annot,
-                        joints_valid=joints_valid)
-            if labels is not None:
-                item.update({k: v[n] for k, v in labels.items()})
-            else:
-                item.update(mano=r['mano'], cam_R=r['cam_R'], cam_t=r['cam_t'])
-            data_list.append(item)
-        return data_list
+            data_list.append(dict(
+                img_path=r['img_path'], image_id=r['image']['id'], hand_type=r['hand_type'],
+                gt_hand_type=hand_type_flags(r['hand_type']),
+                hand_type_valid=np.float32(r['hand_type_valid']), cam_K=r['K'],
+                hand_valid=_fit_flags(r), gt_joints_3d_annot=annot, joints_valid=joints_valid))
+        return self._attach_labels(data_list, records)
 
     def _labels(self, records: List[dict]) -> dict:
         """Mesh labels of ``records`` (dicts with ``mano``, ``cam_R``, ``cam_t``, ``K``);
@@ -301,19 +295,11 @@ class InterHand26MDataset(BaseDataset):
                                     np.stack([r['cam_t'] for r in records]),
                                     batch_size=self.gt_batch_size)
         valid = np.stack([_fit_flags(r) for r in records])[:, :, None, None]
-        joints_2d = np.stack([project_points(j, r.get('K', r.get('cam_K')))
+        joints_2d = np.stack([project_points(j, r['K'] if 'K' in r else r['cam_K'])
                               for j, r in zip(joints, records)])
         return dict(gt_verts_3d=verts * valid, gt_joints_3d=joints * valid,
                     gt_joints_2d=joints_2d * valid)
 
-    def get_data_info(self, idx: int) -> dict:
-        """The ``idx``-th sample's info; computes its labels when not precomputed."""
-        info = super().get_data_info(idx)
-        if 'gt_verts_3d' not in info:
-            info.update({k: v[0] for k, v in self._labels([info]).items()})
-            for key in ('mano', 'cam_R', 'cam_t'):
-                info.pop(key)
-        return info
 
 
 def _fit_flags(record: dict) -> np.ndarray:
