@@ -19,10 +19,11 @@ HAND_TYPES = {(True, False): 'left', (False, True): 'right', (True, True): 'inte
 
 def _optional_field(data_samples: Sequence[Any], key: str, owner: str,
                     shape: Tuple[int, ...]) -> Optional[torch.Tensor]:
-    """``stack_field`` if every sample has ``key``, else ``None``."""
-    if all(s.get(key, None) is not None for s in data_samples):
-        return stack_field(data_samples, key, owner, shape)
-    return None
+    """``stack_field`` if the samples have ``key``, ``None`` if none has it; a batch where
+    only some have it raises (``stack_field``'s error names the first sample without)."""
+    if all(s.get(key, None) is None for s in data_samples):
+        return None
+    return stack_field(data_samples, key, owner, shape)
 
 
 def per_joint_mean(errors: np.ndarray) -> np.ndarray:
