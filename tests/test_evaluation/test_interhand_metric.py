@@ -1,5 +1,7 @@
 """InterHandMetric: InterHand2.6M's official protocol, checked against hand-computed values
 and against a reference written from the release's ``Dataset.evaluate`` description."""
+import logging
+
 import numpy as np
 import pytest
 import torch
@@ -82,17 +84,24 @@ def test_fallback_uses_hand_valid_and_splits_by_it():
 def test_fallback_warns_once_and_strict_mode_refuses(monkeypatch):
     import gclhand.evaluation.metrics.interhand_metric as module
     logs = []
-    monkeypatch.setattr(module, 'print_log', lambda msg, **kw: logs.append(msg),
-                        raising=False)
+    monkeypatch.setattr(module, 'print_log', lambda msg, **kw: logs.append(msg) or kwargs.append(
+        kw), raising=False)
+    kwargs = []
     gj, gv = random_hands(num=2)
     metric = InterHandMetric()
     for _ in range(2):
         metric.process(None, make_samples(gj, gv, gj, gv, _gt_rel(gj)))
     metric.evaluate(4)
-    assert len(logs) == 1 and 'gt_joints_3d_annot' in logs[0]
-    with pytest.raises(KeyError, match="no 'gt_joints_3d_annot'"):
+    assert logs == [
+        "InterHandMetric: the samples carry no 'gt_joints_3d_annot'; scoring against the "
+        "mesh-regressed 'gt_joints_3d' with 'hand_valid' instead. InterHand2.6M numbers need "
+        'the annotated joints: convert with tools/prepare_interhand.py or read the release '
+        'with InterHand26MDataset (docs/data.md)']
+    with pytest.raises(KeyError, match="InterHandMetric: data sample 0 has no "
+                                       "'gt_joints_3d_annot'"):
         InterHandMetric(gt_source='annotated').process(
             None, make_samples(gj, gv, gj, gv, _gt_rel(gj)))
+    assert kwargs == [dict(logger='current', level=logging.WARNING)]
 
 
 # ------------------------------------------------------------------ official protocol
@@ -230,3 +239,54 @@ def test_missing_rel_root_names_the_key():
 def test_bad_gt_source_is_refused():
     with pytest.raises(ValueError, match="gt_source must be one of"):
         InterHandMetric(gt_source='mano')
+
+
+def test_mesh_source_ignores_the_annotation():
+    gj, gv, annot, extra = _annotated(2)
+    pj, pv = wrist_relative(gj, gv)  # exact mesh joints
+    res = evaluate(InterHandMetric(gt_source='mesh'),
+                   make_samples(gj, gv, pj, pv, _gt_rel(gj), **extra))
+    assert res['interhand/mpjpe_all'] == pytest.approx(0, abs=1e-9)
+    assert res['interhand/mrrpe'] == pytest.approx(0, abs=1e-9)
+
+
+def test_per_sample_results_rows_and_hand_counts():
+    valid = torch.ones(3, 2, 21)
+    valid[0, 0] = 0          # sample 0: left hand not annotated
+    valid[1, :, 0] = 0       # sample 1: neither wrist -> neither hand
+    valid[2, 1, 4] = 0       # sample 2: right thumb tip missing
+    gj, gv, annot, extra = _annotated(3, valid=valid, types=['right', 'interacting', 'left'])
+    extra['gt_hand_type'][1] = 0  # no hand type at all for sample 1
+    pj, pv = wrist_relative(annot, gv)
+    pj[2, 1, 5] += torch.tensor([0., 0., 0.004], **F64)  # 4 mm at right index1
+    metric = InterHandMetric()
+    metric.process(None, make_samples(gj, gv, pj, pv, _gt_rel(annot), **extra))
+    results = metric.results
+    assert [r['hand_type'] for r in results] == ['right', 'none', 'left']
+    assert results[0]['mpjpe'][0] is None and results[0]['mpjpe'][1] == pytest.approx(0)
+    assert results[1]['mpjpe'] == [None, None]
+    assert results[2]['mpjpe'] == pytest.approx([0., 4 / 20])  # 20 annotated right joints
+    metrics, rows = metric.summarize(results)
+    assert list(rows) == ['MPJPE', 'MPJPE single', 'MPJPE interacting', 'MRRPE',
+                          'handedness acc. (0-1)', 'hands without annotation']
+    assert rows['hands without annotation'] == (2, 1, 3)
+    assert metrics['num_invalid_hands'] == 3
+    assert rows['MPJPE'] == (metrics['mpjpe_left'], metrics['mpjpe_right'],
+                             metrics['mpjpe_all'])
+
+
+def test_per_joint_mean_of_a_joint_without_entries_is_nan():
+    from gclhand.evaluation.metrics.interhand_metric import per_joint_mean
+    out = per_joint_mean(np.array([[1., np.nan], [3., np.nan]]))
+    assert out.dtype == np.float64 and out[0] == 2. and np.isnan(out[1])
+
+
+def test_handedness_threshold_is_strict_and_empty_is_nan():
+    gj, gv, annot, extra = _annotated(2, types=['interacting', 'interacting'])
+    extra['pred_hand_type'] = torch.tensor([[0.5, 0.9], [0.9, 0.9]])  # 0.5: not present
+    pj, pv = wrist_relative(annot, gv)
+    res = evaluate(InterHandMetric(), make_samples(gj, gv, pj, pv, _gt_rel(annot), **extra))
+    assert res['interhand/handedness_acc'] == pytest.approx(0.5)
+    extra['hand_type_valid'] = torch.zeros(2)
+    res = evaluate(InterHandMetric(), make_samples(gj, gv, pj, pv, _gt_rel(annot), **extra))
+    assert np.isnan(res['interhand/handedness_acc'])

@@ -18,7 +18,10 @@ FACES = dict(left=OCTA_FACES, right=OCTA_FACES)
 READS = [
     (lambda: IntagHandMetric(), ['pred_joints_3d', 'gt_joints_3d', 'pred_verts_3d',
                                  'gt_verts_3d']),
-    (lambda: InterHandMetric(), ['pred_joints_3d', 'gt_joints_3d_annot', 'pred_rel_root']),
+    (lambda: InterHandMetric(), ['pred_joints_3d', 'gt_joints_3d_annot', 'joints_valid',
+                                 'pred_rel_root', 'gt_hand_type', 'hand_type_valid',
+                                 'pred_hand_type']),
+    (lambda: InterHandMetric(gt_source='mesh'), ['gt_joints_3d']),
     (lambda: PAMPJPEMetric(), ['pred_joints_3d', 'gt_joints_3d', 'pred_verts_3d',
                                'gt_verts_3d']),
     (lambda: InterpenetrationMetric(faces=FACES, with_gt=True),
@@ -33,7 +36,9 @@ def _samples(num=2, seed=0, dtype=torch.float64, **kw):
     gj, gv = random_hands(num=num, num_verts=6, seed=seed)
     pj, pv = random_hands(num=num, num_verts=6, seed=seed + 1)
     gj, gv, pj, pv = (x.to(dtype) for x in (gj, gv, pj, pv))
-    extra = dict(gt_joints_3d_annot=gj + 0.001, joints_valid=torch.ones(num, 2, 21))
+    extra = dict(gt_joints_3d_annot=gj + 0.001, joints_valid=torch.ones(num, 2, 21),
+                 gt_hand_type=torch.ones(num, 2), hand_type_valid=torch.ones(num),
+                 pred_hand_type=torch.full((num, 2), 0.9))
     return make_samples(gj, gv, pj, pv, relative_root(pj) + 0.01, as_dict=True, **extra,
                         **kw)
 
@@ -52,7 +57,7 @@ def test_missing_field_names_metric_and_field(make, field):
 def test_wrong_shape_names_metric_and_field(make, field):
     metric = make()
     samples = _samples()
-    samples[0][field] = samples[0][field][..., :2]  # last axis 2 instead of 3
+    samples[0][field] = samples[0][field][..., None]  # one axis too many
     with pytest.raises(ValueError, match=f"{type(metric).__name__}: '{field}' of data "
                                          'sample 0 has shape'):
         metric.process(None, samples)
