@@ -8,8 +8,8 @@ Example::
 
 writes ``data/interhand/train/img/{i}.jpg`` (256x256 crops around both hands) and
 ``anno/{i}.pkl`` (``data/interhand`` is what the InterHand2.6M configs read), and prints
-what it dropped, with a count per reason.  Re-running the command resumes: finished samples are skipped.  See
-docs/data.md; the work is done by :func:`gclhand.datasets.interhand_prepare.prepare_interhand`.
+what it dropped, with a count per reason.  Re-running the command resumes: finished
+samples are skipped.  See docs/data.md; the work is done by :func:`gclhand.datasets.interhand_prepare.prepare_interhand`.
 """
 import argparse
 import sys

@@ -44,8 +44,8 @@ from .aux_maps import AUX_KINDS, AuxMapRenderer, write_aux_maps
 from .errors import ImageError
 from .geometry import axis_angle_to_matrix, crop_affine, project_points, to_homogeneous_affine
 from .hand_gt import build_dataset_hand_model, two_hand_gt
-from .interhand26m import (DROP_REASONS, describe_dropped, load_interhand_release,
-                           mano_fits_to_model_params, read_interhand_release)
+from .interhand26m import (describe_dropped, load_interhand_release, mano_fits_to_model_params,
+                           read_interhand_release)
 from .io import dump_pickle_atomic, write_bytes_atomic
 from .provenance import (INTERHAND_SOURCE, HandModelMismatchError, hand_model_identity,
                          read_split_record, warn_procedural_on_real_data,

@@ -68,8 +68,8 @@ class MANOHandModel:
     """Both hands of a MANO-format model (real MANO or the procedural hand) via ``smplx.MANO``.
 
     The model files are read by :func:`~gclhand.hand.mano_io.load_mano_pair` (restricted
-    unpickler; no chumpy/scipy needed; MANO_LEFT's ``shapedirs[:, 0, :]`` sign bug fixed) and handed to ``smplx.MANO`` as a
-    ``smplx.utils.Struct`` so smplx never unpickles a user file. ``smplx.MANO.forward`` returns
+    unpickler; no chumpy/scipy needed; MANO_LEFT's ``shapedirs[:, 0, :]`` sign bug fixed)
+    and handed to ``smplx.MANO`` as a ``smplx.utils.Struct`` so smplx never unpickles a user file. ``smplx.MANO.forward`` returns
     the 16 regressed joints; the 5 fingertip vertices are appended and the 21 joints put in
     the library order here.
 
