@@ -1,5 +1,4 @@
-"""tools/ablation.py: runs the tools per config and prints the Table 2 layout."""
-import importlib.util
+"""gclhand ablation: runs train / test per config and prints the Table 2 layout."""
 import json
 import os
 import re
@@ -10,17 +9,14 @@ import torch
 from test_configs import parse_cfg_options, tiny_cfg_options, tiny_data  # noqa: F401
 
 from gclhand.registry import MODELS
-from gclhand.utils import register_all_modules
-from gclhand.utils.cli import load_config
+from gclhand.apis import ablation, register_all_modules
+from gclhand.cli import ablation as ablation_cli
+from gclhand.cli.config import load_config
+from gclhand.cli.errors import run_tool
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = [str(ROOT / 'configs' / 'gcn_baseline_synth.py'),
            str(ROOT / 'configs' / 'dgcl_synth.py')]
-
-_spec = importlib.util.spec_from_file_location('gclhand_tool_ablation',
-                                               ROOT / 'tools' / 'ablation.py')
-ablation = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(ablation)
 
 
 def table_rows(report: str, header: str):
@@ -55,7 +51,7 @@ def test_skip_train_tests_checkpoints_and_tabulates(tiny_data, tmp_path, capsys,
     for seed, config in enumerate(CONFIGS):
         save_tiny_checkpoint(config, options, tmp_path / ablation.config_name(config), seed)
     out = tmp_path / 'results.md'
-    status = ablation.main([*CONFIGS, '--work-dir-root', str(tmp_path), '--skip-train',
+    status = ablation_cli.main([*CONFIGS, '--work-dir-root', str(tmp_path), '--skip-train',
                             '--out', str(out), '--cfg-options', *options])
     printed = capsys.readouterr().out
     assert status == 0, printed
@@ -87,14 +83,15 @@ def test_skip_train_tests_checkpoints_and_tabulates(tiny_data, tmp_path, capsys,
 
 
 def test_missing_checkpoint_and_config(tmp_path, capsys):
-    status = ablation.main([CONFIGS[0], '--work-dir-root', str(tmp_path), '--skip-train'])
+    status = ablation_cli.main([CONFIGS[0], '--work-dir-root', str(tmp_path), '--skip-train'])
     captured = capsys.readouterr()
     assert status == 1
     _, rows = table_rows(captured.out, '| Table 2 row |')
     assert rows[0][2:4] == ['no checkpoint', 'no checkpoint']
     assert 'train first or drop --skip-train' in captured.err
 
-    assert ablation.main(['configs/nope.py', '--work-dir-root', str(tmp_path)]) == 2
+    assert run_tool(ablation_cli.main, ['configs/nope.py', '--work-dir-root',
+                                        str(tmp_path)]) == 2
     assert 'configs/nope.py' in capsys.readouterr().err
 
 
@@ -104,10 +101,10 @@ def test_table_rows_and_shorthands():
     assert ablation.table_row('x/dgclnet_synth.py') == ('+ DGCLNet', 9.02, 9.31)
     assert ablation.table_row('configs/dgcl_nodedrop_synth.py') == ('dgcl_nodedrop_synth',
                                                                     None, None)
-    assert [ablation.config_name(c) for c in ablation.DEFAULT_CONFIGS] == [
+    assert [ablation.config_name(c) for c in ablation.default_configs()] == [
         f'{stem}_synth' for stem in ('gcn_baseline', 'egd_mask', 'egd_noise', 'egd_edge_add',
                                      'egd_edge_flip', 'dgclnet', 'dgcl')]
-    assert ablation.default_configs('interhand')[-1] == 'configs/dgcl_interhand.py'
+    assert ablation.default_configs('interhand')[-1] == 'gclhand::dgcl_interhand.py'
     opts = ablation.shorthand_options(3, (8, 2, 2))
     assert opts[0] == 'train_cfg.max_epochs=3' and len(opts) == 1 + 3 * 3
     assert 'test_dataloader.dataset.synthetic.num.val=2' in opts
@@ -149,7 +146,7 @@ def test_train_and_test_end_to_end(tiny_data, tmp_path, capsys, monkeypatch):
     """The whole path, training included, on one tiny config (``pytest -m slow``)."""
     monkeypatch.setenv('OMP_NUM_THREADS', '1')
     options = tiny_cfg_options(CONFIGS[1], tiny_data)
-    assert ablation.main([CONFIGS[1], '--work-dir-root', str(tmp_path),
+    assert ablation_cli.main([CONFIGS[1], '--work-dir-root', str(tmp_path),
                           '--cfg-options', *options]) == 0
     _, rows = table_rows(capsys.readouterr().out, '| Table 2 row |')
     assert len(rows) == 1 and float(rows[0][2]) > 0

@@ -17,8 +17,9 @@ import torch
 from mmengine.config import Config
 
 from gclhand.registry import MODELS
-from gclhand.utils import register_all_modules
-from gclhand.utils.cli import add_cfg_options, load_config
+from gclhand.apis import register_all_modules
+from gclhand.cli.args import add_cfg_options
+from gclhand.cli.config import load_config
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG_DIR = ROOT / 'configs'

@@ -15,7 +15,7 @@ from test_configs import tiny_cfg_options, tiny_data  # noqa: F401 (fixture)
 
 from gclhand.engine import checkpoint_safe_globals
 from gclhand.registry import DISTURBERS, MODELS
-from gclhand.utils import register_all_modules
+from gclhand.apis import register_all_modules
 
 ROOT = Path(__file__).resolve().parents[1]
 PLUGIN_DIR = ROOT / 'plugins' / 'gclhand_nodedrop'

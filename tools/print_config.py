@@ -1,34 +1,12 @@
-"""Print the fully resolved config (``_base_`` merged, ``--cfg-options`` applied).
+"""Print the resolved config.
 
-    python tools/print_config.py CONFIG [--cfg-options k=v ...] [--save-path out.py]
+``python tools/print_config.py ARGS`` is ``gclhand print-config ARGS``: the code is
+:mod:`gclhand.cli.print_config` (``gclhand print-config -h`` lists the arguments).
 """
-import argparse
 import sys
 
-from gclhand.utils import register_all_modules
-from gclhand.utils.cli import add_cfg_options, check_registered_types, load_config, run_tool
-
-
-def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description='Print the resolved config')
-    parser.add_argument('config', help='config file path')
-    add_cfg_options(parser)
-    parser.add_argument('--save-path', help='also write the resolved config here (.py/.json/.yaml)')
-    parser.add_argument('--no-check', action='store_true',
-                        help='do not check that every type= names a registered class')
-    return parser.parse_args(argv)
-
-
-def main(argv=None) -> None:
-    args = parse_args(argv)
-    cfg = load_config(args.config, args.cfg_options)
-    register_all_modules()
-    if not args.no_check:
-        check_registered_types(cfg)
-    print(cfg.pretty_text)
-    if args.save_path:
-        cfg.dump(args.save_path)
-
+from gclhand.cli import main as gclhand_main
+from gclhand.cli.print_config import main  # noqa: F401 - this tool's main(argv), for scripts
 
 if __name__ == '__main__':
-    sys.exit(run_tool(main))
+    sys.exit(gclhand_main(['print-config', *sys.argv[1:]]))

@@ -30,7 +30,7 @@ class InterHandIntagDataset(HandLabelsMixin, BaseDataset):
     (metres): ``gt_verts_3d (2, 778, 3)``, ``gt_joints_3d (2, 21, 3)`` (library order) and
     ``gt_joints_2d (2, 21, 2)`` (projection with the crop's ``cam_K``); ``gt_hand_type``
     (2,) and ``hand_type_valid`` come from the annotation, and, when the annotation holds
-    InterHand2.6M's annotated joints (``joint_3d``, written by ``tools/prepare_interhand.py``),
+    InterHand2.6M's annotated joints (``joint_3d``, written by ``gclhand prepare-interhand``),
     ``gt_joints_3d_annot (2, 21, 3)`` and ``joints_valid (2, 21)`` for the official protocol.
     A split whose ``conversion.json`` / ``meta.json`` names another hand model than
     ``hand_model`` is refused (:mod:`gclhand.datasets.provenance`).  The hand-model

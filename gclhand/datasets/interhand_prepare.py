@@ -261,7 +261,7 @@ def prepare_interhand(root: str, out: str, split: str, workers: int = 1, img_siz
     out_split_dir = osp.join(out, split)
     hm_cfg = dict(AXIS_ANGLE_HAND_MODEL, model_dir=mano_dir)
     pca_hm = build_dataset_hand_model(dict(hm_cfg, use_pca=True))
-    warn_procedural_on_real_data(pca_hm, f'InterHand2.6M {split} (tools/prepare_interhand.py)')
+    warn_procedural_on_real_data(pca_hm, f'InterHand2.6M {split} (gclhand prepare-interhand)')
     identity = hand_model_identity(pca_hm)
     record = dict(identity, source=INTERHAND_SOURCE, split=split, release_root=osp.abspath(root),
                   img_size=img_size, hand_ratio=hand_ratio, min_image_mean=min_image_mean,
@@ -307,7 +307,7 @@ def prepare_interhand(root: str, out: str, split: str, workers: int = 1, img_siz
 
 
 def format_report(split: str, stats: dict) -> str:
-    """The lines ``tools/prepare_interhand.py`` prints after a conversion."""
+    """The lines ``gclhand prepare-interhand`` prints after a conversion."""
     hm = stats['hand_model']
     lines = [f"{split}: {stats['selected']} interacting samples selected, "
              f"{stats['skipped_existing']} already converted, {stats['converted']} converted "

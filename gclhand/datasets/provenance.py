@@ -104,7 +104,7 @@ def check_hand_model(split_dir: str, hm) -> Optional[dict]:
             f'{now}; its PCA pose coefficients give wrong labels with another model. Load '
             'it with the model that made it (GCLHAND_MANO_DIR or hand_model.model_dir; unset '
             'both for the procedural hand), or convert the split again with '
-            'tools/prepare_interhand.py --mano-dir DIR')
+            'gclhand prepare-interhand --mano-dir DIR')
     return record
 
 

@@ -168,9 +168,13 @@ class GCLHandRunner(Runner):
 def build_runner(cfg) -> Runner:
     """Build the Runner a config asks for (``runner_type``, default ``GCLHandRunner``).
 
-    Config values are checked first (:func:`gclhand.utils.validation.validate_config`):
-    a wrong value fails in one message naming the key before model and data are built.
+    The config's top-level ``synthetic`` settings are handed to its synthetic datasets
+    (:func:`gclhand.datasets.synth.apply_synthetic_settings`), then config values are checked
+    (:func:`gclhand.utils.validation.validate_config`): a wrong value fails in one message
+    naming the key before model and data are built.
     """
+    from gclhand.datasets.synth import apply_synthetic_settings
+    apply_synthetic_settings(cfg)  # top-level ``synthetic`` -> every synthetic dataset
     validate_config(cfg)
     if cfg.get('runner_type') is None:
         cfg.runner_type = 'GCLHandRunner'

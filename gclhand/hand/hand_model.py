@@ -69,9 +69,9 @@ class MANOHandModel:
 
     The model files are read by :func:`~gclhand.hand.mano_io.load_mano_pair` (restricted
     unpickler; no chumpy/scipy needed; MANO_LEFT's ``shapedirs[:, 0, :]`` sign bug fixed)
-    and handed to ``smplx.MANO`` as a ``smplx.utils.Struct`` so smplx never unpickles a user file. ``smplx.MANO.forward`` returns
-    the 16 regressed joints; the 5 fingertip vertices are appended and the 21 joints put in
-    the library order here.
+    and handed to ``smplx.MANO`` as a ``smplx.utils.Struct`` so smplx never unpickles a user
+    file. ``smplx.MANO.forward`` returns the 16 regressed joints; the 5 fingertip vertices are
+    appended and the 21 joints put in the library order here.
 
     This is deliberately *not* an ``nn.Module``: one memoised instance is shared by
     datasets, decoder and losses, and must neither move with ``model.to(device)`` nor add

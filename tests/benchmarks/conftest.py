@@ -7,10 +7,11 @@ The project's ``addopts`` carry ``--benchmark-disable``; pytest-benchmark refuse
 together with ``--benchmark-only``, so when this folder is on the command line
 ``--benchmark-only`` turns benchmarking back on here.  Without ``--benchmark-only`` /
 ``--benchmark-enable`` every test that uses the ``benchmark`` fixture is skipped, so the
-default ``pytest`` run times nothing and asserts nothing about speed; the fast correctness
-tests in this folder (no ``benchmark`` fixture) always run.
+default ``pytest`` run times nothing.  Benchmarks only measure: what they rely on being
+correct is asserted by the tests beside the code (``tests/test_benchmark/`` for the
+benchmark's builders, ``tests/test_models/test_decoder_laplacian.py`` for the dense
+Laplacian path the ChebConv benchmark compares).
 """
-import importlib.util
 import os.path as osp
 
 import pytest
@@ -43,20 +44,13 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip)
 
 
-def load_benchmark_tool():
-    """``tools/benchmark.py`` as a module (tools/ is not a package)."""
-    spec = importlib.util.spec_from_file_location('gclhand_tools_benchmark',
-                                                  osp.join(REPO, 'tools', 'benchmark.py'))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
 @pytest.fixture(scope='session')
-def bench_tool():
-    from gclhand.utils import register_all_modules
+def bench():
+    """:mod:`gclhand.benchmark` with every gclhand module registered."""
+    from gclhand import benchmark
+    from gclhand.apis import register_all_modules
     register_all_modules()
-    return load_benchmark_tool()
+    return benchmark
 
 
 @pytest.fixture(scope='session')

@@ -34,7 +34,6 @@ def test_bench_pool_enqueue(benchmark, size):
     benchmark.extra_info['queue'] = size
     benchmark.pedantic(pool.enqueue, args=(feats, poses), rounds=50, warmup_rounds=5,
                        iterations=1)
-    assert int(pool.num_filled) == size
 
 
 @pytest.mark.parametrize('size', [512, 2048, 8192])
@@ -70,6 +69,5 @@ def test_bench_graph_hierarchy(benchmark, tmp_path, state):
 
     if state == 'cached':
         build_graph_hierarchy(hm, cache_dir=str(tmp_path / 'shared'))
-    gh = benchmark.pedantic(build_graph_hierarchy, setup=setup,
-                            rounds=3 if state == 'cold' else 20, iterations=1)
-    assert gh.num_nodes == [63, 126, 252]
+    benchmark.pedantic(build_graph_hierarchy, setup=setup,
+                       rounds=3 if state == 'cold' else 20, iterations=1)

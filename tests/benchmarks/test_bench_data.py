@@ -20,9 +20,10 @@ def data_root(tmp_path_factory):
 
 
 @pytest.mark.parametrize('workers', [0, 2])
-def test_bench_data_pipeline(benchmark, bench_tool, config_path, data_root, workers):
-    cfg = bench_tool.load_config(config_path('dgcl_synth.py'))
-    loader = bench_tool.build_loader(cfg, data_root, BATCH, workers)
+def test_bench_data_pipeline(benchmark, bench, config_path, data_root, workers):
+    from gclhand.cli.config import load_config
+    cfg = load_config(config_path('dgcl_synth.py'))
+    loader = bench.build_loader(cfg, data_root, BATCH, workers)
     state = dict(it=iter(loader))
     next(state['it'])  # worker start-up stays out of the timing
 

@@ -4,48 +4,46 @@
 
 Skipped in the default run (see conftest.py).  pytest-benchmark times each case alone; for
 ratios measured under the same load (baseline and DGCL interleaved step by step) use
-``tools/benchmark.py``, which these cases share their model/batch builders with.
+``gclhand benchmark``, whose model/batch builders (:mod:`gclhand.benchmark`) these cases
+share.  That the deployed DGCL model is the baseline network is asserted in
+tests/test_benchmark/test_run_benchmark.py, not here.
 """
 import pytest
 import torch
+
+from gclhand.cli.config import load_config
 
 SYNTH_BATCH = 16
 PAPER_BATCH = 2  # paper-size *_interhand models (ResNet-50, 256 px) at a CPU-sized batch
 
 
-def trainer(bench_tool, config_path, name, batch, **opts):
-    args = bench_tool.parse_args([config_path(name), '--device', 'cpu', '--baseline', 'none']
-                                 + [f'--{k}' for k, v in opts.items() if v])
-    cfg = bench_tool.load_config(config_path(name))
-    return bench_tool.Trainer(name, cfg, args, torch.device('cpu'), batch)
+def trainer(bench, config_path, name, batch):
+    cfg = load_config(config_path(name))
+    return bench.Trainer(name, cfg, bench.BenchmarkSettings(device='cpu'), torch.device('cpu'),
+                         batch)
 
 
 @pytest.mark.parametrize('name', ['gcn_baseline_synth.py', 'dgcl_synth.py'])
-def test_bench_train_step_synth(benchmark, bench_tool, config_path, name):
-    t = trainer(bench_tool, config_path, name, SYNTH_BATCH)
+def test_bench_train_step_synth(benchmark, bench, config_path, name):
+    t = trainer(bench, config_path, name, SYNTH_BATCH)
     benchmark.extra_info.update(batch=SYNTH_BATCH, config=name)
     benchmark.pedantic(t.step, rounds=5, warmup_rounds=2, iterations=1)
 
 
 @pytest.mark.parametrize('name', ['gcn_baseline_interhand.py', 'dgcl_interhand.py'])
-def test_bench_train_step_interhand(benchmark, bench_tool, config_path, name):
-    t = trainer(bench_tool, config_path, name, PAPER_BATCH)
+def test_bench_train_step_interhand(benchmark, bench, config_path, name):
+    t = trainer(bench, config_path, name, PAPER_BATCH)
     benchmark.extra_info.update(batch=PAPER_BATCH, config=name)
     benchmark.pedantic(t.step, rounds=3, warmup_rounds=1, iterations=1)
 
 
 @pytest.mark.parametrize('batch', [1, 32])
 @pytest.mark.parametrize('name', ['gcn_baseline_synth.py', 'dgcl_synth.py'])
-def test_bench_deployed_inference(benchmark, bench_tool, config_path, name, batch):
-    """The deployed DGCL model is the baseline network (asserted), so times must match."""
-    cfgs = {n: bench_tool.load_config(config_path(n))
-            for n in ('gcn_baseline_synth.py', name)}
-    dev = torch.device('cpu')
-    models = {n: bench_tool.build_model(c, dev).deploy().eval() for n, c in cfgs.items()}
-    assert bench_tool.same_graph(models['gcn_baseline_synth.py'], models[name])
-    model = models[name]
-    data = model.data_preprocessor(bench_tool.synthetic_batch(
-        model, batch, bench_tool.image_size(cfgs[name])))
+def test_bench_deployed_inference(benchmark, bench, config_path, name, batch):
+    """The deployed DGCL model is the baseline network, so times should match."""
+    cfg = load_config(config_path(name))
+    model = bench.build_model(cfg, torch.device('cpu')).deploy().eval()
+    data = model.data_preprocessor(bench.synthetic_batch(model, batch, bench.image_size(cfg)))
 
     def run():
         with torch.inference_mode():

@@ -182,11 +182,12 @@ def test_docs_and_configs_agree_on_the_data_root():
     root = re.search(r"data_root = '\{\{\$GCLHAND_INTERHAND_ROOT:([^}]+)\}\}'", base).group(1)
     commands = []
     for path in [os.path.join(repo, 'README.md'), os.path.join(repo, 'tools',
-                                                                'prepare_interhand.py')] + \
+                                                                'prepare_interhand.py'),
+                 os.path.join(repo, 'gclhand', 'cli', 'prepare_interhand.py')] + \
             glob.glob(os.path.join(repo, 'docs', '*.md')):
         text = open(path).read().replace('\\\n', ' ')
-        commands += [(path, m.group(1)) for m in
-                     re.finditer(r'prepare_interhand\.py\s+\S+\s+(\S+)\s+--split', text)]
+        commands += [(path, m.group(1)) for m in re.finditer(
+            r'prepare[-_]interhand(?:\.py)?\s+(?!-)\S+\s+(\S+)\s+--split', text)]
     assert len(commands) >= 4
     assert {out for _, out in commands} == {root}, commands
 

@@ -138,7 +138,7 @@ def test_resume_after_interruption(dataset, tmp_path, monkeypatch):
     def flaky_write(self, *task):
         if len(calls) == 2:
             raise KeyboardInterrupt('simulated interruption')
-        calls.append(task[-1])
+        calls.append(task[-2])                       # the scene index (one view per scene)
         return real_write(self, *task)
 
     monkeypatch.setattr(gen.SyntheticRenderer, 'write', flaky_write)
@@ -290,6 +290,59 @@ def test_skin_sampler_lightens_the_palm(hm):
         assert np.allclose(b[s][-1], PALM_TONE, atol=1e-6)        # weight 1: the palm tone
     with pytest.raises(ValueError, match='palm_lightening'):
         SkinSampler(palm_lightening=(0.5, 0.2))
+
+
+def test_views_of_a_scene(hm, tmp_path):
+    """views_per_scene=3: view 0 of scene s is exactly the single-view sample s; the other
+    views keep the articulation and shape and turn the pair about the vertical axis
+    (upright orientation); every view's labels decode from its annotation and the files do
+    not depend on the number of workers."""
+    sampler = dict(placement=dict(orientation='upright'))
+    single = str(tmp_path / 'single')
+    multi = str(tmp_path / 'multi')
+    generate_synthetic_dataset(single, 2, seed=0, img_size=SIZE, splits='train',
+                               progress=False, sampler=sampler, aux_maps=())
+    generate_synthetic_dataset(multi, 5, seed=0, img_size=SIZE, splits='train', progress=False,
+                               sampler=sampler, aux_maps=(), views_per_scene=3, workers=2)
+    load = lambda root, i: load_pickle_restricted(osp.join(root, 'train', 'anno', f'{i}.pkl'))  # noqa
+    assert filecmp.cmp(osp.join(single, 'train', 'img', '0.jpg'),
+                       osp.join(multi, 'train', 'img', '0.jpg'), shallow=False)
+    a0, a1, a2 = (load(multi, i) for i in range(3))
+    for a in (a1, a2):
+        for side in ('left', 'right'):
+            np.testing.assert_array_equal(a['mano_params'][side]['pose'],
+                                          a0['mano_params'][side]['pose'])
+            np.testing.assert_array_equal(a['mano_params'][side]['shape'],
+                                          a0['mano_params'][side]['shape'])
+        # the pair turned as a whole: the left hand's orientation relative to the right one
+        # is kept, and the right palm's turn is about the world's vertical axis
+        R = {s: a['mano_params'][s]['R'][0].astype(np.float64) for s in ('left', 'right')}
+        R0 = {s: a0['mano_params'][s]['R'][0].astype(np.float64) for s in ('left', 'right')}
+        np.testing.assert_allclose(R['right'].T @ R['left'], R0['right'].T @ R0['left'],
+                                   atol=1e-5)
+        turn = R['right'] @ R0['right'].T
+        np.testing.assert_allclose(turn @ [0, 1, 0], [0, 1, 0], atol=1e-5)
+        assert not np.allclose(turn, np.eye(3), atol=1e-3)
+    # samples 3, 4 are views 0, 1 of scene 1, whose view 0 is the single-view sample 1
+    np.testing.assert_array_equal(load(single, 1)['mano_params']['right']['pose'],
+                                  load(multi, 3)['mano_params']['right']['pose'])
+    one_worker = str(tmp_path / 'multi1')
+    generate_synthetic_dataset(one_worker, 5, seed=0, img_size=SIZE, splits='train',
+                               progress=False, sampler=sampler, aux_maps=(), views_per_scene=3)
+    _, mismatch, errors = filecmp.cmpfiles(osp.join(multi, 'train'),
+                                           osp.join(one_worker, 'train'),
+                                           [f for f in _files(osp.join(multi, 'train'))
+                                            if f != 'meta.json'], shallow=False)
+    assert mismatch == [] and errors == []
+    renderer = gen.SyntheticRenderer(img_size=SIZE, sampler=sampler, aux_maps=(),
+                                     views_per_scene=3)
+    for i in range(5):
+        geo = decode_annotation(load(multi, i), hm)
+        _, anno, mask = renderer.render(0, 'train', i, return_mask=True)
+        frags = rasterize(torch.as_tensor(geo['verts'].reshape(-1, 3)),
+                          torch.cat([hm.faces('left'), hm.faces('right') + hm.num_verts]),
+                          torch.as_tensor(anno['camera']['camera'], dtype=torch.float64), SIZE)
+        assert (frags.mask & mask).sum() / (frags.mask | mask).sum() > 0.99
 
 
 def test_placed_meshes_are_the_hand_model_of_the_stored_parameters(hm):

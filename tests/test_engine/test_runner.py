@@ -12,7 +12,7 @@ from mmengine.fileio.backends.local_backend import LocalBackend
 from mmengine.model import MMDistributedDataParallel
 
 from gclhand.engine import GCLHandRunner, build_runner
-from gclhand.utils import register_all_modules
+from gclhand.apis import register_all_modules
 from gclhand.utils.dist import init_dist
 
 TOOLS_TESTS = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'test_tools')

@@ -95,7 +95,7 @@ def test_fallback_warns_once_and_strict_mode_refuses(monkeypatch):
     assert logs == [
         "InterHandMetric: the samples carry no 'gt_joints_3d_annot'; scoring against the "
         "mesh-regressed 'gt_joints_3d' with 'hand_valid' instead. InterHand2.6M numbers need "
-        'the annotated joints: convert with tools/prepare_interhand.py or read the release '
+        'the annotated joints: convert with gclhand prepare-interhand or read the release '
         'with InterHand26MDataset (docs/data.md)']
     with pytest.raises(KeyError, match="InterHandMetric: data sample 0 has no "
                                        "'gt_joints_3d_annot'"):

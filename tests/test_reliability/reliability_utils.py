@@ -80,16 +80,6 @@ def tiny_cfg(data_root: str, *, batch_size: int = 2, num_workers: int = 0,
     return cfg
 
 
-def load_tool(name: str):
-    """Import ``tools/{name}.py`` as a module (the tools are scripts, not a package)."""
-    import importlib.util
-    spec = importlib.util.spec_from_file_location(f'gclhand_rel_tool_{name}',
-                                                  osp.join(ROOT, 'tools', f'{name}.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def dump_cfg(cfg: Config, path) -> str:
     cfg.dump(str(path))
     return str(path)

@@ -7,7 +7,7 @@ from reliability_utils import tiny_cfg
 from mmengine.runner import Runner
 
 from gclhand.engine.hooks import EvalRNGIsolationHook
-from gclhand.utils import register_all_modules
+from gclhand.apis import register_all_modules
 
 
 def _draws():

@@ -4,9 +4,11 @@ import pickle
 
 import pytest
 import torch
-from reliability_utils import dump_cfg, load_tool, tiny_cfg
+from reliability_utils import dump_cfg, tiny_cfg
 
-from gclhand.utils.cli import run_tool
+from gclhand.cli import test as test_tool
+from gclhand.cli import train
+from gclhand.cli.errors import run_tool
 
 
 class _Payload:
@@ -41,7 +43,7 @@ def cfg_path(tmp_path, synth_root):
 
 def test_test_tool_refuses(evil, cfg_path, tmp_path, capsys):
     path, marker = evil
-    status = run_tool(load_tool('test').main, [cfg_path, str(path), '--work-dir',
+    status = run_tool(test_tool.main, [cfg_path, str(path), '--work-dir',
                                                 str(tmp_path / 'wd')])
     err = capsys.readouterr().err
     assert status == 2 and not marker.exists()
@@ -50,7 +52,7 @@ def test_test_tool_refuses(evil, cfg_path, tmp_path, capsys):
 
 def test_resume_refuses(evil, cfg_path, tmp_path, capsys):
     path, marker = evil
-    status = run_tool(load_tool('train').main, [cfg_path, '--work-dir', str(tmp_path / 'wd'),
+    status = run_tool(train.main, [cfg_path, '--work-dir', str(tmp_path / 'wd'),
                                                  '--resume', str(path)])
     err = capsys.readouterr().err
     assert status == 2 and not marker.exists()

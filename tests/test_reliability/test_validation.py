@@ -2,11 +2,12 @@
 import os.path as osp
 
 import pytest
-from reliability_utils import ROOT, dump_cfg, load_tool, tiny_cfg
+from reliability_utils import ROOT, dump_cfg, tiny_cfg
 from mmengine.config import Config
 
+from gclhand.cli import train
+from gclhand.cli.errors import run_tool
 from gclhand.utils import ConfigError
-from gclhand.utils.cli import run_tool
 from gclhand.utils.validation import validate_config
 
 BAD = [
@@ -65,7 +66,7 @@ def test_shipped_configs_pass(name):
 def test_train_tool_fails_fast_with_one_line(tmp_path, capsys):
     cfg = dump_cfg(tiny_cfg(str(tmp_path / 'no_data'),
                             extra={'model.dgcl.self_contrast.tau': 0.0}), tmp_path / 'c.py')
-    status = run_tool(load_tool('train').main, [cfg, '--work-dir', str(tmp_path / 'wd')])
+    status = run_tool(train.main, [cfg, '--work-dir', str(tmp_path / 'wd')])
     err = capsys.readouterr().err
     assert status == 2 and err.startswith('error: invalid config value(s):')
     assert 'model.dgcl.self_contrast.tau=0.0' in err and len(err.strip().splitlines()) == 1

@@ -2,9 +2,8 @@
 import json
 
 import pytest
-from tool_test_utils import load_tool
 
-plot = load_tool('plot_curves')
+from gclhand.cli import plot_curves as plot
 
 
 def write_run(work_dir, records):

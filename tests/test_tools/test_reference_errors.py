@@ -1,13 +1,12 @@
 """tools/reference_errors.py on a tiny generated split."""
 import numpy as np
 import pytest
-from tool_test_utils import load_tool
 
 from gclhand.datasets.hand_gt import two_hand_gt
 from gclhand.datasets.synth import generate_synthetic_dataset
 from gclhand.hand import build_hand_model
 
-ref = load_tool('reference_errors')
+from gclhand.cli import reference_errors as ref
 
 
 @pytest.fixture(scope='module')

@@ -1,5 +1,6 @@
-"""tools/test.py on the paper's config with only a converted *test* split: it must run,
-print the IntagHand and the official InterHand2.6M tables, and never touch train or val."""
+"""gclhand test (tools/test.py) on the paper's config with only a converted *test* split: it
+must run, print the IntagHand and the official InterHand2.6M tables, and never touch train or
+val."""
 import glob
 import os
 import os.path as osp
@@ -7,12 +8,13 @@ import sys
 
 import pytest
 import torch
-from tool_test_utils import ROOT, load_tool
+from tool_test_utils import ROOT
 
 sys.path.insert(0, osp.join(ROOT, 'tests', 'test_datasets'))
 from datasets_fakes import write_fake_release  # noqa: E402
 
-test_tool = load_tool('test')
+from gclhand.cli import test as test_tool  # noqa: E402
+
 CONFIG = osp.join(ROOT, 'configs', 'dgcl_interhand.py')
 SMALL = ['--cfg-options', 'test_dataloader.num_workers=0', 'test_dataloader.batch_size=2',
          'test_dataloader.pin_memory=False']
@@ -76,7 +78,7 @@ def test_untrained_and_checkpoint_runs_read_only_the_test_split(test_split_only,
     from mmengine.config import Config
 
     from gclhand.registry import MODELS
-    from gclhand.utils import register_all_modules
+    from gclhand.apis import register_all_modules
     register_all_modules()
     model = MODELS.build(Config.fromfile(CONFIG).model)
     ckpt = str(tmp_path / 'model.pth')

@@ -3,13 +3,12 @@ import subprocess
 import sys
 
 import pytest
-from tool_test_utils import ROOT, TOY_CFG, load_tool
+from tool_test_utils import ROOT, TOY_CFG
 
+from gclhand.cli import print_config, train
+from gclhand.cli import test as test_tool
+from gclhand.cli.errors import format_known_error, run_tool
 from gclhand.utils import ConfigError
-from gclhand.utils.cli import format_known_error, run_tool
-
-train = load_tool('train')
-print_config = load_tool('print_config')
 
 
 def run(tool, argv, capsys):
@@ -76,7 +75,7 @@ def test_only_known_errors_are_shortened():
 
 
 def test_missing_checkpoint_for_test_tool(capsys):
-    status, err = run(load_tool('test'), [TOY_CFG, 'nowhere.pth'], capsys)
+    status, err = run(test_tool, [TOY_CFG, 'nowhere.pth'], capsys)
     assert (status, err) == (2, ['error: checkpoint nowhere.pth not found'])
 
 

@@ -5,12 +5,11 @@ import subprocess
 import sys
 
 import torch
-from tool_test_utils import KILLED_CFG, ROOT, TOY_CFG, load_tool
+from tool_test_utils import KILLED_CFG, ROOT, TOY_CFG
 
+from gclhand.cli import print_config, train
+from gclhand.cli import test as test_tool
 from gclhand.engine import checkpoint_safe_globals
-
-train = load_tool('train')
-test_tool = load_tool('test')
 
 
 def weights(path):
@@ -100,6 +99,6 @@ def test_test_tool_none_is_the_model_training_starts_from(tmp_path):
 
 
 def test_print_config_applies_options(capsys):
-    load_tool('print_config').main([TOY_CFG, '--cfg-options', 'train_dataloader.batch_size=3'])
+    print_config.main([TOY_CFG, '--cfg-options', 'train_dataloader.batch_size=3'])
     assert 'batch_size=3' in capsys.readouterr().out
     assert osp.isfile(TOY_CFG)

@@ -1,7 +1,5 @@
 """Shared helpers of the tool tests (a uniquely named module: several test folders have a
 ``conftest.py``, so tests must not import from ``conftest``)."""
-import importlib.util
-import os
 import os.path as osp
 import sys
 
@@ -12,14 +10,3 @@ KILLED_CFG = osp.join(HERE, 'configs', 'toy_train_killed.py')
 
 if HERE not in sys.path:  # the toy config's custom_imports=['toy_modules']
     sys.path.insert(0, HERE)
-
-
-def load_tool(name: str):
-    """Import ``tools/{name}.py`` as a module (the tools are scripts, not a package)."""
-    spec = importlib.util.spec_from_file_location(f'gclhand_tool_{name}',
-                                                  osp.join(ROOT, 'tools', f'{name}.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-

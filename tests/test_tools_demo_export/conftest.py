@@ -1,5 +1,4 @@
-"""A tiny model config and tool loader for the demo / export tool tests."""
-import importlib.util
+"""A tiny model config for the demo / export tool tests."""
 import os.path as osp
 
 import pytest
@@ -18,15 +17,6 @@ model = dict(
                  image_attention={{attn}}, cross_hand_attention=True),
     camera_head=dict(type='CameraHead', hidden_channels=16))
 '''
-
-
-def load_tool(name: str):
-    """Import ``tools/{name}.py`` as a module."""
-    spec = importlib.util.spec_from_file_location(f'gclhand_tool_{name}',
-                                                  osp.join(ROOT, 'tools', f'{name}.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture

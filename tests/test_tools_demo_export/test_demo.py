@@ -8,8 +8,10 @@ import pytest
 import torch
 
 from gclhand.apis import inference, init_model
+from gclhand.cli import demo
 from gclhand.visualization import read_obj
-from .conftest import SIZE, load_tool
+
+from .conftest import SIZE
 
 
 @pytest.fixture(scope='module')
@@ -30,7 +32,6 @@ def images(tmp_path_factory):
 
 
 def test_demo_on_two_images(tmp_path, tiny_config, images, capsys):
-    demo = load_tool('demo')
     cfg = tiny_config()
     torch.manual_seed(0)
     model = init_model(cfg)
@@ -72,7 +73,6 @@ def test_demo_on_two_images(tmp_path, tiny_config, images, capsys):
 
 
 def test_demo_bbox_crop_and_errors(tmp_path, tiny_config, images):
-    demo = load_tool('demo')
     box, note = demo.square_crop_box((100, 200), (50, 20, 90, 40), bbox_scale=1.5)
     np.testing.assert_allclose(box, [40, 0, 60])
     assert note == 'bbox'

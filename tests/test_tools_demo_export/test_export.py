@@ -4,7 +4,9 @@ import pytest
 import torch
 
 from gclhand.apis import init_model
-from .conftest import SIZE, load_tool
+from gclhand.cli import export
+
+from .conftest import SIZE
 
 
 def _checkpoint(tmp_path, cfg):
@@ -16,7 +18,6 @@ def _checkpoint(tmp_path, cfg):
 
 
 def test_torchscript_export_matches_pytorch(tmp_path, tiny_config):
-    export = load_tool('export')
     cfg = tiny_config(attn=True)  # image + cross-hand attention in the exported graph
     model, ckpt = _checkpoint(tmp_path, cfg)
     out = tmp_path / 'm.pt'
@@ -38,7 +39,6 @@ def test_torchscript_export_matches_pytorch(tmp_path, tiny_config):
 def test_onnx_export_matches_pytorch(tmp_path, tiny_config):
     pytest.importorskip('onnx')
     ort = pytest.importorskip('onnxruntime')
-    export = load_tool('export')
     cfg = tiny_config(attn=True)
     model, ckpt = _checkpoint(tmp_path, cfg)
     out = tmp_path / 'm.onnx'

@@ -9,6 +9,7 @@ from .preview import contact_sheet, draw_joints
 from .renderer import Fragments, project_points, rasterize, render_mesh, shade
 from .sampler import (CameraSampler, HandParams, PoseSampler, Scene, SceneSampler, SkinSampler,
                       TwoHandPlacer, sample_shapes)
+from .settings import apply_synthetic_settings
 
 __all__ = [
     'DEFAULT_HAND_MODEL', 'DEFAULT_SPLITS', 'GENERATOR_VERSION', 'SyntheticRenderer',
@@ -16,5 +17,6 @@ __all__ = [
     'sample_rng', 'split_is_complete', 'decode_annotation', 'make_annotation',
     'interpenetration', 'penetration_depth', 'Fragments', 'project_points', 'rasterize',
     'render_mesh', 'shade', 'contact_sheet', 'draw_joints', 'random_background', 'CameraSampler', 'HandParams', 'PoseSampler',
-    'Scene', 'SceneSampler', 'SkinSampler', 'TwoHandPlacer', 'sample_shapes'
+    'Scene', 'SceneSampler', 'SkinSampler', 'TwoHandPlacer', 'sample_shapes',
+    'apply_synthetic_settings'
 ]

@@ -55,9 +55,11 @@ _SAMPLE_RE = re.compile(r'^(\d+)\.(jpg|pkl)$')
 _AUX_RE = re.compile(r'^(\d+)(?:_\d+_(?:left|right))?\.jpg$')
 
 
-def sample_rng(seed: int, split: str, index: int) -> np.random.Generator:
-    """The random generator of one sample, a pure function of ``(seed, split, index)``."""
-    return np.random.default_rng([int(seed), zlib.crc32(split.encode()), int(index)])
+def sample_rng(seed: int, split: str, index: int, view: int = 0) -> np.random.Generator:
+    """The random generator of a scene (``view=0``) or of one of its extra views, a pure
+    function of ``(seed, split, index[, view])``."""
+    key = [int(seed), zlib.crc32(split.encode()), int(index)]
+    return np.random.default_rng(key + [int(view)] if view else key)
 
 
 @contextmanager
@@ -81,12 +83,21 @@ class SyntheticRenderer:
         jpeg_quality: JPEG quality of the written images.
         aux_maps: which of IntagHand's auxiliary maps to write (``'mask'``, ``'dense'``,
             ``'hms'``).
+        views_per_scene: samples rendered from each sampled scene (``k``): sample ``i`` is
+            view ``i % k`` of scene ``i // k``. View 0 is the scene as sampled; the others
+            turn the posed, placed pair as a whole and draw a new camera, light and
+            background (:meth:`~.sampler.SceneSampler.view`), so every sample follows the
+            same distribution while the costly part (posing, placing the hands without
+            interpenetration) is shared by ``k`` samples, like the views of a capture dome.
     """
 
     def __init__(self, img_size: int = 256, hand_model: Optional[dict] = None,
                  sampler: Optional[dict] = None, jpeg_quality: int = 95,
-                 aux_maps: Sequence[str] = AUX_KINDS):
+                 aux_maps: Sequence[str] = AUX_KINDS, views_per_scene: int = 1):
         from gclhand.hand import build_hand_model
+        if int(views_per_scene) < 1:
+            raise ValueError(f'views_per_scene must be >= 1, got {views_per_scene}')
+        self.views_per_scene = int(views_per_scene)
         self.img_size, self.jpeg_quality = int(img_size), int(jpeg_quality)
         self.aux_maps = tuple(aux_maps)
         unknown = set(self.aux_maps) - set(AUX_KINDS)
@@ -106,12 +117,27 @@ class SyntheticRenderer:
     def render(self, seed: int, split: str, index: int, return_mask: bool = False):
         """One sample: ``(image (H, W, 3) uint8 RGB, annotation dict)``, plus the (H, W) bool
         silhouette of both hands when ``return_mask``."""
+        k = self.views_per_scene
         with _single_thread():
-            return self._render(seed, split, index, return_mask)[:3 if return_mask else 2]
+            out = dict(self._render_scene(seed, split, index // k, [index % k]))[index]
+        return out[:3 if return_mask else 2]
 
-    def _render(self, seed: int, split: str, index: int, return_mask: bool):
-        rng = sample_rng(seed, split, index)
+    def _render_scene(self, seed: int, split: str, scene_idx: int, views: Sequence[int]):
+        """``[(sample index, (img, anno, mask, aux))]`` of the given views of one scene."""
+        rng = sample_rng(seed, split, scene_idx)
         scene = self.sampler.sample(rng)
+        out = []
+        for view in sorted(views):
+            index = scene_idx * self.views_per_scene + view
+            if view == 0:
+                out.append((index, self._render(scene, rng, seed, split, index)))
+            else:
+                view_rng = sample_rng(seed, split, scene_idx, view)
+                out.append((index, self._render(self.sampler.view(scene, view_rng), view_rng,
+                                                seed, split, index)))
+        return out
+
+    def _render(self, scene, rng: np.random.Generator, seed: int, split: str, index: int):
         # the placed meshes are the hand model's output for the stored float32 parameters
         # (to ~1e-7 m, tested): no second hand-model forward
         R, t = scene.cam_R.astype(np.float64), scene.cam_t.astype(np.float64)
@@ -153,15 +179,17 @@ class SyntheticRenderer:
             raise RuntimeError('OpenCV failed to encode a JPEG image')
         return buf.tobytes()
 
-    def write(self, split_dir: str, seed: int, split: str, index: int) -> int:
-        """Render sample ``index`` and write its image and auxiliary maps, then its
-        annotation (which marks the sample complete)."""
+    def write(self, split_dir: str, seed: int, split: str, scene_idx: int,
+              views: Sequence[int] = (0, )) -> int:
+        """Render the given views of one scene and write each sample's image and auxiliary
+        maps, then its annotation (which marks the sample complete); returns their number."""
         with _single_thread():
-            img, anno, _, aux = self._render(seed, split, index, False)
-        write_bytes_atomic(self.encode(img), osp.join(split_dir, 'img', f'{index}.jpg'))
-        write_aux_maps(split_dir, index, quality=self.jpeg_quality, **aux)
-        dump_pickle_atomic(anno, osp.join(split_dir, 'anno', f'{index}.pkl'))
-        return index
+            samples = self._render_scene(seed, split, scene_idx, views)
+        for index, (img, anno, _, aux) in samples:
+            write_bytes_atomic(self.encode(img), osp.join(split_dir, 'img', f'{index}.jpg'))
+            write_aux_maps(split_dir, index, quality=self.jpeg_quality, **aux)
+            dump_pickle_atomic(anno, osp.join(split_dir, 'anno', f'{index}.pkl'))
+        return len(samples)
 
 
 # ---------------------------------------------------------------------------- workers
@@ -174,7 +202,7 @@ def _init_worker(kwargs: dict) -> None:
     _WORKER = SyntheticRenderer(**kwargs)
 
 
-def _work(task: Tuple[str, int, str, int]) -> int:
+def _work(task: Tuple[str, int, str, int, Tuple[int, ...]]) -> int:
     return _WORKER.write(*task)
 
 
@@ -217,12 +245,13 @@ def resolve_splits(num: Union[int, Mapping[str, int], None],
 
 
 def _settings(seed: int, img_size: int, hand_hash: str, sampler: Optional[dict],
-              jpeg_quality: int, aux_maps: Sequence[str] = AUX_KINDS) -> dict:
+              jpeg_quality: int, aux_maps: Sequence[str] = AUX_KINDS,
+              views_per_scene: int = 1) -> dict:
     """What determines each sample (the count does not: samples are seeded per index)."""
     return dict(seed=int(seed), img_size=int(img_size), generator_version=GENERATOR_VERSION,
                 hand_model_hash=hand_hash, jpeg_quality=int(jpeg_quality),
                 sampler=json.loads(json.dumps(sampler or {}, sort_keys=True)),
-                aux_maps=sorted(aux_maps))
+                aux_maps=sorted(aux_maps), views_per_scene=int(views_per_scene))
 
 
 def read_meta(split_dir: str) -> Optional[dict]:
@@ -312,6 +341,7 @@ def generate_synthetic_dataset(out_dir: str,
                                sampler: Optional[dict] = None,
                                jpeg_quality: int = 95,
                                aux_maps: Sequence[str] = AUX_KINDS,
+                               views_per_scene: int = 1,
                                start_method: Optional[str] = None) -> Dict[str, str]:
     """Generate (or finish, or verify) the synthetic two-hand dataset.
 
@@ -329,6 +359,8 @@ def generate_synthetic_dataset(out_dir: str,
         jpeg_quality: JPEG quality.
         aux_maps: IntagHand's auxiliary maps to write, a subset of ``('mask', 'dense',
             'hms')`` (part of the recorded settings).
+        views_per_scene: samples rendered from each sampled scene (see
+            :class:`SyntheticRenderer`; part of the recorded settings).
         start_method: multiprocessing start method (default ``fork`` on Linux, else
             ``spawn``).
 
@@ -337,8 +369,9 @@ def generate_synthetic_dataset(out_dir: str,
     """
     counts = resolve_splits(num, splits)
     settings = _settings(seed, img_size, _hand_model_hash(hand_model), sampler, jpeg_quality,
-                         aux_maps)
-    todo, dirs = [], {}
+                         aux_maps, views_per_scene)
+    k = int(views_per_scene)
+    todo, dirs, num_todo = [], {}, 0
     for split, count in counts.items():
         split_dir = dirs[split] = osp.join(out_dir, split)
         if split_is_complete(split_dir, count, settings):
@@ -347,25 +380,29 @@ def generate_synthetic_dataset(out_dir: str,
         os.makedirs(osp.join(split_dir, 'anno'), exist_ok=True)
         for kind in aux_maps:
             os.makedirs(osp.join(split_dir, kind), exist_ok=True)
-        todo.extend((split_dir, int(seed), split, i)
-                    for i in _prepare_split(split_dir, count, settings))
+        missing = _prepare_split(split_dir, count, settings)
+        num_todo += len(missing)
+        scenes: Dict[int, List[int]] = {}
+        for i in missing:                 # one task per scene: its views share the posing
+            scenes.setdefault(i // k, []).append(i % k)
+        todo.extend((split_dir, int(seed), split, scene, tuple(views))
+                    for scene, views in sorted(scenes.items()))
 
     kwargs = dict(img_size=img_size, hand_model=hand_model, sampler=sampler,
-                  jpeg_quality=jpeg_quality, aux_maps=tuple(aux_maps))
-    bar = tqdm(total=len(todo), desc=f'synthetic hands -> {out_dir}', unit='img',
+                  jpeg_quality=jpeg_quality, aux_maps=tuple(aux_maps), views_per_scene=k)
+    bar = tqdm(total=num_todo, desc=f'synthetic hands -> {out_dir}', unit='img',
                disable=not progress or not todo, dynamic_ncols=True)
     if todo and workers <= 1:
         renderer = SyntheticRenderer(**kwargs)
         for task in todo:
-            renderer.write(*task)
-            bar.update()
+            bar.update(renderer.write(*task))
     elif todo:
         method = start_method or ('fork' if sys.platform.startswith('linux') else 'spawn')
         ctx = mp.get_context(method)
         with ctx.Pool(min(workers, len(todo)), initializer=_init_worker,
                       initargs=(kwargs, )) as pool:
-            for _ in pool.imap_unordered(_work, todo, chunksize=4):
-                bar.update()
+            for n in pool.imap_unordered(_work, todo, chunksize=max(1, 4 // k)):
+                bar.update(n)
     bar.close()
 
     for split, count in counts.items():
@@ -402,7 +439,7 @@ def ensure_synthetic_dataset(root: str,
         timeout: seconds the non-zero ranks wait before raising :class:`TimeoutError`.
         poll: seconds between their checks.
         **kwargs: more :func:`generate_synthetic_dataset` arguments (``hand_model``,
-            ``sampler``, ``jpeg_quality``, ``aux_maps``).
+            ``sampler``, ``jpeg_quality``, ``aux_maps``, ``views_per_scene``).
 
     Returns:
         ``root``.
@@ -413,7 +450,7 @@ def ensure_synthetic_dataset(root: str,
     counts = resolve_splits(num_per_split, splits)
     settings = _settings(seed, img_size, _hand_model_hash(kwargs.get('hand_model')),
                          kwargs.get('sampler'), kwargs.get('jpeg_quality', 95),
-                         kwargs.get('aux_maps', AUX_KINDS))
+                         kwargs.get('aux_maps', AUX_KINDS), kwargs.get('views_per_scene', 1))
 
     def complete() -> bool:
         return all(split_is_complete(osp.join(root, s), c, settings) for s, c in counts.items())

@@ -79,6 +79,8 @@ class Scene:
     #: ``hands`` (rigid placements of the posed meshes; equal to a fresh hand-model forward of
     #: the float32 parameters to float rounding, which the generator relies on to skip it).
     world: Dict[str, Tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    #: side -> (3,) the point each hand's ``R`` rotates about (its skinning root joint).
+    pivots: Dict[str, np.ndarray] = field(default_factory=dict)
 
 
 # --------------------------------------------------------------------------------------
@@ -308,6 +310,15 @@ class TwoHandPlacer:
         self.max_inside, self.max_depth, self.stride = max_inside, max_depth, vertex_stride
         self.push, self.push_steps, self.max_tries = push, push_steps, max_tries
 
+    def view_rotation(self, rng: np.random.Generator) -> np.ndarray:
+        """(3, 3) rotation of a whole placed pair into another view of the same distribution:
+        any rotation for ``'uniform'``, a uniform turn about the vertical (world ``y``) axis
+        for ``'upright'`` (a yaw composed with this orientation's yaw and isotropic tilt gives
+        the same distribution of views)."""
+        if self.orientation == 'uniform':
+            return random_rotation(rng)
+        return rotation_about([0.0, 1.0, 0.0], rng.uniform(-np.pi, np.pi))
+
     def _world_rotation(self, rng: np.random.Generator) -> np.ndarray:
         """The right palm frame in the world (see ``orientation``), (3, 3)."""
         if self.orientation == 'uniform':
@@ -348,8 +359,9 @@ class TwoHandPlacer:
         Returns:
             ``(hands, mode, info)``: :class:`HandParams` per side (float32-rounded), the
             interaction mode, and ``info`` with ``inside`` (fraction of vertices inside the
-            other hand), ``depth`` (deepest penetration, m), ``tries`` and ``world``: side ->
-            placed world ``(verts, joints)``.
+            other hand), ``depth`` (deepest penetration, m), ``tries``, ``world``: side ->
+            placed world ``(verts, joints)``, and ``pivots``: side -> the (3,) point its
+            ``R`` rotates about.
         """
         canon = {}
         for side in HANDS:
@@ -384,7 +396,8 @@ class TwoHandPlacer:
                                        trans[s]).as_float32() for s in HANDS}
                 info = dict(inside=frac, depth=depth, tries=attempt + 1,
                             world={s: (placed[s]['v'] + hands[s].trans,
-                                       placed[s]['j'] + hands[s].trans) for s in HANDS})
+                                       placed[s]['j'] + hands[s].trans) for s in HANDS},
+                            pivots={s: canon[s]['root'] for s in HANDS})
                 if best is None or frac < best[2]['inside']:
                     best = (hands, mode, info)
                 if frac <= self.max_inside and depth <= self.max_depth:
@@ -561,13 +574,45 @@ class SceneSampler:
         poses = {side: self.poses.sample(rng, side) for side in HANDS}
         shapes = sample_shapes(rng, **self.shape_cfg)
         hands, mode, info = self.placer.sample(rng, self.hm, poses, shapes)
-        world = info.pop('world')
-        verts = np.concatenate([world[s][0] for s in HANDS])
+        world, pivots = info.pop('world'), info.pop('pivots')
+        scene = Scene(hands=hands, cam_R=None, cam_t=None, cam_K=None, colors=None,
+                      light_dir=None, ambient=0.0, diffuse=0.0, interaction=mode, extra=info,
+                      world=world, pivots=pivots)
+        # order of draws kept from the single-view sampler: camera, light, skin, shading
+        return self._view(scene, rng, colors=None)
+
+    def view(self, scene: Scene, rng: np.random.Generator) -> Scene:
+        """Another view of ``scene``: the same two posed, placed hands (and skin) turned as a
+        whole by :meth:`TwoHandPlacer.view_rotation` about the world origin, with a new
+        camera, light and shading drawn from ``rng``. Each view alone follows the
+        distribution of :meth:`sample`; a scene's views share articulation, shape, skin and
+        interaction, which costs only a camera and a render per extra sample."""
+        V = self.placer.view_rotation(rng)
+        hands, world = {}, {}
+        for s in HANDS:
+            p, pivot = scene.hands[s], scene.pivots[s]
+            R = (V @ p.R.astype(np.float64)).astype(np.float32).astype(np.float64)
+            t = (V @ (pivot + p.trans) - pivot).astype(np.float32).astype(np.float64)
+            # x' = R' R^T (x - pivot - t) + pivot + t': the stored parameters' mesh exactly
+            move = lambda x: (x - pivot - p.trans) @ (R @ p.R.T).T + pivot + t  # noqa: E731
+            hands[s] = HandParams(R, p.pose, p.shape, t).as_float32()
+            world[s] = tuple(move(x) for x in scene.world[s])
+        new = Scene(hands=hands, cam_R=None, cam_t=None, cam_K=None, colors=None,
+                    light_dir=None, ambient=0.0, diffuse=0.0, interaction=scene.interaction,
+                    extra=dict(scene.extra), world=world, pivots=scene.pivots)
+        return self._view(new, rng, colors=scene.colors)
+
+    def _view(self, scene: Scene, rng: np.random.Generator,
+              colors: Optional[Dict[str, np.ndarray]]) -> Scene:
+        """Fill camera, light, skin (unless given) and shading of ``scene`` from ``rng``."""
+        verts = np.concatenate([scene.world[s][0] for s in HANDS])
         R, t, K = self.camera.sample(rng, verts, self.img_size)
         light = np.array([rng.uniform(-0.7, 0.7), rng.uniform(-0.7, 0.7), 1.0])
-        return Scene(hands=hands, cam_R=R.astype(np.float32), cam_t=t.astype(np.float32),
-                     cam_K=K.astype(np.float32), colors=self.skin.sample(rng, self.templates, self.palmar),
-                     light_dir=light / np.linalg.norm(light),
-                     ambient=float(rng.uniform(0.25, 0.5)),
-                     diffuse=float(rng.uniform(0.5, 0.8)), interaction=mode, extra=info,
-                     world=world)
+        if colors is None:
+            colors = self.skin.sample(rng, self.templates, self.palmar)
+        scene.cam_R, scene.cam_t = R.astype(np.float32), t.astype(np.float32)
+        scene.cam_K, scene.colors = K.astype(np.float32), colors
+        scene.light_dir = light / np.linalg.norm(light)
+        scene.ambient = float(rng.uniform(0.25, 0.5))
+        scene.diffuse = float(rng.uniform(0.5, 0.8))
+        return scene

@@ -119,7 +119,7 @@ class InterHandMetric(BaseHandMetric):
                 print_log(f"{name}: the samples carry no 'gt_joints_3d_annot'; scoring against "
                           "the mesh-regressed 'gt_joints_3d' with 'hand_valid' instead. "
                           'InterHand2.6M numbers need the annotated joints: convert with '
-                          'tools/prepare_interhand.py or read the release with '
+                          'gclhand prepare-interhand or read the release with '
                           'InterHand26MDataset (docs/data.md)', logger='current',
                           level=logging.WARNING)
         valid = valid & valid[..., self.root_index:self.root_index + 1]

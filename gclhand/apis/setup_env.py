@@ -1,4 +1,8 @@
-"""Environment set-up: registering every module under the ``gclhand`` scope."""
+"""Environment set-up: registering every module under the ``gclhand`` scope.
+
+It lives in :mod:`gclhand.apis`, the top layer, because it imports every other
+subpackage; ``gclhand.utils`` (which those subpackages import) must not.
+"""
 import datetime
 import warnings
 
@@ -7,6 +11,9 @@ from mmengine import DefaultScope
 
 def register_all_modules(init_default_scope: bool = True) -> None:
     """Import every gclhand module that registers something and set the default scope.
+
+    Installed entry-point plugins are imported later, when a config names a type that is
+    not registered (:mod:`gclhand.utils.plugins`), unless ``GCLHAND_PLUGINS=all``.
 
     Args:
         init_default_scope: make ``gclhand`` the current default scope so that MMEngine's
@@ -18,8 +25,9 @@ def register_all_modules(init_default_scope: bool = True) -> None:
     import gclhand.hand  # noqa: F401
     import gclhand.models  # noqa: F401
     import gclhand.visualization  # noqa: F401
-    from .plugins import load_plugins
-    load_plugins()
+    from gclhand.utils.plugins import load_plugins, plugin_policy
+    if plugin_policy()[0] == 'all':  # else plugins load when a config needs one
+        load_plugins()
 
     if init_default_scope:
         never_created = DefaultScope.get_current_instance() is None \

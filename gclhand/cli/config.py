@@ -1,49 +1,24 @@
-"""Helpers shared by the command-line tools: config loading, checks, one-line errors.
+"""Reading a config for a subcommand: ``--cfg-options`` checks, plugin and type errors.
 
-A tool's ``main`` runs inside :func:`run_tool`, which turns the errors a user can fix
-(a missing file, a mistyped ``type=``, a bad ``--cfg-options`` key) into one line on
-stderr and exit status 2.  ``GCLHAND_DEBUG=1`` re-raises them with the full traceback.
+Every problem a user can fix is raised as :class:`~gclhand.utils.ConfigError` (or
+``FileNotFoundError``) with one line that names the key, the file or the plugin;
+:func:`gclhand.cli.errors.run_tool` prints it and exits with status 2.
 """
-import argparse
 import difflib
+import logging
 import os
 import os.path as osp
-import re
-import sys
-from typing import Callable, Iterator, List, Optional, Sequence, Tuple
+from importlib import import_module
+from typing import Iterator, List, Optional, Sequence, Tuple
 
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
+from mmengine.logging import print_log
 from mmengine.registry import Registry
 
-from .build import ConfigError
+from gclhand.apis.deploy import TRAINING_ONLY_KEYS, deployed_model_config
 
-DEBUG_ENV = 'GCLHAND_DEBUG'
-#: MMEngine's ``Registry.build`` message for an unknown type.
-_UNKNOWN_TYPE = re.compile(r'(\S+) is not in the (\S+) registry')
-
-
-def add_cfg_options(parser: argparse.ArgumentParser) -> None:
-    """Add ``--cfg-options k=v ...`` (MMEngine's syntax; ``+k=v`` adds a new key)."""
-    parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction, metavar='KEY=VALUE',
-        help="override config values, e.g. 'model.dgcl.tau=0.2 train_dataloader.batch_size=4'"
-        "; a key must already exist in the config unless written '+key=value'")
-
-
-def add_launcher_args(parser: argparse.ArgumentParser) -> None:
-    """``--launcher`` and the ``--local-rank`` that ``torch.distributed.launch`` passes."""
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
-                        default='none', help='how the processes were started')
-    # torch.distributed.launch passes --local-rank; torchrun sets LOCAL_RANK instead
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0,
-                        help=argparse.SUPPRESS)
-
-
-def parse_tool_args(parser: argparse.ArgumentParser, argv=None) -> argparse.Namespace:
-    """Parse ``argv`` and export ``LOCAL_RANK`` (MMEngine's launcher reads it)."""
-    args = parser.parse_args(argv)
-    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-    return args
+from gclhand.utils.build import ConfigError
+from gclhand.utils.package_configs import resolve_config_path
 
 
 def _walk(cfg, parts: Sequence[str]) -> Tuple[bool, str, List[str]]:
@@ -88,17 +63,27 @@ def check_cfg_options(cfg: Config, options: Optional[dict]) -> dict:
     return checked
 
 
-def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
-    """Read a config file and apply checked ``--cfg-options``.
+def load_config(path: str, cfg_options: Optional[dict] = None,
+                deployed: bool = False) -> Config:
+    """Read a config file (or a shipped ``gclhand::`` config) and apply checked
+    ``--cfg-options``.
+
+    Args:
+        path: config file or ``gclhand::NAME``.
+        cfg_options: ``--cfg-options`` (each key must exist unless written ``+key``).
+        deployed: the caller builds the deployed model (test, demo, export): the
+            training-only model keys (``model.dgcl``, ``model.aux_heads``) are removed, and a
+            ``custom_imports`` plugin that only they needed may be missing (a warning).
 
     Raises:
         FileNotFoundError: the file (or one of its ``_base_`` files) does not exist.
         ConfigError: the file cannot be parsed or imported, or an option key is unknown.
     """
+    path = resolve_config_path(path)
     if not osp.isfile(path):
         raise FileNotFoundError(f'config file {path} not found')
     try:
-        cfg = Config.fromfile(path)
+        cfg = Config.fromfile(path, import_custom_modules=not deployed)
     except (SyntaxError, ImportError) as e:
         plugin_message = _failed_custom_import(path, e)
         if plugin_message is not None:
@@ -108,6 +93,10 @@ def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
     options = check_cfg_options(cfg, cfg_options)
     if options:
         cfg.merge_from_dict(options)
+    if deployed:
+        if isinstance(cfg.get('model'), dict):
+            cfg.model = deployed_model_config(cfg.model)
+        _import_custom_modules_for_deployment(path, cfg)
     return cfg
 
 
@@ -136,9 +125,8 @@ def _failed_custom_import(path: str, exc: ImportError) -> Optional[str]:
     """One-line message for a config whose ``custom_imports`` could not be imported.
 
     MMEngine wraps the original error in an ``ImportError`` that lists ``sys.path``; this
-    names the plugin module, the types the config needs from it, and how to install it
-    (``pip install -e plugins/<module>`` for the plugins shipped in this repository).
-    ``None`` when ``exc`` is not MMEngine's custom-imports error.
+    unwraps it for :func:`_custom_import_message`.  ``None`` when ``exc`` is not MMEngine's
+    custom-imports error.
     """
     cause = exc.__cause__
     if not str(exc).startswith('Failed to import custom modules') or \
@@ -151,16 +139,22 @@ def _failed_custom_import(path: str, exc: ImportError) -> Optional[str]:
         raw = Config.fromfile(path, import_custom_modules=False)
     except Exception:  # noqa: BLE001 - the message below still names the import
         raw = Config()
-    imports = (raw.get('custom_imports') or {}).get('imports') or []
+    return _custom_import_message(path, raw, cause)
+
+
+def _custom_import_message(path: str, cfg: Config, cause: ImportError) -> str:
+    """Name the plugin module that ``cfg``'s ``custom_imports`` could not import, the types
+    the config needs from it, and how to install it (``pip install -e plugins/<module>``
+    for the plugins shipped in this repository)."""
+    imports = (cfg.get('custom_imports') or {}).get('imports') or []
     imports = [imports] if isinstance(imports, str) else list(imports)
     missing = getattr(cause, 'name', None) or ''
     plugin = next((m for m in imports if missing and (m == missing or m.startswith(
         missing + '.'))), None)
     try:  # which types the config needs from the plugin; a bonus, never a new error
-        from gclhand.utils import register_all_modules
+        from gclhand.apis import register_all_modules
         register_all_modules(init_default_scope=False)
-        unknown = [(k, t) for k, t in _unregistered_types(raw.to_dict())
-                   if k != 'custom_imports']
+        unknown = unknown_types(cfg)
     except Exception:  # noqa: BLE001
         unknown = []
     needs = ''
@@ -189,6 +183,26 @@ def _failed_custom_import(path: str, exc: ImportError) -> Optional[str]:
     return (f"config file {path}: custom_imports could not import the plugin module "
             f"'{plugin}' ({type(cause).__name__}: {cause}) —{needs} did you install/import "
             f'the plugin? Install it with `{install}` (or put its folder on PYTHONPATH)')
+
+
+def _import_custom_modules_for_deployment(path: str, cfg: Config) -> None:
+    """Import ``cfg.custom_imports`` for a deployed model: a module that cannot be imported
+    is only a warning when everything the deployed config builds is registered without it
+    (it served the training-only parts), else the one-line plugin error."""
+    custom = cfg.get('custom_imports') or {}
+    imports = custom.get('imports') or []
+    for module in [imports] if isinstance(imports, str) else imports:
+        try:
+            import_module(module)
+        except ImportError as exc:
+            from gclhand.apis import register_all_modules
+            register_all_modules(init_default_scope=False)
+            if unknown_types(cfg) and not custom.get('allow_failed_imports', False):
+                raise ConfigError(_custom_import_message(path, cfg, exc)) from exc
+            print_log(f"custom_imports '{module}' could not be imported "
+                      f'({type(exc).__name__}: {exc}); the deployed model does not need it '
+                      f"(training-only {', '.join('model.' + k for k in TRAINING_ONLY_KEYS)} "
+                      'are not built)', logger='current', level=logging.WARNING)
 
 
 def _registry_sections(cfg: Config) -> Iterator[Tuple[str, object, str]]:
@@ -240,16 +254,44 @@ def _registry_sections(cfg: Config) -> Iterator[Tuple[str, object, str]]:
         yield 'runner_type', dict(type=cfg.runner_type), 'RUNNERS'
 
 
-def check_registered_types(cfg: Config) -> None:
-    """Check every ``type=`` the Runner builds names a registered class, before building.
+def unknown_types(cfg: Config, skip_keys: Sequence[str] = ()) -> List[Tuple[str, str]]:
+    """``(config key, type)`` of every ``type=`` in ``cfg`` that no registry knows, outside
+    ``custom_imports`` and the keys in ``skip_keys`` (and their sub-keys)."""
+    skip = tuple(skip_keys) + ('custom_imports', )
+    return [(k, t) for k, t in _unregistered_types(cfg.to_dict())
+            if not any(k == s or k.startswith(s + '.') for s in skip)]
 
-    Components built inside a model are checked where they are built (by
-    :func:`gclhand.utils.build_component`, whose errors also name the key).
+
+def load_needed_plugins(cfg: Config, skip_keys: Sequence[str] = ()) -> List[str]:
+    """Import installed entry-point plugins until every ``type=`` of ``cfg`` is registered
+    (none when nothing is missing; a plugin that fails or clashes is skipped with a warning,
+    see :mod:`gclhand.utils.plugins`)."""
+    from gclhand.utils.plugins import load_plugins_for
+    return load_plugins_for(lambda: {t for _, t in unknown_types(cfg, skip_keys)})
+
+
+def check_registered_types(cfg: Config, skip_keys: Sequence[str] = ()) -> None:
+    """Check every ``type=`` of the config names a registered class, before building.
+
+    Installed plugins are imported first when any type of the config is missing
+    (:func:`load_needed_plugins`).  The components the Runner builds are checked here with
+    their registry (close names suggested); components built inside a model are checked
+    where they are built (:func:`gclhand.utils.build_component`, whose errors also name
+    the key).
+
+    Args:
+        cfg: the config.
+        skip_keys: config keys whose components are not built (e.g. ``'model.dgcl'`` for
+            a deployed model): their types are not needed.
 
     Raises:
         ConfigError: naming the key, the unknown type and close registered names.
     """
     from gclhand import registry
+    from gclhand.utils.plugins import plugin_failures
+    load_needed_plugins(cfg, skip_keys)
+    failed = '; '.join(f'{n}: {r}' for n, r in plugin_failures().items())
+    failed = f' (installed plugins that failed to import: {failed})' if failed else ''
     for key, sub, registry_name in _registry_sections(cfg):
         if not isinstance(sub, dict) or not isinstance(sub.get('type'), str):
             continue
@@ -266,39 +308,7 @@ def check_registered_types(cfg: Config) -> None:
         raise ConfigError(
             f"unknown {reg.name} '{sub['type']}' at config key '{key}' — {hint}check the "
             'spelling, or import the plugin that registers it '
-            '(custom_imports=dict(imports=[...]))')
-
-
-def format_known_error(exc: BaseException) -> Optional[str]:
-    """One-line message for an error the user can fix; ``None`` for anything else."""
-    if isinstance(exc, (ConfigError, FileNotFoundError)):
-        message = str(exc)
-    elif isinstance(exc, KeyError) and exc.args and _UNKNOWN_TYPE.search(str(exc.args[0])):
-        name, scope = _UNKNOWN_TYPE.search(str(exc.args[0])).groups()
-        message = (f"unknown type '{name}' (not in the {scope} registry) — check the "
-                   'spelling, or import the plugin that registers it '
-                   '(custom_imports=dict(imports=[...]))')
-    else:
-        return None
-    return ' '.join(message.split())
-
-
-def run_tool(main: Callable[[Optional[List[str]]], object],
-             argv: Optional[List[str]] = None) -> int:
-    """Run ``main(argv)``; print known errors as ``error: ...`` and return status 2.
-
-    Returns:
-        0 on success, 2 for a known error (``GCLHAND_DEBUG=1`` re-raises it instead).
-    """
-    try:
-        main(argv)
-    except (ConfigError, FileNotFoundError, KeyError) as e:
-        message = format_known_error(e)
-        if message is None or os.environ.get(DEBUG_ENV, '0') not in ('', '0'):
-            raise
-        print(f'error: {message}', file=sys.stderr)
-        return 2
-    return 0
+            f'(custom_imports=dict(imports=[...])){failed}')
 
 
 def resolve_work_dir(cfg: Config, config_path: str, work_dir: Optional[str]) -> str:
@@ -310,6 +320,5 @@ def resolve_work_dir(cfg: Config, config_path: str, work_dir: Optional[str]) -> 
     return osp.join('./work_dirs', osp.splitext(osp.basename(config_path))[0])
 
 
-__all__ = ['add_cfg_options', 'add_launcher_args', 'check_cfg_options', 'check_registered_types',
-           'format_known_error', 'load_config', 'parse_tool_args', 'resolve_work_dir',
-           'run_tool']
+__all__ = ['check_cfg_options', 'check_registered_types', 'load_config', 'load_needed_plugins',
+           'resolve_work_dir', 'unknown_types']

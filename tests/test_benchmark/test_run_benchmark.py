@@ -1,10 +1,28 @@
-"""tools/benchmark.py on a tiny config (always runs; checks structure, never speed)."""
+"""gclhand.benchmark and ``gclhand benchmark`` on tiny configs: the structure of the
+results and the equalities the benchmark relies on; never speed (tests/benchmarks/ times)."""
 import json
 import os.path as osp
 
 import pytest
+import torch
+
+from gclhand import benchmark as bench
+from gclhand.apis import register_all_modules
+from gclhand.cli import benchmark as bench_cli
+from gclhand.cli.config import load_config
+from gclhand.utils import ConfigError
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+
+@pytest.fixture(scope='module', autouse=True)
+def registered():
+    register_all_modules()
+
+
+def config_path(name):
+    return osp.join(REPO, 'configs', name)
+
 
 TINY = """
 _base_ = [{base!r}]
@@ -34,23 +52,29 @@ def write_configs(tmp_path):
     return str(tmp_path / 'dgcl_tiny.py')
 
 
-def test_default_baseline_name(bench_tool):
-    assert bench_tool.default_baseline('configs/dgcl_synth.py') == \
+def test_default_baseline_name():
+    assert bench.default_baseline('configs/dgcl_synth.py') == \
         osp.join('configs', 'gcn_baseline_synth.py')
-    assert bench_tool.default_baseline('configs/egd_mask_interhand.py') == \
+    assert bench.default_baseline('configs/egd_mask_interhand.py') == \
         osp.join('configs', 'gcn_baseline_interhand.py')
-    with pytest.raises(bench_tool.ConfigError, match='--baseline'):
-        bench_tool.default_baseline('model.py')
+    assert bench.default_baseline('gclhand::dgcl_synth.py') == 'gclhand::gcn_baseline_synth.py'
+    with pytest.raises(ConfigError, match='--baseline'):
+        bench.default_baseline('model.py')
 
 
-def test_synthetic_batch_is_plausible(bench_tool, config_path):
+def test_settings_reject_unknown_sections():
+    with pytest.raises(ConfigError, match="unknown section.*'trian'"):
+        bench.BenchmarkSettings(skip={'trian'})
+    with pytest.raises(ConfigError, match='iters must be >= 1'):
+        bench.BenchmarkSettings(iters=0)
+
+
+def test_synthetic_batch_is_plausible():
     """Labels are posed hands projected into the crop; the preprocessor accepts the batch."""
-    import torch
-    cfg = bench_tool.load_config(config_path('gcn_baseline_synth.py'),
-                                 {'model.decoder.channels': (16, 16, 16),
-                                  'model.encoder.depth': 18})
-    model = bench_tool.build_model(cfg, torch.device('cpu'))
-    data = bench_tool.synthetic_batch(model, 3, 64)
+    cfg = load_config(config_path('gcn_baseline_synth.py'),
+                      {'model.decoder.channels': (16, 16, 16), 'model.encoder.depth': 18})
+    model = bench.build_model(cfg, torch.device('cpu'))
+    data = bench.synthetic_batch(model, 3, 64)
     s = data['data_samples'][0]
     assert len(data['inputs']) == 3 and data['inputs'][0].dtype == torch.uint8
     assert s.gt_joints_3d.shape == (2, 21, 3) and s.gt_verts_3d.shape == (2, 778, 3)
@@ -60,13 +84,27 @@ def test_synthetic_batch_is_plausible(bench_tool, config_path):
     assert out['inputs'].shape == (3, 3, 64, 64) and out['inputs'].dtype == torch.float32
 
 
-def test_tool_end_to_end_tiny(tmp_path, bench_tool):
+def test_deployed_synth_rows_are_the_baseline_graph():
+    """What the inference section compares: every deployed synthetic Table 2 model is the
+    baseline network (same modules, same state-dict shapes)."""
+    base = bench.build_model(load_config(config_path('gcn_baseline_synth.py')),
+                             torch.device('cpu')).deploy()
+    for row in ('egd_edge_flip_synth.py', 'dgcl_synth.py'):
+        deployed = bench.build_model(load_config(config_path(row)),
+                                     torch.device('cpu')).deploy()
+        assert bench.same_graph(base, deployed), row
+    undeployed = bench.build_model(load_config(config_path('dgcl_synth.py')),
+                                   torch.device('cpu'))
+    assert not bench.same_graph(base, undeployed)  # the check can fail
+
+
+def test_tool_end_to_end_tiny(tmp_path):
     cfg = write_configs(tmp_path)
     out = tmp_path / 'res.json'
-    r = bench_tool.main([cfg, '--device', 'cpu', '--batch', '2', '--iters', '1', '--warmup',
-                         '0', '--infer-batch', '1', '--workers', '0', '--data-num', '4',
-                         '--data-root', str(tmp_path / 'data'), '--profile', '1',
-                         '--json', str(out)])
+    r = bench_cli.main([cfg, '--device', 'cpu', '--batch', '2', '--iters', '1', '--warmup',
+                        '0', '--infer-batch', '1', '--workers', '0', '--data-num', '4',
+                        '--data-root', str(tmp_path / 'data'), '--profile', '1',
+                        '--json', str(out)])
     assert r['baseline'].endswith('gcn_baseline_tiny.py')
     assert set(r['names']) == {'config', 'baseline'}
     assert r['train']['config']['samples_per_s'] > 0 and r['ratios']['train_step'] > 0

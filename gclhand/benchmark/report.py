@@ -1,0 +1,51 @@
+"""The benchmark's printed table."""
+
+
+def print_report(r: dict) -> None:
+    names = r['names']
+    cfg, base = names[0], (names[1] if len(names) > 1 else None)
+    print(f"\n== gclhand benchmark: {r['config']} vs {r.get('baseline')}  "
+          f"(device {r['machine']['device']}, torch {r['machine']['torch']}, "
+          f"{r['machine']['threads']} threads, batch {r['batch']}, amp {r['amp']}, "
+          f"load {r['machine'].get('loadavg_start')} -> {r['machine'].get('loadavg_end')})")
+    if 'train' in r:
+        t = r['train']
+        for n in names:
+            print(f"train step  {n:<10} {t[n]['step_ms']:9.1f} ms median "
+                  f"({t[n]['step_ms_min']:.1f} min)  {t[n]['samples_per_s']:8.1f} samples/s")
+        if base:
+            print(f"train ratio {cfg}/{base}: {r['ratios']['train_step']:.2f}x median, "
+                  f"{r['ratios']['train_step_min']:.2f}x min")
+        print(f"peak memory: {t['peak_memory_mb']:.0f} MiB")
+    if 'infer' in r:
+        i = r['infer']
+        if 'identical_graph' in i:
+            print(f"deployed graphs identical: {i['identical_graph']}, "
+                  f"identical outputs: {i.get('identical_outputs')}")
+        for bs in r['infer_batches']:
+            row = i[f'batch{bs}']
+            s = '  '.join(f"{n} {row[n]['latency_ms']:.1f} ms" for n in names)
+            ratio = (f"  ratio {r['ratios'][f'infer_batch{bs}']:.2f}x"
+                     if base else '')
+            print(f'inference batch {bs:<3} {s}{ratio}')
+    if 'data' in r:
+        for k, v in r['data'].items():
+            print(f"data pipeline {k}: {v['samples_per_s']:.1f} samples/s "
+                  f"({v['samples_per_s_per_worker']:.1f} per worker, start-up "
+                  f"{v['startup_s']:.1f} s)")
+    if 'e2e' in r:
+        e = r['e2e']
+        print(f"end-to-end ({e['workers']} workers): {e['samples_per_s']:.1f} samples/s, "
+              f"data {e['data_ms']:.1f} ms + compute {e['compute_ms']:.1f} ms per step "
+              f"(data {100 * e['data_fraction']:.0f}%)")
+    if 'profile' in r:
+        p = r['profile']
+        print(f"profile ({p['steps']} {cfg} steps), ms per step by phase/module:")
+        for k, v in sorted(p['phase_ms_per_step'].items(), key=lambda kv: -kv[1]):
+            print(f'  {v:9.1f}  {k}')
+        print('top operators (self time):')
+        for o in p['top_ops']:
+            print(f"  {o['self_ms_per_step']:9.1f} ms  {o['self_pct']:5.1f}%  {o['op']}")
+
+
+__all__ = ['print_report']

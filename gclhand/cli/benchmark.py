@@ -1,0 +1,122 @@
+"""Training throughput and inference latency of a config, with ratios against its baseline.
+
+    gclhand benchmark CONFIG [--baseline CONFIG] [--device cpu|cuda] [--amp [bf16|fp16]]
+                             [--batch B] [--iters N] [--warmup W] [--json OUT]
+                             [--compile] [--channels-last] [--infer-batch 1 32]
+                             [--workers 0 2] [--data-root DIR] [--data-num N]
+                             [--e2e-iters N] [--profile N] [--skip train,infer,data,e2e]
+                             [--cfg-options k=v ...]
+
+The measurements are :mod:`gclhand.benchmark` (importable: ``run_benchmark``).  What is
+measured (each a median over ``--iters`` timed repetitions after ``--warmup``):
+
+* ``train``: one optimiser step (``model.train_step``: data preprocessor, forward, losses,
+  backward, update) on a *synthetic in-memory* batch - random uint8 images and plausible
+  labels (posed hands of the config's hand model projected with a known camera) - for CONFIG
+  and the baseline, **interleaved step by step** so that machine load hits both alike.
+  Samples/s, the CONFIG/baseline time ratio, and peak memory
+  (``torch.cuda.max_memory_allocated`` on GPU; process ``ru_maxrss`` on CPU, monotonic).
+* ``infer``: the *deployed* models (``model.deploy()``, eval, ``torch.inference_mode``) at
+  each ``--infer-batch``, interleaved; the deployed CONFIG model must be the baseline's
+  graph (same modules and state-dict shapes) and is checked to give identical outputs with
+  the same weights.
+* ``data``: the real training dataloader (dataset + full train pipeline + collate; the
+  config's ``train_dataloader`` with ``num_workers`` from ``--workers``) in samples/s, over
+  synthetic data generated into a temporary folder (or ``--data-root``).
+* ``e2e``: CONFIG's train step fed by that dataloader: samples/s, data (wait) time vs
+  compute time per step.
+* ``--profile N``: :mod:`torch.profiler` over N CONFIG train steps: time per top-level
+  module / phase and the top operators.
+
+Results print as a table and, with ``--json``, go to a JSON file. The baseline defaults to
+``configs/gcn_baseline_<dataset>.py`` for a config named ``*_<dataset>.py``.
+"""
+import argparse
+import json
+import os
+import os.path as osp
+
+import torch
+
+from gclhand.benchmark import (SECTIONS, BenchmarkSettings, default_baseline, print_report,
+                               run_benchmark)
+from .args import add_cfg_options
+from .config import check_registered_types, load_config
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description='Benchmark a gclhand config against its baseline')
+    p.add_argument('config', help='config file (e.g. configs/dgcl_synth.py)')
+    p.add_argument('--baseline', help='baseline config (default: configs/gcn_baseline_'
+                   '<dataset>.py from the config name); "none" to skip')
+    p.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu',
+                   choices=['cpu', 'cuda'])
+    p.add_argument('--amp', nargs='?', const='bf16', default=None, choices=['bf16', 'fp16'],
+                   help='autocast dtype (flag alone: bf16); on CUDA the train step uses '
+                   "MMEngine's AmpOptimWrapper")
+    p.add_argument('--batch', type=int, default=None,
+                   help='training batch (default: the config\'s train_dataloader.batch_size)')
+    p.add_argument('--iters', type=int, default=5, help='timed repetitions per measurement')
+    p.add_argument('--warmup', type=int, default=2, help='untimed repetitions first')
+    p.add_argument('--infer-batch', type=int, nargs='+', default=[1, 32])
+    p.add_argument('--workers', type=int, nargs='+', default=[0, 2],
+                   help='num_workers settings of the data-pipeline measurement')
+    p.add_argument('--data-root', help='IntagHand-layout data for the data/e2e measurements; '
+                   'synthetic data is generated there when it has no train split (default: '
+                   'a temp folder)')
+    p.add_argument('--data-num', type=int, default=64)
+    p.add_argument('--e2e-iters', type=int, default=None, help='default: --iters')
+    p.add_argument('--compile', action='store_true', help='torch.compile encoder, hand '
+                   'split, decoder and camera head')
+    p.add_argument('--channels-last', action='store_true',
+                   help='encoder weights and input batch in torch.channels_last')
+    p.add_argument('--profile', type=int, default=0, metavar='N',
+                   help='profile N CONFIG train steps with torch.profiler')
+    p.add_argument('--skip', default='', help=f'comma-separated sections of {SECTIONS}')
+    p.add_argument('--threads', type=int, default=None, help='torch.set_num_threads')
+    p.add_argument('--seed', type=int, default=0)
+    p.add_argument('--json', help='write the results to this JSON file')
+    add_cfg_options(p)
+    args = p.parse_args(argv)
+    args.skip = {s for s in args.skip.split(',') if s}
+    unknown = args.skip - set(SECTIONS)
+    if unknown:
+        p.error(f'--skip: unknown section(s) {sorted(unknown)}; choose from {SECTIONS}')
+    if args.iters < 1 or args.warmup < 0:
+        p.error('--iters must be >= 1 and --warmup >= 0')
+    return args
+
+
+def settings_from_args(args: argparse.Namespace) -> BenchmarkSettings:
+    """The :class:`~gclhand.benchmark.BenchmarkSettings` the options describe."""
+    return BenchmarkSettings(
+        device=args.device, amp=args.amp, batch=args.batch, iters=args.iters,
+        warmup=args.warmup, infer_batch=args.infer_batch, workers=args.workers,
+        data_root=args.data_root, data_num=args.data_num, e2e_iters=args.e2e_iters,
+        compile=args.compile, channels_last=args.channels_last, profile=args.profile,
+        skip=args.skip, threads=args.threads, seed=args.seed)
+
+
+def main(argv=None) -> dict:
+    args = parse_args(argv)
+    from gclhand.apis import register_all_modules
+    register_all_modules()
+    settings = settings_from_args(args)
+    cfg = load_config(args.config, args.cfg_options)
+    check_registered_types(cfg)
+    baseline = args.baseline or default_baseline(args.config)
+    baseline_cfg = None
+    if baseline.lower() != 'none':
+        if not osp.isfile(baseline) and not baseline.startswith('gclhand::'):
+            raise FileNotFoundError(f'baseline config {baseline} not found; pass --baseline '
+                                    'CONFIG or --baseline none')
+        baseline_cfg = load_config(baseline, args.cfg_options)
+    r = dict(config=args.config, baseline=None if baseline_cfg is None else baseline)
+    r.update(run_benchmark(cfg, settings, baseline_cfg))
+    print_report(r)
+    if args.json:
+        os.makedirs(osp.dirname(osp.abspath(args.json)), exist_ok=True)
+        with open(args.json, 'w') as f:
+            json.dump(r, f, indent=1)
+        print(f'results written to {args.json}')
+    return r
