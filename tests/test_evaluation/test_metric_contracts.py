@@ -244,3 +244,11 @@ def test_interpenetration_faces_are_long_tensors_and_hand_model_is_kept():
     cfg = dict(type='MANOHandModel', use_pca=False)
     assert InterpenetrationMetric(hand_model=cfg).hand_model == cfg
     assert InterpenetrationMetric().with_gt is False
+
+
+def test_stack_field_default_owner_and_shape_wildcard():
+    from gclhand.evaluation.metrics.base_hand_metric import stack_field
+    with pytest.raises(KeyError, match="^\"metric: data sample 0 has no 'x'"):
+        stack_field([{}], 'x')
+    out = stack_field([{'x': np.zeros((2, 5))}, {'x': torch.ones(2, 5)}], 'x', shape=(2, -1))
+    assert out.shape == (2, 2, 5) and out.dtype == torch.float64
