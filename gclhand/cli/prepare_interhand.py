@@ -3,16 +3,19 @@
 
 Example::
 
-    gclhand prepare-interhand data/InterHand2.6M data/interhand_intag \
+    gclhand prepare-interhand data/InterHand2.6M data/interhand \
         --split train --workers 8
 
-writes ``data/interhand_intag/train/img/{i}.jpg`` (256x256 crops around both hands) and
-``anno/{i}.pkl``.  Re-running the command resumes: finished samples are skipped.  See
+writes ``data/interhand/train/img/{i}.jpg`` (256x256 crops around both hands),
+``anno/{i}.pkl`` and IntagHand's auxiliary targets (``mask/``, ``dense/``, ``hms/``;
+``data/interhand`` is what the InterHand2.6M configs read), and prints what it dropped, with a
+count per reason.  Re-running the command resumes: finished samples are skipped.  See
 docs/data.md; the work is done by :func:`gclhand.datasets.interhand_prepare.prepare_interhand`.
 """
 import argparse
 
-from gclhand.datasets.interhand_prepare import prepare_interhand
+from gclhand.datasets.aux_maps import AUX_KINDS
+from gclhand.datasets.interhand_prepare import format_report, prepare_interhand
 
 
 def parse_args(argv=None):
@@ -35,6 +38,12 @@ def parse_args(argv=None):
                         '$GCLHAND_MANO_DIR, else the procedural hand model)')
     parser.add_argument('--skip-bad-images', action='store_true',
                         help='skip missing/corrupt source images instead of stopping')
+    parser.add_argument('--min-image-mean', type=float, default=10.0,
+                        help='drop images darker than this mean intensity (0-255; IntagHand: '
+                        '10); 0 keeps all')
+    parser.add_argument('--no-aux-maps', action='store_true',
+                        help="do not render IntagHand's auxiliary encoder targets (mask/, "
+                        'dense/, hms/; written by default)')
     parser.add_argument('--no-progress', action='store_true', help='hide the progress bar')
     return parser.parse_args(argv)
 
@@ -45,10 +54,7 @@ def main(argv=None) -> int:
         args.root, args.out, args.split, workers=args.workers, img_size=args.img_size,
         hand_ratio=args.hand_ratio, jpeg_quality=args.jpeg_quality, chunk=args.chunk,
         max_samples=args.max_samples, mano_dir=args.mano_dir,
-        skip_bad_images=args.skip_bad_images, progress=not args.no_progress)
-    print(f"{args.split}: {stats['selected']} interacting samples selected, "
-          f"{stats['skipped_existing']} already converted, {stats['converted']} converted now"
-          f" -> {stats['out_dir']}")
-    if stats['missing']:
-        print(f"{stats['missing']} sample(s) skipped: bad source images (--skip-bad-images)")
+        skip_bad_images=args.skip_bad_images, min_image_mean=args.min_image_mean,
+        aux_maps=() if args.no_aux_maps else AUX_KINDS, progress=not args.no_progress)
+    print(format_report(args.split, stats))
     return 0

@@ -107,7 +107,8 @@ def main(argv=None) -> None:
     check_registered_types(cfg)
 
     from gclhand.engine import build_runner
-    runner = build_runner(cfg)
+    from gclhand.engine.config_utils import evaluation_only_config
+    runner = build_runner(evaluation_only_config(cfg))  # never builds the train/val splits
     if args.checkpoint is None:  # untrained: the weights train.py starts from
         runner.logger.info('checkpoint none: evaluating the untrained model')
         getattr(runner.model, 'module', runner.model).init_weights()

@@ -9,10 +9,15 @@ One file holds (DESIGN.md section 4, docs/internals.md)::
                                           'trans': (1, 3) metres}},
       'camera': {'R': (3, 3), 't': (3,) metres, 'camera': (3, 3) intrinsics K},
       'image': ...,                      # optional, source-image info (free form)
-      'annotation': {'hand_type': 'interacting', ...},   # optional
+      'annotation': {'hand_type': 'interacting', 'hand_type_valid': 1, ...},   # optional
+      'joint_3d': {'world_coord': (42, 3) mm, 'joint_valid': (42,)},  # optional
     }
 
 Hand vertices in camera space are ``(MANO(R, pose, shape) + trans) @ R_cam.T + t_cam``.
+``joint_3d`` holds InterHand2.6M's annotated joints (world frame, millimetres, the release's
+42-joint order) with the per-joint validity of the release's data file; gclhand's
+conversion writes it, and the official protocol scores against it
+(:func:`annotated_joints`).
 """
 from typing import Dict, Sequence
 
@@ -27,7 +32,41 @@ MANO_PARAM_SHAPES = {'R': (1, 3, 3), 'pose': (1, 45), 'shape': (1, 10), 'trans':
 CAMERA_SHAPES = {'R': (3, 3), 't': (3, ), 'camera': (3, 3)}
 #: Hand types of InterHand2.6M annotations.
 KNOWN_HAND_TYPES = ('interacting', 'left', 'right')
+#: Which hands each hand type shows, in the library's (left, right) order.
+HAND_TYPE_FLAGS = {'left': (1., 0.), 'right': (0., 1.), 'interacting': (1., 1.)}
+#: Shapes of the optional annotated joints (InterHand2.6M's 42-joint order).
+JOINT_3D_SHAPES = {'world_coord': (42, 3), 'joint_valid': (42, )}
 _ROT_TOL = 1e-3
+
+
+def hand_type_flags(hand_type: str) -> np.ndarray:
+    """``'left'`` / ``'right'`` / ``'interacting'`` -> ``(2,)`` float32 (left, right) flags."""
+    return np.asarray(HAND_TYPE_FLAGS[hand_type], np.float32)
+
+
+def annotated_joints(world_mm: np.ndarray, joint_valid: np.ndarray, cam_R: np.ndarray,
+                     cam_t: np.ndarray):
+    """InterHand2.6M's annotated joints in the library's camera-frame layout.
+
+    ``X_cam = cam_R X_world / 1000 + cam_t`` (millimetres to metres), reordered to
+    ``(2, 21)`` (left, right; :func:`gclhand.hand.joints.interhand_to_library`).  As in the
+    release's evaluation, a hand whose wrist is not annotated is marked not annotated at
+    all: its root-relative pose is undefined.
+
+    Args:
+        world_mm: ``(42, 3)`` world coordinates in mm (InterHand2.6M order).
+        joint_valid: ``(42,)`` 1 where the joint is annotated.
+        cam_R: ``(3, 3)``; cam_t: ``(3,)`` metres (world metres -> camera metres).
+
+    Returns:
+        ``joints (2, 21, 3)`` float32 metres and ``valid (2, 21)`` float32.
+    """
+    from gclhand.hand.joints import interhand_to_library
+    cam = np.asarray(world_mm, np.float64) @ np.asarray(cam_R, np.float64).T / 1000.0 \
+        + np.asarray(cam_t, np.float64)
+    valid = interhand_to_library(np.asarray(joint_valid, np.float32).reshape(42) > 0)
+    valid = valid & valid[:, :1]  # library joint 0 is the wrist
+    return interhand_to_library(cam.astype(np.float32)), valid.astype(np.float32)
 
 
 
@@ -80,7 +119,9 @@ def validate_intag_annotation(anno, path: str,
 
     Returns:
         dict with ``mano`` ``{side: {R (1,3,3), pose (1,45), shape (1,10), trans (1,3)}}``,
-        ``cam_R`` (3, 3), ``cam_t`` (3,), ``cam_K`` (3, 3), all float32, and ``hand_type``.
+        ``cam_R`` (3, 3), ``cam_t`` (3,), ``cam_K`` (3, 3), all float32, ``hand_type``,
+        ``hand_type_valid`` (float) and, when the file has ``joint_3d``,
+        ``joint_3d_world_coord`` (42, 3) mm and ``joint_3d_joint_valid`` (42,).
 
     Raises:
         AnnotationError: naming ``path`` and the first problem found.
@@ -112,7 +153,7 @@ def validate_intag_annotation(anno, path: str,
         raise AnnotationError(path, "'camera.camera' is not an intrinsics matrix "
                               '(need fx, fy > 0 and last row (0, 0, 1))')
 
-    hand_type = 'interacting'
+    hand_type, hand_type_valid = 'interacting', 1.0
     info = anno.get('annotation')
     if info is not None:
         if not isinstance(info, dict):
@@ -125,7 +166,18 @@ def validate_intag_annotation(anno, path: str,
         if hand_type not in allowed_hand_types:
             raise AnnotationError(path, f"'annotation.hand_type' is {hand_type!r} but this "
                                   f'dataset accepts only {tuple(allowed_hand_types)}')
+        hand_type_valid = info.get('hand_type_valid', 1)
+        if not isinstance(hand_type_valid, (bool, int, float, np.number)):
+            raise AnnotationError(path, "'annotation.hand_type_valid' must be 0 or 1, got "
+                                  f'{hand_type_valid!r}')
+        hand_type_valid = float(hand_type_valid)
     out['hand_type'] = hand_type
+    out['hand_type_valid'] = hand_type_valid
+    if anno.get('joint_3d') is not None:
+        joint_3d = anno['joint_3d']
+        for key, shape in JOINT_3D_SHAPES.items():
+            out['joint_3d_' + key] = _as_array(_get(joint_3d, key, 'joint_3d', path),
+                                               f'joint_3d.{key}', path, shape)
     return out
 
 

@@ -36,7 +36,7 @@ from gclhand.structures import HANDS
 
 __all__ = ['AUX_KINDS', 'AUX_KEYS', 'HEATMAP_SIZE', 'HEATMAP_SIGMA', 'HEATMAPS_PER_FILE',
            'aux_map_paths', 'joint_heatmaps', 'mask_image', 'dense_vertex_colors',
-           'write_aux_maps', 'read_aux_map']
+           'write_aux_maps', 'read_aux_map', 'AuxMapRenderer']
 
 #: Folder names of the auxiliary maps in the IntagHand layout.
 AUX_KINDS = ('mask', 'dense', 'hms')
@@ -171,3 +171,62 @@ def read_aux_map(split_dir: str, idx: int, kind: str) -> np.ndarray:
 def available_aux_kinds(split_dir: str, kinds: Sequence[str] = AUX_KINDS) -> Dict[str, bool]:
     """Which kinds have a folder in ``split_dir``."""
     return {k: osp.isdir(osp.join(split_dir, k)) for k in kinds}
+
+
+class AuxMapRenderer:
+    """IntagHand's auxiliary maps of one sample from its two posed hands (camera frame).
+
+    Renders the meshes with gclhand's rasteriser (:mod:`gclhand.datasets.synth.renderer`)
+    into the crop: the mask from the visible face of every pixel (:func:`mask_image`), the
+    dense-correspondence image as the unlit interpolation of :func:`dense_vertex_colors`
+    (the same colour table for both hands), and the joint heatmaps from the projected joints
+    (:func:`joint_heatmaps`, ``HEATMAP_SIZE`` / ``HEATMAP_SIGMA``).  Used by
+    :func:`gclhand.datasets.interhand_prepare.convert_records` for InterHand2.6M's MANO fits.
+
+    Args:
+        hand_model: the hand model whose meshes are drawn (faces, template).
+        kinds: which of ``('mask', 'dense', 'hms')`` to render.
+    """
+
+    def __init__(self, hand_model, kinds: Sequence[str] = AUX_KINDS):
+        import torch
+        unknown = set(kinds) - set(AUX_KINDS)
+        if unknown:
+            raise ValueError(f'AuxMapRenderer: unknown kinds {sorted(unknown)}; choose from '
+                             f'{AUX_KINDS}')
+        self.kinds = tuple(kinds)
+        num_left_verts = hand_model.template('left').shape[0]
+        self.num_left_faces = int(hand_model.faces('left').shape[0])
+        self.faces = torch.cat([hand_model.faces('left').long(),
+                                hand_model.faces('right').long() + num_left_verts])
+        colors = torch.as_tensor(dense_vertex_colors(hand_model.template('right').numpy()))
+        self.colors = torch.cat([colors, colors])
+
+    def __call__(self, verts: np.ndarray, joints: np.ndarray, K: np.ndarray,
+                 img_size: int) -> dict:
+        """Maps of one sample as :func:`write_aux_maps` keyword arguments.
+
+        Args:
+            verts: (2, V, 3) camera-frame vertices (left, right), metres.
+            joints: (2, 21, 3) camera-frame joints, library order.
+            K: (3, 3) intrinsics of the ``img_size`` square crop.
+        """
+        import torch
+
+        from .synth.renderer import rasterize, shade
+        out = {}
+        if 'mask' in self.kinds or 'dense' in self.kinds:
+            v = torch.as_tensor(np.asarray(verts, np.float32).reshape(-1, 3))
+            frags = rasterize(v, self.faces, torch.as_tensor(np.asarray(K, np.float32)),
+                              img_size)
+            if 'mask' in self.kinds:
+                out['mask'] = mask_image(frags.face_idx.numpy(), self.num_left_faces)
+            if 'dense' in self.kinds:
+                dense = shade(frags, v, self.faces, self.colors, mode='none')
+                out['dense'] = dense.numpy()[..., ::-1]  # stored in OpenCV's array order
+        if 'hms' in self.kinds:
+            from .geometry import project_points
+            uv = project_points(np.asarray(joints, np.float64), np.asarray(K, np.float64))
+            out['heatmaps'] = joint_heatmaps(uv, (img_size, img_size), HEATMAP_SIZE,
+                                             HEATMAP_SIGMA)
+        return out

@@ -61,3 +61,37 @@ def two_hand_gt(hand_model, params: Dict[str, Dict[str, np.ndarray]], cam_R: np.
             verts[sl, h] = (torch.bmm(out.vertices.float(), rot_t) + shift).numpy()
             joints[sl, h] = (torch.bmm(out.joints.float(), rot_t) + shift).numpy()
     return verts, joints
+
+
+class HandLabelsMixin:
+    """Mesh labels of a two-hand ``BaseDataset``, computed once or per sample.
+
+    A dataset using it sets ``self.precompute_gt`` and implements ``_labels(infos) -> dict``
+    of ``(N, ...)`` arrays (``gt_verts_3d``, ``gt_joints_3d``, ``gt_joints_2d``) from infos
+    holding :attr:`LABEL_SOURCE_KEYS`.  With ``precompute_gt`` the arrays are stored in the
+    data list (about 19 KB per sample); without, only the sources are stored and
+    :meth:`get_data_info` computes one sample's labels when it is loaded.
+    """
+
+    #: What :meth:`_labels` reads: the MANO parameters and the world -> camera transform.
+    LABEL_SOURCE_KEYS = ('mano', 'cam_R', 'cam_t')
+
+    def _attach_labels(self, items: list, sources: list) -> list:
+        """Add the labels of ``sources`` (precomputed) or the sources themselves to
+        ``items`` (one dict per sample, in place); returns ``items``."""
+        labels = self._labels(sources) if self.precompute_gt else None
+        for n, (item, source) in enumerate(zip(items, sources)):
+            if labels is not None:
+                item.update({k: v[n] for k, v in labels.items()})
+            else:
+                item.update({k: source[k] for k in self.LABEL_SOURCE_KEYS})
+        return items
+
+    def get_data_info(self, idx: int) -> dict:
+        """The ``idx``-th sample's info; computes its labels when not precomputed."""
+        info = super().get_data_info(idx)
+        if 'gt_verts_3d' not in info:
+            info.update({k: v[0] for k, v in self._labels([info]).items()})
+            for key in self.LABEL_SOURCE_KEYS:
+                info.pop(key)
+        return info

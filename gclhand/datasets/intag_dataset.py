@@ -11,23 +11,29 @@ from mmengine.logging import print_log
 
 from gclhand.registry import DATASETS
 from gclhand.structures import HANDS
-from .annotation import read_intag_annotation
+from .annotation import annotated_joints, hand_type_flags, read_intag_annotation
 from .errors import AnnotationError, DatasetError
 from .geometry import matrix_to_axis_angle, project_points
-from .hand_gt import build_dataset_hand_model, two_hand_gt
+from .hand_gt import HandLabelsMixin, build_dataset_hand_model, two_hand_gt
 from .pipeline import build_pipeline
+from .provenance import check_hand_model, is_real_data, warn_procedural_on_real_data
 
 _ANNO_RE = re.compile(r'^(\d+)\.pkl$')
 
 
 @DATASETS.register_module()
-class InterHandIntagDataset(BaseDataset):
+class InterHandIntagDataset(HandLabelsMixin, BaseDataset):
     """Two-hand samples in the IntagHand layout: ``{data_root}/{split}/img/{i}.jpg`` and
     ``{data_root}/{split}/anno/{i}.pkl`` (schema: :mod:`gclhand.datasets.annotation`).
 
     Labels are computed from the MANO parameters through the hand model, in camera space
     (metres): ``gt_verts_3d (2, 778, 3)``, ``gt_joints_3d (2, 21, 3)`` (library order) and
-    ``gt_joints_2d (2, 21, 2)`` (projection with the crop's ``cam_K``).  The hand-model
+    ``gt_joints_2d (2, 21, 2)`` (projection with the crop's ``cam_K``); ``gt_hand_type``
+    (2,) and ``hand_type_valid`` come from the annotation, and, when the annotation holds
+    InterHand2.6M's annotated joints (``joint_3d``, written by ``gclhand prepare-interhand``),
+    ``gt_joints_3d_annot (2, 21, 3)`` and ``joints_valid (2, 21)`` for the official protocol.
+    A split whose ``conversion.json`` / ``meta.json`` names another hand model than
+    ``hand_model`` is refused (:mod:`gclhand.datasets.provenance`).  The hand-model
     forward runs once, batched, when the dataset is initialised (``precompute_gt=True``),
     and the arrays are kept in the serialised data list (about 19 KB per sample); with
     ``precompute_gt=False`` only the parameters are kept and each sample's labels are
@@ -122,6 +128,10 @@ class InterHandIntagDataset(BaseDataset):
     def load_data_list(self) -> List[dict]:
         """Read, validate and label every sample of the split (see class docstring)."""
         self._ensure_data()
+        hm = build_dataset_hand_model(self.hand_model_cfg)
+        record = check_hand_model(self.split_dir, hm)  # refuses another model's data
+        if is_real_data(record):
+            warn_procedural_on_real_data(hm, f"'{self.split_dir}'")
         infos, problems = [], []
         for idx in self._annotation_files():
             try:
@@ -167,25 +177,16 @@ class InterHandIntagDataset(BaseDataset):
         return dict(gt_verts_3d=verts, gt_joints_3d=joints, gt_joints_2d=joints_2d)
 
     def _to_data_list(self, infos: List[dict]) -> List[dict]:
-        labels = self._labels(infos) if self.precompute_gt else None
         data_list = []
-        for n, info in enumerate(infos):
+        for info in infos:
             item = dict(img_path=info['img_path'], anno_path=info['anno_path'],
                         file_idx=info['file_idx'], hand_type=info['hand_type'],
+                        gt_hand_type=hand_type_flags(info['hand_type']),
+                        hand_type_valid=np.float32(info['hand_type_valid']),
                         cam_K=info['cam_K'], hand_valid=np.ones(2, np.float32))
-            if labels is not None:
-                item.update({k: v[n] for k, v in labels.items()})
-            else:
-                item.update(mano=info['mano'], cam_R=info['cam_R'], cam_t=info['cam_t'])
+            if 'joint_3d_world_coord' in info:  # InterHand2.6M's annotated joints
+                item['gt_joints_3d_annot'], item['joints_valid'] = annotated_joints(
+                    info['joint_3d_world_coord'], info['joint_3d_joint_valid'],
+                    info['cam_R'], info['cam_t'])
             data_list.append(item)
-        return data_list
-
-    def get_data_info(self, idx: int) -> dict:
-        """The ``idx``-th sample's info; computes its labels when not precomputed."""
-        info = super().get_data_info(idx)
-        if 'gt_verts_3d' not in info:
-            labels = self._labels([info])
-            info.update({k: v[0] for k, v in labels.items()})
-            for key in ('mano', 'cam_R', 'cam_t'):
-                info.pop(key)
-        return info
+        return self._attach_labels(data_list, infos)

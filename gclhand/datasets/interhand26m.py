@@ -14,17 +14,20 @@ millimetres to camera millimetres by ``X_cam = camrot (X_world - campos)``.
 """
 import json
 import os.path as osp
-from typing import Dict, List, Optional, Sequence
+from collections import Counter
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 from mmengine.dataset import BaseDataset
 
 from gclhand.registry import DATASETS
 from gclhand.structures import HANDS
+from .annotation import HAND_TYPE_FLAGS, annotated_joints, hand_type_flags
 from .errors import AnnotationError
 from .geometry import project_points
-from .hand_gt import build_dataset_hand_model, two_hand_gt
+from .hand_gt import HandLabelsMixin, build_dataset_hand_model, two_hand_gt
 from .pipeline import build_pipeline
+from .provenance import warn_procedural_on_real_data
 
 _FILES = ('data', 'camera', 'joint_3d', 'MANO_NeuralAnnot')
 
@@ -59,13 +62,36 @@ def _mano_fit(entry, path: str, where: str) -> Optional[Dict[str, np.ndarray]]:
     return fit
 
 
-def load_interhand_release(root: str, split: str, interacting_only: bool = True,
-                           max_samples: Optional[int] = None) -> List[dict]:
-    """Read one split of the official release into per-image records.
+#: Why a release annotation is not selected: reason key -> text (the counts that
+#: :func:`read_interhand_release` returns use these keys).
+DROP_REASONS = {
+    'hand_type_invalid': "hand_type_valid is 0 (IntagHand's selection drops it)",
+    'not_interacting': "hand_type is 'left' or 'right' (IntagHand keeps interacting hands only)",
+    'unknown_hand_type': "hand_type is none of 'interacting', 'left', 'right'",
+    'no_mano_fit': 'the frame has no NeuralAnnot MANO fit',
+    'one_mano_fit': 'the MANO fit of one of the two hands is missing',
+}
 
-    Selection (as IntagHand): ``hand_type == 'interacting'``, ``hand_type_valid`` and MANO
-    fits for both hands; with ``interacting_only=False`` every annotation with a valid hand
-    type and at least one MANO fit is kept.
+
+def _joint_validity(ann: dict, joint_entry: dict, path: str, where: str) -> np.ndarray:
+    """``(42,)`` per-joint validity: the data file's ``joint_valid`` (what InterHand2.6M's
+    evaluation uses), else the joint file's."""
+    source = ann.get('joint_valid', joint_entry.get('joint_valid'))
+    try:
+        return np.asarray(source, np.float32).reshape(42)
+    except (TypeError, ValueError) as e:
+        raise AnnotationError(path, f'no usable joint_valid (42 values) for annotation '
+                              f"{ann.get('id')} at {where} ({type(e).__name__}: {e})") from e
+
+
+def read_interhand_release(root: str, split: str, interacting_only: bool = True,
+                           max_samples: Optional[int] = None) -> Tuple[List[dict], Counter]:
+    """Read one split of the official release into per-annotation records.
+
+    Selection with ``interacting_only=True`` (IntagHand's): ``hand_type == 'interacting'``,
+    ``hand_type_valid`` and MANO fits for both hands.  With ``False`` (the official
+    evaluation's set, as far as gclhand can label it): every annotation with a known hand
+    type and at least one MANO fit, ``hand_type_valid`` or not.
 
     Args:
         root: release root (holding ``annotations/`` and ``images/``).
@@ -74,11 +100,14 @@ def load_interhand_release(root: str, split: str, interacting_only: bool = True,
         max_samples: stop after this many records.
 
     Returns:
-        list of dicts: ``img_path``, ``image`` (the COCO image entry), ``annotation`` (the
-        COCO annotation entry), ``K`` (3, 3), ``cam_R`` (3, 3), ``cam_t`` (3,) metres
-        (world metres -> camera metres), ``mano`` ``{side: {pose (48,), shape (10,),
-        trans (3,)} or None}``, ``joints_world`` (42, 3) mm and ``joint_valid`` (42,)
-        in InterHand2.6M order; in the order of the data file's annotations.
+        ``(records, dropped)``.  ``records``: list of dicts, in the order of the data file's
+        annotations: ``img_path``, ``image`` (the COCO image entry), ``annotation`` (the
+        COCO annotation entry), ``hand_type``, ``hand_type_valid`` (float), ``K`` (3, 3),
+        ``cam_R`` (3, 3), ``cam_t`` (3,) metres (world metres -> camera metres), ``mano``
+        ``{side: {pose (48,), shape (10,), trans (3,)} or None}``, ``joints_world`` (42, 3)
+        mm and ``joint_valid`` (42,) (the data file's, as the official evaluation) in
+        InterHand2.6M order.  ``dropped``: how many annotations each reason of
+        :data:`DROP_REASONS` left out (up to ``max_samples``).
     """
     paths = {k: release_annotation_path(root, split, k) for k in _FILES}
     data = _load_json(paths['data'])
@@ -91,14 +120,20 @@ def load_interhand_release(root: str, split: str, interacting_only: bool = True,
     except (KeyError, TypeError) as e:
         raise AnnotationError(paths['data'], f"needs 'images' and 'annotations' lists ({e})")
 
-    records = []
+    records, dropped = [], Counter()
     for ann in annotations:
         if max_samples is not None and len(records) >= max_samples:
             break
         hand_type = ann.get('hand_type')
-        if not ann.get('hand_type_valid') or hand_type not in ('interacting', 'left', 'right'):
-            continue
-        if interacting_only and hand_type != 'interacting':
+        reason = None
+        if hand_type not in HAND_TYPE_FLAGS:
+            reason = 'unknown_hand_type'
+        elif interacting_only and not ann.get('hand_type_valid'):
+            reason = 'hand_type_invalid'
+        elif interacting_only and hand_type != 'interacting':
+            reason = 'not_interacting'
+        if reason is not None:
+            dropped[reason] += 1
             continue
         img = images.get(ann.get('image_id'))
         if img is None:
@@ -107,13 +142,11 @@ def load_interhand_release(root: str, split: str, interacting_only: bool = True,
         capture, frame, cam = str(img['capture']), str(img['frame_idx']), str(img['camera'])
         where = f'[{capture}][{frame}]'
         mano_entry = manos.get(capture, {}).get(frame)
-        if mano_entry is None:
-            continue
-        mano = {side: _mano_fit(mano_entry.get(side), paths['MANO_NeuralAnnot'],
+        mano = {side: _mano_fit((mano_entry or {}).get(side), paths['MANO_NeuralAnnot'],
                                 f'{where}[{side}]') for side in HANDS}
-        if interacting_only and any(m is None for m in mano.values()):
-            continue
-        if all(m is None for m in mano.values()):
+        fits = sum(m is not None for m in mano.values())
+        if fits == 0 or (interacting_only and fits < 2):
+            dropped['no_mano_fit' if fits == 0 else 'one_mano_fit'] += 1
             continue
         try:
             cam_params = cameras[capture]
@@ -127,7 +160,6 @@ def load_interhand_release(root: str, split: str, interacting_only: bool = True,
         try:
             joint_entry = joints[capture][frame]
             world = np.asarray(joint_entry['world_coord'], np.float32).reshape(42, 3)
-            valid = np.asarray(joint_entry['joint_valid'], np.float32).reshape(42)
         except (KeyError, TypeError, ValueError) as e:
             raise AnnotationError(paths['joint_3d'], f'no usable joints at {where} '
                                   f'({type(e).__name__}: {e})') from e
@@ -135,11 +167,32 @@ def load_interhand_release(root: str, split: str, interacting_only: bool = True,
                      np.float32)
         records.append(dict(
             img_path=osp.join(root, 'images', split, img['file_name']),
-            image=dict(img), annotation=dict(ann), K=K, cam_R=camrot.astype(np.float32),
+            image=dict(img), annotation=dict(ann), hand_type=hand_type,
+            hand_type_valid=float(bool(ann.get('hand_type_valid'))), K=K,
+            cam_R=camrot.astype(np.float32),
             # X_cam = R (X - campos) = R X - R campos, converted from mm to metres.
             cam_t=(-camrot @ campos / 1000.0).astype(np.float32),
-            mano=mano, joints_world=world, joint_valid=valid))
-    return records
+            mano=mano, joints_world=world,
+            joint_valid=_joint_validity(ann, joint_entry, paths['data'], where)))
+    return records, dropped
+
+
+def load_interhand_release(root: str, split: str, interacting_only: bool = True,
+                           max_samples: Optional[int] = None) -> List[dict]:
+    """The records of :func:`read_interhand_release` (without the drop counts)."""
+    return read_interhand_release(root, split, interacting_only, max_samples)[0]
+
+
+def describe_dropped(dropped: Counter, reasons: Optional[Dict[str, str]] = None) -> List[str]:
+    """One line per drop reason with its count, most frequent first.
+
+    Args:
+        dropped: reason key -> count.
+        reasons: reason key -> text (default :data:`DROP_REASONS`; unknown keys print as
+            they are).
+    """
+    reasons = dict(DROP_REASONS, **(reasons or {}))
+    return [f'{n}: {reasons.get(key, key)}' for key, n in dropped.most_common()]
 
 
 def mano_fits_to_model_params(records: List[dict]) -> dict:
@@ -162,15 +215,17 @@ def mano_fits_to_model_params(records: List[dict]) -> dict:
 
 
 @DATASETS.register_module()
-class InterHand26MDataset(BaseDataset):
+class InterHand26MDataset(HandLabelsMixin, BaseDataset):
     """InterHand2.6M read straight from the official release (no preparation step).
 
     Images are the original camera images (e.g. 334x512); pipelines usually crop them
     around the hands.  Labels (camera space, metres, library joint order) come from the
     NeuralAnnot MANO fits through the hand model, exactly like
-    :class:`InterHandIntagDataset`'s; the annotated 3D joints are kept as
-    ``gt_joints_3d_annot`` (2, 21, 3) with ``joints_valid`` (2, 21) for protocols that
-    evaluate against them.
+    :class:`InterHandIntagDataset`'s.  For the official protocol
+    (:class:`~gclhand.evaluation.InterHandMetric`) every sample also carries the annotated
+    joints ``gt_joints_3d_annot`` (2, 21, 3) m with ``joints_valid`` (2, 21) (the data
+    file's ``joint_valid``; a hand without an annotated wrist is not annotated), the hand
+    type as ``gt_hand_type`` (2,) (left, right) flags and ``hand_type_valid``.
 
     Args:
         data_root: release root (``annotations/``, ``images/``).
@@ -178,9 +233,13 @@ class InterHand26MDataset(BaseDataset):
         pipeline: transforms, ending in ``PackHandInputs``.
         hand_model: hand-model config; NeuralAnnot poses are axis-angle, so it must be
             built with ``use_pca=False`` (and ``flat_hand_mean=False``, the default).
-        interacting_only: IntagHand's selection (see :func:`load_interhand_release`).
+        interacting_only: IntagHand's selection (see :func:`read_interhand_release`).
         max_samples: keep only the first ``max_samples`` records.
-        gt_batch_size: samples per hand-model call.
+        precompute_gt: run the hand model for all samples at initialisation and keep the
+            mesh labels (about 19 KB per sample: ~5 GB for the 261K interacting test
+            samples); ``False`` keeps only the MANO fits and computes each sample's labels
+            when it is loaded.
+        gt_batch_size: samples per hand-model call when precomputing.
         **kwargs: :class:`mmengine.dataset.BaseDataset` arguments.
     """
 
@@ -193,6 +252,7 @@ class InterHand26MDataset(BaseDataset):
                  hand_model: Optional[dict] = None,
                  interacting_only: bool = True,
                  max_samples: Optional[int] = None,
+                 precompute_gt: bool = True,
                  gt_batch_size: int = 512,
                  **kwargs):
         self.split = split
@@ -200,32 +260,48 @@ class InterHand26MDataset(BaseDataset):
             type='MANOHandModel', use_pca=False))
         self.interacting_only = interacting_only
         self.max_samples = max_samples
+        self.precompute_gt = precompute_gt
         self.gt_batch_size = gt_batch_size
+        self.dropped: Counter = Counter()
         super().__init__(data_root=data_root, pipeline=build_pipeline(pipeline), **kwargs)
 
     def load_data_list(self) -> List[dict]:
-        from gclhand.hand.joints import interhand_to_library
-        records = load_interhand_release(self.data_root, self.split, self.interacting_only,
-                                         self.max_samples)
+        """Read the split's selection (:func:`read_interhand_release`) and label it."""
+        records, self.dropped = read_interhand_release(
+            self.data_root, self.split, self.interacting_only, self.max_samples)
         if not records:
             raise AnnotationError(release_annotation_path(self.data_root, self.split, 'data'),
                                   'no annotation passes the selection (interacting, '
                                   'hand_type_valid, MANO fits)')
         hm = build_dataset_hand_model(self.hand_model_cfg)
+        warn_procedural_on_real_data(hm, f'InterHand2.6M {self.split}')
+        data_list = []
+        for r in records:
+            annot, joints_valid = annotated_joints(r['joints_world'], r['joint_valid'],
+                                                   r['cam_R'], r['cam_t'])
+            data_list.append(dict(
+                img_path=r['img_path'], image_id=r['image']['id'], hand_type=r['hand_type'],
+                gt_hand_type=hand_type_flags(r['hand_type']),
+                hand_type_valid=np.float32(r['hand_type_valid']), cam_K=r['K'],
+                hand_valid=_fit_flags(r), gt_joints_3d_annot=annot, joints_valid=joints_valid))
+        return self._attach_labels(data_list, records)
+
+    def _labels(self, records: List[dict]) -> dict:
+        """Mesh labels of ``records`` (dicts with ``mano``, ``cam_R``, ``cam_t``, ``K``);
+        hands without a MANO fit get zeros."""
+        hm = build_dataset_hand_model(self.hand_model_cfg)
         verts, joints = two_hand_gt(hm, mano_fits_to_model_params(records),
                                     np.stack([r['cam_R'] for r in records]),
                                     np.stack([r['cam_t'] for r in records]),
                                     batch_size=self.gt_batch_size)
-        data_list = []
-        for n, r in enumerate(records):
-            valid = np.array([r['mano'][s] is not None for s in HANDS], np.float32)
-            annot = r['joints_world'] @ r['cam_R'].T / 1000.0 + r['cam_t']  # mm -> m
-            data_list.append(dict(
-                img_path=r['img_path'], image_id=r['image']['id'],
-                hand_type=r['annotation']['hand_type'], cam_K=r['K'], hand_valid=valid,
-                gt_verts_3d=verts[n] * valid[:, None, None],
-                gt_joints_3d=joints[n] * valid[:, None, None],
-                gt_joints_2d=project_points(joints[n], r['K']) * valid[:, None, None],
-                gt_joints_3d_annot=interhand_to_library(annot.astype(np.float32)),
-                joints_valid=interhand_to_library(r['joint_valid'])))
-        return data_list
+        valid = np.stack([_fit_flags(r) for r in records])[:, :, None, None]
+        joints_2d = np.stack([project_points(j, r['K'] if 'K' in r else r['cam_K'])
+                              for j, r in zip(joints, records)])
+        return dict(gt_verts_3d=verts * valid, gt_joints_3d=joints * valid,
+                    gt_joints_2d=joints_2d * valid)
+
+
+
+def _fit_flags(record: dict) -> np.ndarray:
+    """``(2,)`` float32: 1 where the hand has a MANO fit."""
+    return np.array([record['mano'][s] is not None for s in HANDS], np.float32)

@@ -7,7 +7,8 @@ from .joints import (BONES, FINGERS, INTERHAND_TO_LIBRARY, JOINT_NAMES, LIBRARY_
                      LIBRARY_TO_INTERHAND, LIBRARY_TO_MANO, MANO_PARENTS, MANO_TO_LIBRARY,
                      NUM_JOINTS, finger_joint, interhand_to_library, library_to_interhand,
                      library_to_mano, mano_to_library)
-from .mano_io import RestrictedUnpickler, UnsafePickleError, load_mano_arrays, safe_load_pickle
+from .mano_io import (RestrictedUnpickler, UnsafePickleError, load_mano_arrays, load_mano_pair,
+                      safe_load_pickle)
 from .procedural import generate_procedural_hand
 
 __all__ = [
@@ -17,5 +18,5 @@ __all__ = [
     'MANO_TO_LIBRARY', 'LIBRARY_TO_MANO', 'INTERHAND_TO_LIBRARY', 'LIBRARY_TO_INTERHAND',
     'mano_to_library', 'library_to_mano', 'interhand_to_library', 'library_to_interhand',
     'finger_joint', 'RestrictedUnpickler', 'UnsafePickleError', 'load_mano_arrays',
-    'safe_load_pickle', 'generate_procedural_hand'
+    'load_mano_pair', 'safe_load_pickle', 'generate_procedural_hand'
 ]

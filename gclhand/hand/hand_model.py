@@ -16,7 +16,7 @@ from torch import Tensor
 from gclhand.registry import HAND_MODELS
 from gclhand.utils.build import ConfigError, build_component
 from .joints import mano_to_library
-from .mano_io import MANO_FILES, hash_arrays, load_mano_arrays, resolve_mano_dir, \
+from .mano_io import MANO_FILES, hash_arrays, load_mano_pair, resolve_mano_dir, \
     save_mano_arrays
 from .procedural import PROCEDURAL_VERSION, generate_procedural_hand
 
@@ -67,11 +67,11 @@ class HandModelOutput:
 class MANOHandModel:
     """Both hands of a MANO-format model (real MANO or the procedural hand) via ``smplx.MANO``.
 
-    The model files are read by :func:`~gclhand.hand.mano_io.load_mano_arrays` (restricted
-    unpickler; no chumpy/scipy needed) and handed to ``smplx.MANO`` as a
-    ``smplx.utils.Struct`` so smplx never unpickles a user file. ``smplx.MANO.forward`` returns
-    the 16 regressed joints; the 5 fingertip vertices are appended and the 21 joints put in
-    the library order here.
+    The model files are read by :func:`~gclhand.hand.mano_io.load_mano_pair` (restricted
+    unpickler; no chumpy/scipy needed; MANO_LEFT's ``shapedirs[:, 0, :]`` sign bug fixed)
+    and handed to ``smplx.MANO`` as a ``smplx.utils.Struct`` so smplx never unpickles a user
+    file. ``smplx.MANO.forward`` returns the 16 regressed joints; the 5 fingertip vertices are
+    appended and the 21 joints put in the library order here.
 
     This is deliberately *not* an ``nn.Module``: one memoised instance is shared by
     datasets, decoder and losses, and must neither move with ``model.to(device)`` nor add
@@ -107,8 +107,8 @@ class MANOHandModel:
         self.use_pca = use_pca
         self.num_pca_comps = num_pca_comps
         self.flat_hand_mean = flat_hand_mean
-        self.arrays: Dict[str, dict] = {
-            side: load_mano_arrays(osp.join(mano_dir, MANO_FILES[side])) for side in SIDES}
+        # MANO_LEFT's shapedirs sign bug is fixed here (mano_io.load_mano_pair)
+        self.arrays: Dict[str, dict] = load_mano_pair(mano_dir)
         tips = fingertip_ids if fingertip_ids is not None else self.arrays['right'].get(
             'fingertip_vertex_ids', MANO_FINGERTIP_IDS)
         self.fingertip_ids = torch.as_tensor(np.asarray(tips), dtype=torch.long)

@@ -20,6 +20,7 @@ import pickle
 from typing import Any, Dict, Optional
 
 import numpy as np
+from mmengine.logging import print_log
 
 MANO_URL = 'https://mano.is.tue.mpg.de'
 MANO_FILES = {'right': 'MANO_RIGHT.pkl', 'left': 'MANO_LEFT.pkl'}
@@ -219,6 +220,54 @@ def load_mano_arrays(path: str) -> Dict[str, Any]:
     kintree[0, 0] = -1  # MANO stores uint32(-1) = 4294967295 for the root
     out['kintree_table'] = kintree
     return out
+
+
+#: Relative L1 difference below which MANO_LEFT's x shape row counts as a copy of the right one.
+_SAME_ROW_RTOL = 1e-3
+_FIXED_LEFT_FILES: set = set()
+
+
+def left_shapedirs_has_sign_bug(left: Dict[str, Any], right: Dict[str, Any]) -> bool:
+    """Whether MANO_LEFT's ``shapedirs[:, 0, :]`` carries the right hand's sign.
+
+    The left hand is the mirror image (x -> -x) of the right one, so its shape blend
+    shapes must have the opposite x displacement: ``left[:, 0, :] = -right[:, 0, :]``.  The
+    official ``MANO_LEFT.pkl`` stores the right hand's x row unchanged (smplx issue 48;
+    InterHand2.6M's ``render.py`` and IntagHand's ``fix_shape`` negate it before use), so
+    the same betas give the two hands different shapes.  Detected as: the left x row equals
+    the right one (relative L1 difference below ``_SAME_ROW_RTOL``) while the right one is
+    not zero.  A correctly mirrored pair (e.g. the procedural hand) is not affected.
+    """
+    left_x = np.asarray(left['shapedirs'])[:, 0, :]
+    right_x = np.asarray(right['shapedirs'])[:, 0, :]
+    if left_x.shape != right_x.shape:
+        return False
+    scale = np.abs(right_x).sum()
+    return bool(scale > 0 and np.abs(left_x - right_x).sum() < _SAME_ROW_RTOL * scale)
+
+
+def load_mano_pair(mano_dir: str) -> Dict[str, Dict[str, Any]]:
+    """Load ``MANO_LEFT.pkl`` and ``MANO_RIGHT.pkl`` of ``mano_dir``, fixing MANO_LEFT's sign.
+
+    When :func:`left_shapedirs_has_sign_bug` holds, the left ``shapedirs[:, 0, :]`` is
+    negated (as InterHand2.6M and IntagHand do) and the fix is logged once per file and
+    process.
+
+    Returns:
+        ``{'left': arrays, 'right': arrays}`` (see :func:`load_mano_arrays`).
+    """
+    pair = {side: load_mano_arrays(osp.join(mano_dir, name)) for side, name in MANO_FILES.items()}
+    if left_shapedirs_has_sign_bug(pair['left'], pair['right']):
+        shapedirs = pair['left']['shapedirs'].copy()
+        shapedirs[:, 0, :] *= -1
+        pair['left']['shapedirs'] = shapedirs
+        path = osp.abspath(osp.join(mano_dir, MANO_FILES['left']))
+        if path not in _FIXED_LEFT_FILES:
+            _FIXED_LEFT_FILES.add(path)
+            print_log(f"{path}: shapedirs[:, 0, :] has MANO_RIGHT's sign (the known MANO_LEFT "
+                      'bug, smplx issue 48); negated on load, as InterHand2.6M and IntagHand '
+                      'do, so the same betas give mirror-image hands', logger='current')
+    return pair
 
 
 def save_mano_arrays(arrays: Dict[str, Any], path: str) -> None:

@@ -64,7 +64,9 @@ def write_fake_release(root: str, hand_model, split: str = 'test', img_hw=(240, 
     one interacting sample with ``hand_type_valid = 0`` (both must be filtered out).
 
     World joints are the hand model's joints (x1000, InterHand order), so the annotated
-    joints must agree with the MANO-derived labels.
+    joints must agree with the MANO-derived labels.  The data file's ``joint_valid`` (what
+    the official evaluation uses) of image 2 marks the left wrist (41) and the right thumb's
+    first joint (3) as not annotated; the joint file's says all are.
     """
     import torch
 
@@ -87,8 +89,11 @@ def write_fake_release(root: str, hand_model, split: str = 'test', img_hw=(240, 
         write_jpeg(osp.join(root, 'images', split, file_name), (h, w), 30 * i)
         images.append(dict(id=i, file_name=file_name, width=w, height=h, capture=capture,
                            subject=0, seq_name='ROM01', camera=cam, frame_idx=frame))
+        joint_valid = [[1]] * 42
+        if i == 2:
+            joint_valid[41] = joint_valid[3] = [0]
         annotations.append(dict(id=i, image_id=i, bbox=[0, 0, w, h],
-                                joint_valid=[[1]] * 42, hand_type=hand_type,
+                                joint_valid=joint_valid, hand_type=hand_type,
                                 hand_type_valid=type_valid))
         fits, lib_joints = {}, np.zeros((2, 21, 3))
         for k, (side, x) in enumerate(zip(HANDS, (0.05, -0.05))):

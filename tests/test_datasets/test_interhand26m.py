@@ -8,6 +8,7 @@ import pytest
 from datasets_fakes import write_fake_release
 from gclhand.datasets import (AnnotationError, InterHand26MDataset, load_interhand_release,
                               project_points)
+from gclhand.datasets.interhand26m import describe_dropped, read_interhand_release
 from gclhand.hand import build_hand_model
 
 
@@ -23,9 +24,21 @@ def test_selection_keeps_interacting_valid_with_both_fits(release):
     root, meta = release
     records = load_interhand_release(root, 'test')
     assert [r['image']['id'] for r in records] == meta['valid_ids']
-    single = load_interhand_release(root, 'test', interacting_only=False)
-    assert [r['image']['id'] for r in single] == [0, 1, 2]  # + right-only, not type-invalid
-    assert single[1]['mano']['left'] is None
+    # the official set: + the right-only sample and the one with hand_type_valid = 0
+    everything = load_interhand_release(root, 'test', interacting_only=False)
+    assert [r['image']['id'] for r in everything] == [0, 1, 2, 3]
+    assert everything[1]['mano']['left'] is None
+    assert [r['hand_type_valid'] for r in everything] == [1, 1, 1, 0]
+
+
+def test_selection_counts_what_it_drops(release):
+    root, _ = release
+    records, dropped = read_interhand_release(root, 'test')
+    assert len(records) == 2
+    assert dropped == {'not_interacting': 1, 'hand_type_invalid': 1}
+    assert describe_dropped(dropped) == [
+        "1: hand_type is 'left' or 'right' (IntagHand keeps interacting hands only)",
+        "1: hand_type_valid is 0 (IntagHand's selection drops it)"]
 
 
 def test_camera_conversion(release):
@@ -62,6 +75,57 @@ def test_dataset_labels_match_annotated_joints(release):
                                project_points(ds_.gt_joints_3d.numpy(), ds_.cam_K.numpy()),
                                atol=1e-3)
     assert sample['data_samples'].gt_verts_3d.shape == (2, 778, 3)
+
+
+def test_official_protocol_fields(release):
+    """Annotated joints in the camera frame, the *data file's* joint validity with the
+    whole hand invalid when its wrist is, and the hand type as (left, right) flags."""
+    root, meta = release
+    ds = InterHand26MDataset(root, 'test', interacting_only=False)
+    record = load_interhand_release(root, 'test', interacting_only=False)[2]
+    info = ds.get_data_info(2)
+    world_m = record['joints_world'] / 1000.0
+    cam = world_m @ meta['camrot'].T - meta['camrot'] @ meta['campos'] / 1000.0
+    right_to_library = [20, 3, 2, 1, 0, 7, 6, 5, 4, 11, 10, 9, 8, 15, 14, 13, 12, 19, 18, 17, 16]
+    np.testing.assert_allclose(info['gt_joints_3d_annot'][1], cam[right_to_library], atol=1e-5)
+    expected = np.ones((2, 21), np.float32)
+    expected[0] = 0  # left wrist (41) not annotated -> the left hand
+    expected[1, 1] = 0  # right thumb1 = InterHand joint 3
+    np.testing.assert_array_equal(info['joints_valid'], expected)
+    np.testing.assert_array_equal(info['gt_hand_type'], [1, 1])
+    np.testing.assert_array_equal(ds.get_data_info(1)['gt_hand_type'], [0, 1])  # 'right'
+    assert [ds.get_data_info(i)['hand_type_valid'] for i in range(4)] == [1, 1, 1, 0]
+    packed = InterHand26MDataset(root, 'test', pipeline=[
+        dict(type='LoadHandImage'), dict(type='CropHands', size=32),
+        dict(type='PackHandInputs')])[1]['data_samples']
+    np.testing.assert_array_equal(packed.joints_valid.numpy(), expected)
+    assert packed.gt_joints_3d_annot.shape == (2, 21, 3) and float(packed.hand_type_valid) == 1
+
+
+def test_labels_computed_per_sample_equal_precomputed(release):
+    from mmengine.dataset import BaseDataset
+    root, _ = release
+    eager = InterHand26MDataset(root, 'test', interacting_only=False)
+    lazy = InterHand26MDataset(root, 'test', interacting_only=False, precompute_gt=False)
+    stored = BaseDataset.get_data_info(lazy, 0)  # what the dataset holds: fits, no meshes
+    assert 'gt_verts_3d' not in stored and 'mano' in stored
+    for i in range(len(eager)):
+        a, b = eager.get_data_info(i), lazy.get_data_info(i)
+        assert set(a) == set(b)
+        for key in ('gt_verts_3d', 'gt_joints_3d', 'gt_joints_2d', 'gt_joints_3d_annot'):
+            np.testing.assert_allclose(a[key], b[key], atol=1e-6)
+
+
+def test_procedural_hand_on_interhand_warns_once(release, monkeypatch):
+    import gclhand.datasets.provenance as provenance
+    logs = []
+    monkeypatch.setattr(provenance, 'print_log', lambda msg, **kw: logs.append(msg))
+    monkeypatch.setattr(provenance, '_WARNED', set())
+    root, _ = release
+    InterHand26MDataset(root, 'test')
+    InterHand26MDataset(root, 'test')
+    assert len(logs) == 1 and 'procedural hand model' in logs[0]
+    assert 'GCLHAND_MANO_DIR' in logs[0]
 
 
 def test_single_hand_samples_are_masked(release):

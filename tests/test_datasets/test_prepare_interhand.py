@@ -1,5 +1,6 @@
 """tools/prepare_interhand.py on the fake release: output layout, label equality with the
 direct reader, resumability."""
+import json
 import os
 import runpy
 
@@ -89,3 +90,145 @@ def test_missing_source_image(release, tmp_path):
     _run_tool(release, str(tmp_path / 'o'), '--split', 'test', '--img-size', '32',
               '--skip-bad-images')
     assert os.listdir(tmp_path / 'o' / 'test' / 'anno') == ['0.pkl']
+
+
+def test_converted_split_keeps_the_official_protocol_fields(release, tmp_path):
+    out = str(tmp_path / 'intag')
+    _run_tool(release, out, '--split', 'test', '--img-size', '32')
+    prepared = InterHandIntagDataset(out, 'test')
+    direct = InterHand26MDataset(release, 'test')
+    for i in range(2):
+        a, b = prepared.get_data_info(i), direct.get_data_info(i)
+        for key in ('gt_joints_3d_annot', 'joints_valid', 'gt_hand_type', 'hand_type_valid'):
+            np.testing.assert_allclose(a[key], b[key], atol=1e-5, err_msg=key)
+    assert not prepared.get_data_info(1)['joints_valid'][0].any()  # left wrist missing
+
+
+def test_report_counts_drops_per_reason(release, tmp_path, capsys):
+    import cv2
+    dark = os.path.join(release, 'images', 'test', 'Capture0', 'ROM01', 'cam400262',
+                        'image102.jpg')
+    cv2.imwrite(dark, np.full((240, 160, 3), 4, np.uint8))  # a blank frame
+    out = str(tmp_path / 'intag')
+    capsys.readouterr()
+    _run_tool(release, out, '--split', 'test', '--img-size', '32')
+    text = capsys.readouterr().out
+    assert '2 interacting samples selected, 0 already converted, 1 converted now' in text
+    assert 'dropped 3 annotation(s):' in text
+    for line in ("1: hand_type is 'left' or 'right' (IntagHand keeps interacting hands only)",
+                 "1: hand_type_valid is 0 (IntagHand's selection drops it)",
+                 '1: image darker than min_image_mean'):
+        assert line in text
+    assert os.listdir(os.path.join(out, 'test', 'anno')) == ['0.pkl']
+    record = json.load(open(os.path.join(out, 'test', 'conversion.json')))
+    assert record['dropped'] == {'not_interacting': 1, 'hand_type_invalid': 1, 'dark_image': 1}
+    _run_tool(release, str(tmp_path / 'all'), '--split', 'test', '--img-size', '32',
+              '--min-image-mean', '0')
+    assert len(os.listdir(tmp_path / 'all' / 'test' / 'anno')) == 2
+
+
+def _reordered_pca_model(tmp_path, hm):
+    """The same hand with its PCA basis reversed: a different MANO-format model whose
+    axis-angle poses agree but whose PCA coefficients do not."""
+    from gclhand.hand.mano_io import MANO_FILES, save_mano_arrays
+    folder = tmp_path / 'other_mano'
+    for side, name in MANO_FILES.items():
+        arrays = dict(hm.arrays[side])
+        arrays['hands_components'] = arrays['hands_components'][::-1].copy()
+        save_mano_arrays(arrays, str(folder / name))
+    return str(folder)
+
+
+def test_loading_with_another_hand_model_is_refused(release, tmp_path):
+    from gclhand.datasets.provenance import HandModelMismatchError
+    out = str(tmp_path / 'intag')
+    _run_tool(release, out, '--split', 'test', '--img-size', '32')  # procedural hand
+    record = json.load(open(os.path.join(out, 'test', 'conversion.json')))
+    procedural = build_hand_model(dict(type='MANOHandModel', use_pca=True))
+    assert record['hand_model_hash'] == procedural.content_hash
+    assert record['hand_model_kind'] == 'procedural' and record['source'] == 'InterHand2.6M'
+    other = _reordered_pca_model(tmp_path, procedural)
+    with pytest.raises(HandModelMismatchError) as err:
+        InterHandIntagDataset(out, 'test', hand_model=dict(type='MANOHandModel', use_pca=True,
+                                                           model_dir=other))
+    message = str(err.value)
+    assert '\n' not in message and 'conversion.json' in message
+    assert f"made with the procedural hand model {procedural.content_hash}" in message
+    assert 'loads the MANO hand model' in message and other in message
+    assert 'GCLHAND_MANO_DIR' in message
+    # resuming the conversion with the other model is refused as well
+    os.remove(os.path.join(out, 'test', 'anno', '1.pkl'))
+    with pytest.raises(HandModelMismatchError, match='resume with the same --mano-dir'):
+        _run_tool(release, out, '--split', 'test', '--img-size', '32', '--mano-dir', other)
+
+
+def test_procedural_conversion_warns_once_when_loaded(release, tmp_path, monkeypatch):
+    import gclhand.datasets.provenance as provenance
+    logs = []
+    monkeypatch.setattr(provenance, 'print_log', lambda msg, **kw: logs.append(msg))
+    monkeypatch.setattr(provenance, '_WARNED', set())
+    out = str(tmp_path / 'intag')
+    _run_tool(release, out, '--split', 'test', '--img-size', '32')
+    InterHandIntagDataset(out, 'test')
+    assert len(logs) == 1 and 'procedural hand model' in logs[0]
+
+
+def test_docs_and_configs_agree_on_the_data_root():
+    """Every documented conversion writes where the InterHand2.6M configs read."""
+    import glob
+    import re
+    repo = os.path.join(os.path.dirname(__file__), '..', '..')
+    base = open(os.path.join(repo, 'configs', '_base_', 'datasets', 'interhand_intag.py')).read()
+    root = re.search(r"data_root = '\{\{\$GCLHAND_INTERHAND_ROOT:([^}]+)\}\}'", base).group(1)
+    commands = []
+    for path in [os.path.join(repo, 'README.md'), os.path.join(repo, 'tools',
+                                                                'prepare_interhand.py'),
+                 os.path.join(repo, 'gclhand', 'cli', 'prepare_interhand.py')] + \
+            glob.glob(os.path.join(repo, 'docs', '*.md')):
+        text = open(path).read().replace('\\\n', ' ')
+        commands += [(path, m.group(1)) for m in re.finditer(
+            r'prepare[-_]interhand(?:\.py)?\s+(?!-)\S+\s+(\S+)\s+--split', text)]
+    assert len(commands) >= 4
+    assert {out for _, out in commands} == {root}, commands
+
+
+def test_auxiliary_maps_are_written_in_intaghands_layout(release, tmp_path):
+    """mask/{i}.jpg, dense/{i}.jpg and hms/{i}_{k}_{left|right}.jpg (k = 0..6), rendered
+    from the MANO fits into the crop: heatmap peaks at the projected joints, each hand's
+    silhouette in its own mask channel under its projected vertices."""
+    from gclhand.datasets.aux_maps import HEATMAP_SIZE, read_aux_map
+    out = str(tmp_path / 'intag')
+    _run_tool(release, out, '--split', 'test', '--img-size', '64')
+    split = os.path.join(out, 'test')
+    assert sorted(os.listdir(os.path.join(split, 'mask'))) == ['0.jpg', '1.jpg']
+    assert sorted(os.listdir(os.path.join(split, 'dense'))) == ['0.jpg', '1.jpg']
+    assert sorted(os.listdir(os.path.join(split, 'hms'))) == sorted(
+        f'{i}_{k}_{side}.jpg' for i in range(2) for k in range(7) for side in ('left', 'right'))
+    info = InterHandIntagDataset(out, 'test').get_data_info(0)
+    uv = project_points(info['gt_joints_3d'], info['cam_K'])                 # (2, 21, 2)
+    hms = read_aux_map(split, 0, 'hms').astype(float)                       # (64, 64, 42)
+    expected = (uv.reshape(-1, 2) + 0.5) * HEATMAP_SIZE / 64 - 0.5
+    peaks = np.array([np.unravel_index(np.argmax(hms[..., j]), hms.shape[:2])[::-1]
+                      for j in range(42)])
+    assert np.abs(peaks - expected).max() <= 1.0
+    import cv2
+    mask = read_aux_map(split, 0, 'mask')                                   # (64, 64, 2)
+    mask = cv2.dilate(mask, np.ones((3, 3), np.uint8))  # vertices on the outline: 1 px
+    verts_uv = np.rint(project_points(info['gt_verts_3d'], info['cam_K'])).astype(int)
+    for h in range(2):
+        inside = (verts_uv[h] >= 0).all(-1) & (verts_uv[h] < 64).all(-1)
+        u, v = verts_uv[h][inside].T
+        assert (mask[v, u].max(-1) > 0).mean() > 0.98  # the hand's pixels are masked ...
+        own = (mask[v, u, h] > 0).mean()
+        assert own > 0.5 and own > (mask[v, u, 1 - h] > 0).mean()  # ... mostly as itself
+    dense = read_aux_map(split, 0, 'dense')
+    hand = read_aux_map(split, 0, 'mask').max(-1) > 0
+    background = dense[cv2.dilate(hand.astype(np.uint8), np.ones((3, 3), np.uint8)) == 0]
+    assert dense[hand].mean() > 40 and background.mean() < 5  # JPEG rings a few pixels
+    # off: no folders; resuming with the other setting is refused
+    _run_tool(release, str(tmp_path / 'plain'), '--split', 'test', '--img-size', '64',
+              '--no-aux-maps')
+    assert sorted(os.listdir(tmp_path / 'plain' / 'test')) == ['anno', 'conversion.json', 'img']
+    from gclhand.utils.build import ConfigError
+    with pytest.raises(ConfigError, match='aux_maps'):
+        _run_tool(release, str(tmp_path / 'plain'), '--split', 'test', '--img-size', '64')

@@ -57,3 +57,17 @@ def test_single_buffer_shares_one_storage():
     np.testing.assert_array_equal(ds.hand_valid.numpy(), [1, 1])
     ds.gt_joints_3d.mul_(0)  # views do not overlap
     np.testing.assert_allclose(ds.gt_verts_3d.numpy(), r['gt_verts_3d'], rtol=1e-6)
+
+
+def test_pack_official_protocol_fields():
+    r = _results()
+    r.update(gt_joints_3d_annot=np.ones((2, 21, 3)), joints_valid=np.eye(2, 21),
+             gt_hand_type=np.array([0., 1.]), hand_type_valid=np.float32(1))
+    ds = PackHandInputs()(r)['data_samples']
+    assert ds.gt_joints_3d_annot.shape == (2, 21, 3)
+    np.testing.assert_array_equal(ds.joints_valid.numpy(), np.eye(2, 21))
+    np.testing.assert_array_equal(ds.gt_hand_type.numpy(), [0, 1])
+    assert ds.hand_type_valid.shape == () and float(ds.hand_type_valid) == 1
+    r['joints_valid'] = np.ones(42)
+    with pytest.raises(ValueError, match="joints_valid.*expected \\(2, 21\\)"):
+        PackHandInputs()(r)

@@ -119,6 +119,19 @@ def test_flip_label_consistency():
     assert r['gt_joints_3d'][0, :, 0].mean() < r['gt_joints_3d'][1, :, 0].mean()
 
 
+def test_flip_swaps_the_official_protocol_fields():
+    """A mirrored right-only sample is a left-only sample: hand type and joint validity
+    swap with the hands, annotated joints mirror like the mesh joints."""
+    r = _results()
+    r.update(gt_hand_type=np.array([0., 1.], np.float32), joints_valid=np.eye(2, 21),
+             gt_joints_3d_annot=np.copy(r['gt_joints_3d']) + 0.01)
+    before = np.copy(r['gt_joints_3d_annot'])
+    r = RandomHandFlip(prob=1.0)(r)
+    np.testing.assert_array_equal(r['gt_hand_type'], [1, 0])
+    np.testing.assert_array_equal(r['joints_valid'], np.eye(2, 21)[::-1])
+    np.testing.assert_allclose(r['gt_joints_3d_annot'][0], before[1] * [-1, 1, 1])
+
+
 def test_flip_twice_is_identity():
     r = _results()
     ref = {k: np.copy(v) for k, v in r.items() if isinstance(v, np.ndarray)}

@@ -16,8 +16,12 @@ def random_hands(num=3, num_verts=30, seed=0):
 
 
 def make_samples(gt_joints, gt_verts, pred_joints, pred_verts, pred_rel_root=None,
-                 hand_valid=None, as_dict=False, as_numpy=False):
-    """One HandDataSample (or its to_dict()) per row; predictions wrist-relative."""
+                 hand_valid=None, as_dict=False, as_numpy=False, **extra):
+    """One HandDataSample (or its to_dict()) per row; predictions wrist-relative.
+
+    ``extra``: further per-sample fields, each indexed by the sample (``gt_joints_3d_annot``,
+    ``joints_valid``, ``gt_hand_type``, ``hand_type_valid``, ``pred_hand_type``, ...).
+    """
     samples = []
     for i in range(gt_joints.shape[0]):
         fields = dict(gt_joints_3d=gt_joints[i], gt_verts_3d=gt_verts[i],
@@ -25,11 +29,21 @@ def make_samples(gt_joints, gt_verts, pred_joints, pred_verts, pred_rel_root=Non
                       hand_valid=torch.ones(2) if hand_valid is None else hand_valid[i])
         if pred_rel_root is not None:
             fields['pred_rel_root'] = pred_rel_root[i]
+        fields.update({k: torch.as_tensor(v[i]) for k, v in extra.items()})
         if as_numpy:
             fields = {k: v.numpy() for k, v in fields.items()}
         sample = HandDataSample(metainfo=dict(sample_idx=i, img_path=f'img/{i}.jpg'), **fields)
         samples.append(sample.to_dict() if as_dict else sample)
     return samples
+
+
+#: ``hand_type`` strings of InterHand2.6M as (left, right) presence flags.
+HAND_TYPE_FLAGS = {'left': (1., 0.), 'right': (0., 1.), 'interacting': (1., 1.)}
+
+
+def hand_type_flags(types):
+    """(N, 2) float tensor of presence flags for a list of hand-type strings."""
+    return torch.tensor([HAND_TYPE_FLAGS[t] for t in types])
 
 
 def wrist_relative(joints, verts):

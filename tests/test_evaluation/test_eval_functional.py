@@ -91,3 +91,36 @@ def test_relative_root_and_mrrpe():
     rel = F.relative_root(joints)
     assert torch.equal(rel, torch.tensor([[0., 2., 0.]]))
     assert F.mrrpe(rel + torch.tensor([3., 0., 4.]), rel).item() == pytest.approx(5.)
+
+
+def test_scale_align_uses_the_given_bone_and_keeps_a_zero_gt_bone():
+    gt = F.align_root(_points(3, 21, 3, seed=4), 0)
+    pred = gt.clone()
+    pred[:, 5] *= 3.0  # only the wrist -> index1 bone is 3x too long
+    # bone (0, 5): scaled down by 3; the default bone (0, 9) would leave it unchanged
+    assert torch.allclose(F.scale_align(pred, gt, bone=(0, 5)), pred / 3.0)
+    assert torch.allclose(F.scale_align(pred, gt), pred)
+    # a GT hand of zero size (missing) scales the prediction to exactly zero
+    assert torch.equal(F.scale_align(pred, torch.zeros_like(gt)), torch.zeros_like(pred))
+
+
+@pytest.mark.parametrize('batch', [(), (4, ), (2, 3)])
+def test_procrustes_any_number_of_batch_dims(batch):
+    gt = _points(*batch, 21, 3, seed=5)
+    pred = 0.6 * gt @ _rotation(7).T + torch.tensor([0.3, 0.1, -1.0], dtype=torch.float64)
+    assert torch.allclose(F.procrustes_align(pred, gt), gt, atol=1e-9)
+    noisy = pred + 0.05 * _points(*batch, 21, 3, seed=6)
+    aligned = F.procrustes_align(noisy, gt)
+    # the optimum: a slightly other scale, shift or rotation of the result fits worse
+    centre = aligned.mean(-2, keepdim=True)
+    tilt = torch.linalg.matrix_exp(torch.tensor([[0., -0.02, 0.], [0.02, 0., 0.], [0., 0., 0.]],
+                                                dtype=torch.float64))
+    for other in ((aligned - centre) * 1.01 + centre, aligned + 0.001,
+                  (aligned - centre) @ tilt.T + centre):
+        assert ((aligned - gt) ** 2).sum() < ((other - gt) ** 2).sum()
+
+
+def test_mrrpe_over_leading_dims():
+    pred = torch.zeros(2, 2, 3, dtype=torch.float64)
+    gt = torch.tensor([3., 4., 0.], dtype=torch.float64).expand(2, 2, 3)
+    assert torch.equal(F.mrrpe(pred, gt), torch.full((2, 2), 5., dtype=torch.float64))

@@ -38,3 +38,11 @@ def test_two_overlapping_octahedra():
     assert two_hand_penetration(both, faces, faces, threshold=0.006)['max_depth'].sum() == 0
     apart = torch.stack([verts + torch.tensor([0.05, 0., 0.], dtype=torch.float64), verts])
     assert two_hand_penetration(apart, faces, faces)['max_depth'].sum() == 0
+
+
+def test_depth_equal_to_the_threshold_counts_as_touching():
+    verts, faces = octahedron(0.01)
+    both = torch.stack([verts + torch.tensor([0.015, 0., 0.], dtype=torch.float64), verts])
+    depth = two_hand_penetration(both, faces, faces)['max_depth']  # exactly as computed
+    assert two_hand_penetration(both, faces, faces, threshold=float(depth[0]))[
+        'max_depth'].sum() == 0

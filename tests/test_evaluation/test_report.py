@@ -28,3 +28,24 @@ def test_dump_results_round_trip(tmp_path):
         data = json.load(f)
     assert data['metrics'] == {'a/mpjpe': 2.5, 'a/none': None}
     assert data['per_sample'] == [{'sample_idx': 0, 'mpjpe': [1.5, None], 'arr': [0, 1, 2]}]
+
+
+def test_format_table_exact_layout():
+    table = format_table({'MPJPE': (1.0, 12.345, None), 'skipped hands': (0, 3, 3)})
+    assert table == '\n'.join([
+        '+---------------+------+-------+-----+',
+        '|               | left | right | all |',
+        '+---------------+------+-------+-----+',
+        '| MPJPE         | 1.00 | 12.35 |   - |',
+        '| skipped hands |    0 |     3 |   3 |',
+        '+---------------+------+-------+-----+'])
+    assert format_table({'a': (1.0, )}, columns=('x', ), precision=3).splitlines()[3] == \
+        '| a | 1.000 |'
+
+
+def test_dump_results_converts_tensors_and_is_readable(tmp_path):
+    path = dump_results({'m': torch.tensor(2.5, dtype=torch.float64)},
+                        [{'err': torch.tensor([[1.0, float('nan')]])}], str(tmp_path / 'r.json'))
+    text = open(path).read()
+    assert text.startswith('{\n "metrics": {\n  "m": 2.5\n }')  # indented, one key a line
+    assert json.loads(text)['per_sample'] == [{'err': [[1.0, None]]}]

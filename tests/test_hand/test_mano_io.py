@@ -112,3 +112,61 @@ def test_plain_arrays_roundtrip(tmp_path):
     out = safe_load_pickle(str(path))
     np.testing.assert_array_equal(out['a'], np.arange(5.0))
     assert out['b'][1:] == ['x', b'raw'] and out['b'][0] == 3
+
+
+def _write_pair(folder, right, left):
+    from gclhand.hand.mano_io import MANO_FILES, save_mano_arrays
+    save_mano_arrays(right, str(folder / MANO_FILES['right']))
+    save_mano_arrays(left, str(folder / MANO_FILES['left']))
+    return str(folder)
+
+
+def _first_shape_component_meshes(model_dir):
+    """Rest-pose meshes of both hands with betas = e_0 (the component the bug affects)."""
+    import torch
+
+    from gclhand.hand import MANOHandModel
+    hm = MANOHandModel(model_dir=model_dir, use_pca=False, flat_hand_mean=True)
+    betas = torch.zeros(1, 10)
+    betas[0, 0] = 3.0
+    pose = torch.zeros(1, 45)
+    return hm, {side: hm(side, pose, betas=betas).vertices[0] for side in ('left', 'right')}
+
+
+def test_mano_left_shapedirs_sign_bug_is_fixed_on_load(tmp_path, procedural_arrays,
+                                                       monkeypatch):
+    """Official MANO_LEFT.pkl repeats MANO_RIGHT's shapedirs[:, 0, :] (smplx issue 48), so
+    the same betas widen the left hand where they narrow the right one.  A pair carrying
+    that bug must load as the correct mirror pair, with one log line."""
+    import gclhand.hand.mano_io as mano_io
+    logs = []
+    monkeypatch.setattr(mano_io, 'print_log', lambda msg, **kw: logs.append(msg),
+                        raising=False)
+    right, good_left = procedural_arrays['right'], procedural_arrays['left']
+    buggy_left = dict(good_left, shapedirs=good_left['shapedirs'].copy())
+    buggy_left['shapedirs'][:, 0, :] = right['shapedirs'][:, 0, :]  # the official file's bug
+    model_dir = _write_pair(tmp_path, right, buggy_left)
+
+    hm, verts = _first_shape_component_meshes(model_dir)
+    np.testing.assert_allclose(hm.arrays['left']['shapedirs'], good_left['shapedirs'])
+    # left hand = mirror image (x -> -x) of the right hand, for the same betas
+    mirrored = verts['right'] * verts['right'].new_tensor([-1., 1., 1.])
+    assert float((verts['left'] - mirrored).abs().max()) < 1e-6
+    assert len(logs) == 1 and 'shapedirs[:, 0, :]' in logs[0] and 'MANO_LEFT.pkl' in logs[0]
+    _first_shape_component_meshes(model_dir)  # a second load of the same file logs nothing
+    assert len(logs) == 1
+
+
+def test_correct_mano_pair_is_loaded_unchanged(tmp_path, procedural_arrays, monkeypatch):
+    import gclhand.hand.mano_io as mano_io
+    logs = []
+    monkeypatch.setattr(mano_io, 'print_log', lambda msg, **kw: logs.append(msg),
+                        raising=False)
+    model_dir = _write_pair(tmp_path, procedural_arrays['right'], procedural_arrays['left'])
+    hm, verts = _first_shape_component_meshes(model_dir)
+    for side in ('left', 'right'):
+        np.testing.assert_array_equal(hm.arrays[side]['shapedirs'],
+                                      procedural_arrays[side]['shapedirs'])
+    mirrored = verts['right'] * verts['right'].new_tensor([-1., 1., 1.])
+    assert float((verts['left'] - mirrored).abs().max()) < 1e-6
+    assert logs == []

@@ -43,7 +43,7 @@ def test_hook_writes_grid_every_interval(tmp_path, vis_type):
                    vis_backends=[dict(type='LocalVisBackend')])
     vis = (VISUALIZERS.build(vis_cfg) if vis_type == 'HandVisualizer' else
            Visualizer(**{k: v for k, v in vis_cfg.items() if k != 'type'}))
-    runner = SimpleNamespace(visualizer=vis, iter=7,
+    runner = SimpleNamespace(visualizer=vis, iter=7, _train_loop=SimpleNamespace(),
                              model=SimpleNamespace(hand_model=hm, canonical_length=0.09))
     hook = HOOKS.build(dict(type='HandVisualizationHook', interval=2, max_samples=2))
     assert isinstance(hook, HandVisualizationHook)
@@ -69,3 +69,28 @@ def test_hook_writes_grid_every_interval(tmp_path, vis_type):
 def test_hook_rejects_bad_interval():
     with pytest.raises(ValueError, match='interval'):
         HandVisualizationHook(interval=0)
+
+
+class _UnbuiltTrainLoopRunner(SimpleNamespace):
+    """A runner whose train loop is still a config: reading ``iter`` would build it."""
+
+    @property
+    def iter(self):
+        raise AssertionError('runner.iter read: MMEngine would build the train loop')
+
+
+@pytest.mark.parametrize('train_loop', [None, dict(type='EpochBasedTrainLoop')])
+def test_hook_never_builds_the_train_loop(tmp_path, train_loop):
+    hm = build_hand_model(dict(type='MANOHandModel', use_pca=True))
+    vis = VISUALIZERS.build(dict(type='HandVisualizer', name=f'hook_loop_{train_loop is None}',
+                                 save_dir=str(tmp_path),
+                                 vis_backends=[dict(type='LocalVisBackend')]))
+    runner = _UnbuiltTrainLoopRunner(visualizer=vis, _train_loop=train_loop,
+                                     model=SimpleNamespace(hand_model=hm, canonical_length=0.09))
+    hook = HandVisualizationHook(interval=1, max_samples=1)
+    data_batch, outputs = _batch(hm, n=1)
+    hook.after_test_iter(runner, 0, data_batch, outputs)
+    hook.after_val_iter(runner, 0, data_batch, outputs)
+    img_dir = osp.join(tmp_path, 'vis_data', 'vis_image')
+    assert osp.isfile(osp.join(img_dir, 'test_hands_b0_0.png'))
+    assert osp.isfile(osp.join(img_dir, 'val_hands_b0_0.png'))

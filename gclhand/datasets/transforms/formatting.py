@@ -16,6 +16,12 @@ PACKED_FIELDS = {
     'gt_joints_2d': (2, 21, 2),
     'cam_K': (3, 3),
     'hand_valid': (2, ),
+    # InterHand2.6M's official protocol (InterHandMetric): annotated joints and validity,
+    # hand type as (left, right) presence flags and whether it is reliable
+    'gt_joints_3d_annot': (2, 21, 3),
+    'joints_valid': (2, 21),
+    'gt_hand_type': (2, ),
+    'hand_type_valid': (),
 }
 #: Auxiliary maps (HWC uint8 in the pipeline, :mod:`gclhand.datasets.aux_maps`) packed as
 #: ``(C, s, s)`` float32 in [0, 1], with their channel counts.

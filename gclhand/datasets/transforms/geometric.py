@@ -26,7 +26,7 @@ KEYS_3D = ('gt_joints_3d', 'gt_verts_3d', 'gt_joints_3d_annot')
 #: Keys holding pixel coordinates ``(2, K, 2)``.
 KEYS_2D = ('gt_joints_2d', )
 #: Keys with a leading hand axis that left/right swapping permutes.
-KEYS_PER_HAND = KEYS_3D + KEYS_2D + ('hand_valid', 'joints_valid')
+KEYS_PER_HAND = KEYS_3D + KEYS_2D + ('hand_valid', 'joints_valid', 'gt_hand_type')
 #: Auxiliary HWC maps (:mod:`gclhand.datasets.aux_maps`) warped with the image, each at its
 #: own resolution; the value says how a left/right swap permutes its channels (``None``:
 #: it does not).

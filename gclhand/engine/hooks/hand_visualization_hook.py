@@ -8,6 +8,19 @@ from mmengine.model import is_model_wrapper
 from gclhand.registry import HOOKS
 
 
+def current_train_iter(runner) -> int:
+    """``runner.iter`` if the runner's train loop exists already, else 0.
+
+    ``Runner.iter`` builds the train loop (dataset included) from its config on first
+    access; MMEngine's own ``LoggerHook.after_val_epoch`` checks ``runner._train_loop`` the
+    same way before reading it.
+    """
+    loop = getattr(runner, '_train_loop', None)
+    if loop is None or isinstance(loop, dict):
+        return 0
+    return runner.iter
+
+
 @HOOKS.register_module()
 class HandVisualizationHook(Hook):
     """Every ``interval`` validation (and test) iterations, add one grid image of overlays.
@@ -15,10 +28,13 @@ class HandVisualizationHook(Hook):
     Each grid has one row per sample of the batch (at most ``max_samples``), drawn by
     :meth:`gclhand.visualization.HandVisualizer.draw_hands`:
     ``[input | GT | prediction | prediction, side]``.  The grid goes to
-    ``runner.visualizer.add_image(f'{prefix}_hands_b{batch_idx}', grid, step=runner.iter)``,
+    ``runner.visualizer.add_image(f'{prefix}_hands_b{batch_idx}', grid, step=iter)``,
     so MMEngine's ``LocalVisBackend`` writes
     ``{work_dir}/{timestamp}/vis_data/vis_image/val_hands_b{batch_idx}_{iter}.png`` and
-    ``TensorboardVisBackend`` an image summary.  The runner's visualizer should be a
+    ``TensorboardVisBackend`` an image summary.  ``iter`` is the training iteration when the
+    runner is training, and 0 in a test (or stand-alone validation) run: reading
+    ``runner.iter`` there would make MMEngine build the train loop, i.e. load the whole
+    training split, just to tag an image.  The runner's visualizer should be a
     ``HandVisualizer``; with any other MMEngine ``Visualizer`` the hook draws with a
     ``HandVisualizer`` of its own and still sends the image to the runner's backends.
 
@@ -74,7 +90,8 @@ class HandVisualizationHook(Hook):
         rows = [drawer.draw_hands(img, sample, self.draw_gt, self.draw_pred)
                 for img, sample in list(zip(inputs, outputs))[:self.max_samples]]
         grid = drawer.make_grid(rows)
-        runner.visualizer.add_image(f'{prefix}_hands_b{batch_idx}', grid, step=runner.iter)
+        runner.visualizer.add_image(f'{prefix}_hands_b{batch_idx}', grid,
+                                    step=current_train_iter(runner))
 
     def after_val_iter(self, runner, batch_idx: int, data_batch: Optional[dict] = None,
                        outputs: Optional[Sequence] = None) -> None:
