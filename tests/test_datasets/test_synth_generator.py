@@ -47,12 +47,19 @@ def _files(split_dir):
                   for f in fs)
 
 
+def _expected_files(num):
+    """Files of a complete split of ``num`` samples with all auxiliary maps."""
+    return sorted(['meta.json'] + [f'{d}/{i}.{e}' for i in range(num) for d, e in
+                                   (('img', 'jpg'), ('anno', 'pkl'), ('mask', 'jpg'),
+                                    ('dense', 'jpg'))] +
+                  [f'hms/{i}_{k}_{s}.jpg' for i in range(num) for k in range(7)
+                   for s in ('left', 'right')])
+
+
 def test_layout_keys_and_meta(dataset, hm):
     for split in ('train', 'val'):
         split_dir = osp.join(dataset, split)
-        assert _files(split_dir) == sorted(
-            ['meta.json'] + [f'img/{i}.jpg' for i in range(NUM)] +
-            [f'anno/{i}.pkl' for i in range(NUM)])
+        assert _files(split_dir) == _expected_files(NUM)
         meta = json.load(open(osp.join(split_dir, 'meta.json')))
         assert meta['count'] == NUM and meta['seed'] == 0 and meta['img_size'] == SIZE
         assert meta['generator_version'] == gen.GENERATOR_VERSION
@@ -154,8 +161,7 @@ def test_resume_after_interruption(dataset, tmp_path, monkeypatch):
     assert calls == []                                           # complete: nothing to do
     # a smaller count keeps the first samples, drops the rest
     generate_synthetic_dataset(root, 2, seed=0, img_size=SIZE, splits='train', progress=False)
-    assert calls == [] and _files(split_dir) == sorted(
-        ['meta.json', 'img/0.jpg', 'img/1.jpg', 'anno/0.pkl', 'anno/1.pkl'])
+    assert calls == [] and _files(split_dir) == _expected_files(2)
 
 
 def test_refuses_foreign_data(tmp_path):
@@ -284,3 +290,49 @@ def test_skin_sampler_lightens_the_palm(hm):
         assert np.allclose(b[s][-1], PALM_TONE, atol=1e-6)        # weight 1: the palm tone
     with pytest.raises(ValueError, match='palm_lightening'):
         SkinSampler(palm_lightening=(0.5, 0.2))
+
+
+def test_placed_meshes_are_the_hand_model_of_the_stored_parameters(hm):
+    """The generator renders the placer's rigidly placed meshes instead of running the hand
+    model again; they must be what the annotation decodes to (float32 parameters)."""
+    renderer = gen.SyntheticRenderer(img_size=SIZE)
+    for i in range(3):
+        scene = renderer.sampler.sample(gen.sample_rng(0, 'train', i))
+        anno = gen.make_annotation(scene, i, 'train', 0, SIZE, np.zeros(4), gen.GENERATOR_VERSION)
+        geo = decode_annotation(anno, hm)
+        R, t = scene.cam_R.astype(np.float64), scene.cam_t.astype(np.float64)
+        for h, side in enumerate(('left', 'right')):
+            verts, joints = scene.world[side]
+            np.testing.assert_allclose(verts @ R.T + t, geo['verts'][h], atol=2e-6)
+            np.testing.assert_allclose(joints @ R.T + t, geo['joints'][h], atol=2e-6)
+
+
+def test_rigid_probe_matches_the_distance_matrix_test(hm):
+    """The k-d tree inside test of a rigidly placed hand equals the (P, V) distance-matrix
+    test on the placed meshes."""
+    from gclhand.datasets.synth.penetration import (RigidHandProbe, interpenetration,
+                                                    placed_interpenetration)
+    from gclhand.datasets.synth.renderer import vertex_normals
+    from gclhand.datasets.synth.rotations import random_rotation
+    rng = np.random.default_rng(0)
+    canon = {}
+    for side in ('left', 'right'):
+        out = hm(side=side, hand_pose=torch.as_tensor(rng.normal(0, 1, (1, 45)), dtype=torch.float32))
+        v = out.vertices[0].double().numpy()
+        canon[side] = (v, out.joints[0, 0].double().numpy(),
+                       vertex_normals(torch.as_tensor(v), hm.faces(side).long()).numpy())
+    probes = [RigidHandProbe(v, n) for v, _, n in canon.values()]
+    checked = 0
+    for _ in range(20):
+        poses, world, normals = [], [], []
+        for v, root, n in canon.values():
+            R, t = random_rotation(rng), rng.normal(0, 0.005, 3) - root
+            poses.append((R, root, t))
+            world.append((v - root) @ R.T + root + t)
+            normals.append(n @ R.T)
+        new = placed_interpenetration(probes, poses, world, stride=2)
+        old = interpenetration(*(torch.as_tensor(x) for x in
+                                 (world[0], normals[0], world[1], normals[1])), stride=2)
+        np.testing.assert_allclose(new, old, atol=1e-9)
+        checked += old[0] > 0
+    assert checked >= 5  # most random placements overlap

@@ -1,7 +1,9 @@
 """Writing the synthetic two-hand dataset in the IntagHand layout, resumably.
 
 Per split: ``{out}/{split}/img/{i}.jpg``, ``{out}/{split}/anno/{i}.pkl`` (see
-:mod:`.labels`) and, written last, ``{out}/{split}/meta.json``.  Each sample is drawn from
+:mod:`.labels`), IntagHand's auxiliary encoder targets ``mask/{i}.jpg``, ``dense/{i}.jpg``
+and ``hms/{i}_{k}_{left|right}.jpg`` (:mod:`gclhand.datasets.aux_maps`; rendered with the
+image, so they cost little) and, written last, ``{out}/{split}/meta.json``.  Each sample is drawn from
 its own generator seeded by ``(seed, crc32(split), index)`` and rendered single-threaded,
 so the files do not depend on the number of worker processes or the order they run in.
 
@@ -27,10 +29,15 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from gclhand.datasets.aux_maps import (AUX_KINDS, HEATMAP_SIGMA, HEATMAP_SIZE,
+                                       dense_vertex_colors, joint_heatmaps, mask_image,
+                                       write_aux_maps)
+from gclhand.datasets.geometry import project_points
 from gclhand.datasets.io import dump_pickle_atomic, write_bytes_atomic
 from .backgrounds import random_background
-from .labels import make_annotation, scene_hands_camera
-from .renderer import render_mesh
+from gclhand.structures import HANDS
+from .labels import make_annotation
+from .renderer import render_mesh, shade
 from .sampler import SceneSampler
 
 __all__ = ['GENERATOR_VERSION', 'DEFAULT_SPLITS', 'DEFAULT_HAND_MODEL', 'SyntheticRenderer',
@@ -38,13 +45,14 @@ __all__ = ['GENERATOR_VERSION', 'DEFAULT_SPLITS', 'DEFAULT_HAND_MODEL', 'Synthet
            'ensure_synthetic_dataset', 'read_meta', 'split_is_complete']
 
 #: Bump when a change alters the generated images or labels (stored in meta.json).
-GENERATOR_VERSION = '1.1'
+GENERATOR_VERSION = '1.2'
 DEFAULT_SPLITS = ('train', 'val', 'test')
 #: The IntagHand annotation format: 45 PCA pose coefficients, ``flat_hand_mean=False``.
 DEFAULT_HAND_MODEL = dict(type='MANOHandModel', use_pca=True)
 META_FILE = 'meta.json'
 PROGRESS_FILE = '.synth_progress.json'
 _SAMPLE_RE = re.compile(r'^(\d+)\.(jpg|pkl)$')
+_AUX_RE = re.compile(r'^(\d+)(?:_\d+_(?:left|right))?\.jpg$')
 
 
 def sample_rng(seed: int, split: str, index: int) -> np.random.Generator:
@@ -71,31 +79,44 @@ class SyntheticRenderer:
         hand_model: hand-model config (built with :func:`gclhand.hand.build_hand_model`).
         sampler: keyword arguments of :class:`~.sampler.SceneSampler`.
         jpeg_quality: JPEG quality of the written images.
+        aux_maps: which of IntagHand's auxiliary maps to write (``'mask'``, ``'dense'``,
+            ``'hms'``).
     """
 
     def __init__(self, img_size: int = 256, hand_model: Optional[dict] = None,
-                 sampler: Optional[dict] = None, jpeg_quality: int = 95):
+                 sampler: Optional[dict] = None, jpeg_quality: int = 95,
+                 aux_maps: Sequence[str] = AUX_KINDS):
         from gclhand.hand import build_hand_model
         self.img_size, self.jpeg_quality = int(img_size), int(jpeg_quality)
+        self.aux_maps = tuple(aux_maps)
+        unknown = set(self.aux_maps) - set(AUX_KINDS)
+        if unknown:
+            raise ValueError(f'aux_maps: unknown kinds {sorted(unknown)}; choose from '
+                             f'{AUX_KINDS}')
         self.hm = build_hand_model(dict(hand_model or DEFAULT_HAND_MODEL))
         self.sampler = SceneSampler(self.hm, img_size=self.img_size, **(sampler or {}))
         n_left = self.hm.template('left').shape[0]
+        self.num_left_faces = int(self.hm.faces('left').shape[0])
         self.faces = torch.cat([self.hm.faces('left').long(),
                                 self.hm.faces('right').long() + n_left])
+        # one dense-correspondence colour per vertex index, the same for both hands
+        colors = torch.as_tensor(dense_vertex_colors(self.hm.template('right').numpy()))
+        self.dense_colors = torch.cat([colors, colors])
 
     def render(self, seed: int, split: str, index: int, return_mask: bool = False):
         """One sample: ``(image (H, W, 3) uint8 RGB, annotation dict)``, plus the (H, W) bool
         silhouette of both hands when ``return_mask``."""
         with _single_thread():
-            return self._render(seed, split, index, return_mask)
+            return self._render(seed, split, index, return_mask)[:3 if return_mask else 2]
 
     def _render(self, seed: int, split: str, index: int, return_mask: bool):
         rng = sample_rng(seed, split, index)
         scene = self.sampler.sample(rng)
-        # render from the float32 parameters exactly as the annotation stores them
-        hands = {s: p.as_float32() for s, p in scene.hands.items()}
-        geo = scene_hands_camera(self.hm, hands, scene.cam_R, scene.cam_t)
-        verts = torch.as_tensor(geo['verts'].reshape(-1, 3), dtype=torch.float32)
+        # the placed meshes are the hand model's output for the stored float32 parameters
+        # (to ~1e-7 m, tested): no second hand-model forward
+        R, t = scene.cam_R.astype(np.float64), scene.cam_t.astype(np.float64)
+        verts = np.concatenate([scene.world[s][0] for s in HANDS]) @ R.T + t
+        verts = torch.as_tensor(verts, dtype=torch.float32)
         colors = torch.as_tensor(np.concatenate([scene.colors['left'], scene.colors['right']]))
         bg = torch.as_tensor(random_background(rng, self.img_size))
         img, frags = render_mesh(verts, self.faces, torch.as_tensor(scene.cam_K), self.img_size,
@@ -112,7 +133,18 @@ class SyntheticRenderer:
                 if len(xs) else np.zeros(4))
         anno = make_annotation(scene, index, split, seed, self.img_size, bbox,
                                GENERATOR_VERSION)
-        return (img, anno, frags.mask) if return_mask else (img, anno)
+        aux = {}
+        if 'mask' in self.aux_maps:
+            aux['mask'] = mask_image(frags.face_idx.numpy(), self.num_left_faces)
+        if 'dense' in self.aux_maps:
+            dense = shade(frags, verts, self.faces, self.dense_colors, mode='none')
+            aux['dense'] = dense.numpy()[..., ::-1]  # stored in OpenCV's array order
+        if 'hms' in self.aux_maps:
+            joints = np.stack([scene.world[s][1] for s in HANDS]) @ R.T + t
+            uv = project_points(joints, scene.cam_K.astype(np.float64))
+            aux['heatmaps'] = joint_heatmaps(uv, (self.img_size, self.img_size),
+                                             HEATMAP_SIZE, HEATMAP_SIGMA)
+        return img, anno, frags.mask, aux
 
     def encode(self, img: np.ndarray) -> bytes:
         ok, buf = cv2.imencode('.jpg', cv2.cvtColor(img, cv2.COLOR_RGB2BGR),
@@ -122,9 +154,12 @@ class SyntheticRenderer:
         return buf.tobytes()
 
     def write(self, split_dir: str, seed: int, split: str, index: int) -> int:
-        """Render sample ``index`` and write its image, then its annotation."""
-        img, anno = self.render(seed, split, index)
+        """Render sample ``index`` and write its image and auxiliary maps, then its
+        annotation (which marks the sample complete)."""
+        with _single_thread():
+            img, anno, _, aux = self._render(seed, split, index, False)
         write_bytes_atomic(self.encode(img), osp.join(split_dir, 'img', f'{index}.jpg'))
+        write_aux_maps(split_dir, index, quality=self.jpeg_quality, **aux)
         dump_pickle_atomic(anno, osp.join(split_dir, 'anno', f'{index}.pkl'))
         return index
 
@@ -182,11 +217,12 @@ def resolve_splits(num: Union[int, Mapping[str, int], None],
 
 
 def _settings(seed: int, img_size: int, hand_hash: str, sampler: Optional[dict],
-              jpeg_quality: int) -> dict:
+              jpeg_quality: int, aux_maps: Sequence[str] = AUX_KINDS) -> dict:
     """What determines each sample (the count does not: samples are seeded per index)."""
     return dict(seed=int(seed), img_size=int(img_size), generator_version=GENERATOR_VERSION,
                 hand_model_hash=hand_hash, jpeg_quality=int(jpeg_quality),
-                sampler=json.loads(json.dumps(sampler or {}, sort_keys=True)))
+                sampler=json.loads(json.dumps(sampler or {}, sort_keys=True)),
+                aux_maps=sorted(aux_maps))
 
 
 def read_meta(split_dir: str) -> Optional[dict]:
@@ -211,6 +247,18 @@ def _existing(split_dir: str, sub: str, ext: str) -> Dict[int, str]:
         return {}
     return {int(m.group(1)): osp.join(folder, name) for name in os.listdir(folder)
             for m in [_SAMPLE_RE.match(name)] if m and m.group(2) == ext}
+
+
+def _remove_aux(split_dir: str, keep_below: int) -> None:
+    """Delete auxiliary-map files of samples ``>= keep_below`` (all with 0)."""
+    for kind in AUX_KINDS:
+        folder = osp.join(split_dir, kind)
+        if not osp.isdir(folder):
+            continue
+        for name in os.listdir(folder):
+            m = _AUX_RE.match(name)
+            if m and int(m.group(1)) >= keep_below:
+                os.remove(osp.join(folder, name))
 
 
 def _write_json(path: str, obj: dict) -> None:
@@ -238,6 +286,9 @@ def _prepare_split(split_dir: str, count: int, settings: dict) -> List[int]:
         for path in list(annos.values()) + list(imgs.values()):
             os.remove(path)
         annos, imgs = {}, {}
+        _remove_aux(split_dir, 0)
+    else:
+        _remove_aux(split_dir, count)
     _write_json(osp.join(split_dir, PROGRESS_FILE), settings)
     for idx, path in list(annos.items()) + list(imgs.items()):
         if idx >= count:                              # the split got smaller
@@ -260,6 +311,7 @@ def generate_synthetic_dataset(out_dir: str,
                                hand_model: Optional[dict] = None,
                                sampler: Optional[dict] = None,
                                jpeg_quality: int = 95,
+                               aux_maps: Sequence[str] = AUX_KINDS,
                                start_method: Optional[str] = None) -> Dict[str, str]:
     """Generate (or finish, or verify) the synthetic two-hand dataset.
 
@@ -275,6 +327,8 @@ def generate_synthetic_dataset(out_dir: str,
         sampler: keyword arguments of :class:`~.sampler.SceneSampler` (pose/shape/placement/
             camera/skin settings); part of the settings recorded in ``meta.json``.
         jpeg_quality: JPEG quality.
+        aux_maps: IntagHand's auxiliary maps to write, a subset of ``('mask', 'dense',
+            'hms')`` (part of the recorded settings).
         start_method: multiprocessing start method (default ``fork`` on Linux, else
             ``spawn``).
 
@@ -282,7 +336,8 @@ def generate_synthetic_dataset(out_dir: str,
         dict split -> split folder.
     """
     counts = resolve_splits(num, splits)
-    settings = _settings(seed, img_size, _hand_model_hash(hand_model), sampler, jpeg_quality)
+    settings = _settings(seed, img_size, _hand_model_hash(hand_model), sampler, jpeg_quality,
+                         aux_maps)
     todo, dirs = [], {}
     for split, count in counts.items():
         split_dir = dirs[split] = osp.join(out_dir, split)
@@ -290,11 +345,13 @@ def generate_synthetic_dataset(out_dir: str,
             continue
         os.makedirs(osp.join(split_dir, 'img'), exist_ok=True)
         os.makedirs(osp.join(split_dir, 'anno'), exist_ok=True)
+        for kind in aux_maps:
+            os.makedirs(osp.join(split_dir, kind), exist_ok=True)
         todo.extend((split_dir, int(seed), split, i)
                     for i in _prepare_split(split_dir, count, settings))
 
     kwargs = dict(img_size=img_size, hand_model=hand_model, sampler=sampler,
-                  jpeg_quality=jpeg_quality)
+                  jpeg_quality=jpeg_quality, aux_maps=tuple(aux_maps))
     bar = tqdm(total=len(todo), desc=f'synthetic hands -> {out_dir}', unit='img',
                disable=not progress or not todo, dynamic_ncols=True)
     if todo and workers <= 1:
@@ -345,7 +402,7 @@ def ensure_synthetic_dataset(root: str,
         timeout: seconds the non-zero ranks wait before raising :class:`TimeoutError`.
         poll: seconds between their checks.
         **kwargs: more :func:`generate_synthetic_dataset` arguments (``hand_model``,
-            ``sampler``, ``jpeg_quality``).
+            ``sampler``, ``jpeg_quality``, ``aux_maps``).
 
     Returns:
         ``root``.
@@ -355,7 +412,8 @@ def ensure_synthetic_dataset(root: str,
 
     counts = resolve_splits(num_per_split, splits)
     settings = _settings(seed, img_size, _hand_model_hash(kwargs.get('hand_model')),
-                         kwargs.get('sampler'), kwargs.get('jpeg_quality', 95))
+                         kwargs.get('sampler'), kwargs.get('jpeg_quality', 95),
+                         kwargs.get('aux_maps', AUX_KINDS))
 
     def complete() -> bool:
         return all(split_is_complete(osp.join(root, s), c, settings) for s, c in counts.items())

@@ -8,12 +8,14 @@ costs one (P, V) distance matrix, where the exact generalised winding number (Ja
 al., SIGGRAPH 2013) costs a (P, F) solid-angle sum - about 30x slower, too slow inside the
 scene sampler's rejection loop.
 """
-from typing import Tuple
+from typing import Sequence, Tuple
 
+import numpy as np
 import torch
+from scipy.spatial import cKDTree
 from torch import Tensor
 
-__all__ = ['penetration_depth', 'interpenetration']
+__all__ = ['penetration_depth', 'interpenetration', 'RigidHandProbe', 'placed_interpenetration']
 
 
 def penetration_depth(points: Tensor, verts: Tensor, normals: Tensor) -> Tensor:
@@ -54,6 +56,61 @@ def interpenetration(verts_a: Tensor, normals_a: Tensor, verts_b: Tensor, normal
         if not near.any():
             continue
         d = penetration_depth(pts[near], vb, nb)
+        frac = max(frac, float((d > tol).sum()) / len(pts))
+        deepest = max(deepest, float(d.max()))
+    return frac, deepest
+
+
+class RigidHandProbe:
+    """The nearest-vertex inside test of :func:`penetration_depth` against a mesh that only
+    moves rigidly, answered by a k-d tree built once in the mesh's own frame.
+
+    The scene sampler tries many rigid placements of the same two posed hands; a placement
+    ``world(x) = (x - root) R^T + root + t`` changes no distance, so the nearest vertex of a
+    query point is found in the mesh's frame (``local(p) = (p - root - t) R + root``) with
+    :class:`scipy.spatial.cKDTree` instead of a fresh (P, V) distance matrix per try: the
+    same vertices and depths (to float rounding) for a tenth of the time.
+
+    Args:
+        verts: (V, 3) vertices in the mesh's frame.  normals: (V, 3) outward unit normals.
+    """
+
+    def __init__(self, verts: np.ndarray, normals: np.ndarray):
+        self.verts = np.asarray(verts, np.float64)
+        self.normals = np.asarray(normals, np.float64)
+        self.tree = cKDTree(self.verts)
+
+    def depth(self, points: np.ndarray, R: np.ndarray, root: np.ndarray,
+              t: np.ndarray) -> np.ndarray:
+        """(P,) depths below the mesh placed by ``(R, root, t)`` of world ``points`` (P, 3)."""
+        local = (np.asarray(points, np.float64) - root - t) @ R + root
+        nearest = self.tree.query(local)[1]
+        depth = ((self.verts[nearest] - local) * self.normals[nearest]).sum(-1)
+        return np.clip(depth, 0.0, None)
+
+
+def placed_interpenetration(probes: Sequence[RigidHandProbe], placements: Sequence[tuple],
+                            world_verts: Sequence[np.ndarray], tol: float = 1e-3,
+                            stride: int = 1) -> Tuple[float, float]:
+    """:func:`interpenetration` of two rigidly placed meshes through their probes.
+
+    Args:
+        probes: the two meshes' :class:`RigidHandProbe`.
+        placements: per mesh ``(R, root, t)`` (see :class:`RigidHandProbe`).
+        world_verts: per mesh its placed (V, 3) vertices (queries and bounding boxes).
+        tol, stride: as :func:`interpenetration`.
+
+    Returns:
+        ``(fraction, max_depth)`` as :func:`interpenetration`.
+    """
+    frac, deepest = 0.0, 0.0
+    for a, b in ((0, 1), (1, 0)):
+        pts = world_verts[a][::stride]
+        vb = world_verts[b]
+        near = ((pts >= vb.min(0) - tol) & (pts <= vb.max(0) + tol)).all(1)
+        if not near.any():
+            continue
+        d = probes[b].depth(pts[near], *placements[b])
         frac = max(frac, float((d > tol).sum()) / len(pts))
         deepest = max(deepest, float(d.max()))
     return frac, deepest

@@ -30,7 +30,7 @@ import torch
 from gclhand.datasets.geometry import crop_affine, matrix_to_axis_angle, to_homogeneous_affine
 from gclhand.hand.joints import LIBRARY_TO_MANO, finger_joint
 from gclhand.structures import HANDS
-from .penetration import interpenetration
+from .penetration import RigidHandProbe, placed_interpenetration
 from .renderer import vertex_normals
 from .rotations import orthonormal_frame, random_rotation, rotation_about, small_rotation
 
@@ -75,6 +75,10 @@ class Scene:
     diffuse: float
     interaction: str
     extra: Dict = field(default_factory=dict)
+    #: side -> ``(verts (778, 3), joints (21, 3))`` world frame, the hand model's output for
+    #: ``hands`` (rigid placements of the posed meshes; equal to a fresh hand-model forward of
+    #: the float32 parameters to float rounding, which the generator relies on to skip it).
+    world: Dict[str, Tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
 
 
 # --------------------------------------------------------------------------------------
@@ -101,20 +105,26 @@ def pca_basis(hm, side: str) -> Tuple[np.ndarray, np.ndarray]:
             np.asarray(torch.as_tensor(mean).detach().cpu(), np.float64).reshape(45))
 
 
-def hand_forward(hm, side: str, params: HandParams) -> Tuple[np.ndarray, np.ndarray]:
+def hand_forward(hm, side: str, params: HandParams,
+                 return_pivot: bool = False) -> Tuple[np.ndarray, ...]:
     """Run the hand model on one hand's annotation parameters.
 
     Exactly the reader's path (docs/internals.md): ``global_orient`` is the axis-angle of
     ``R``, ``hand_pose`` the PCA coefficients, then ``+ trans``.
 
     Returns:
-        ``(verts (778, 3), joints (21, 3))`` world frame, float64.
+        ``(verts (778, 3), joints (21, 3))`` world frame, float64; with ``return_pivot`` also
+        the (3,) point ``global_orient`` rotates about (the skinning root joint, MANO joint
+        0; not the regressed wrist of ``joints``, which moves slightly with the pose).
     """
     t = lambda a: torch.as_tensor(np.asarray(a, np.float32).reshape(1, -1))  # noqa: E731
     with torch.no_grad():
         out = hm(side=side, hand_pose=t(params.pose), betas=t(params.shape),
                  global_orient=t(matrix_to_axis_angle(params.R)), transl=t(params.trans))
-    return (out.vertices[0].double().numpy(), out.joints[0].double().numpy())
+    verts, joints = out.vertices[0].double().numpy(), out.joints[0].double().numpy()
+    if return_pivot:
+        return verts, joints, out.joints_mano[0, 0].double().numpy()
+    return verts, joints
 
 
 def palm_frame(joints: np.ndarray, side: str) -> Tuple[np.ndarray, np.ndarray]:
@@ -258,7 +268,8 @@ class TwoHandPlacer:
 
     A placement is rejected when more than ``max_inside`` of either hand's (subsampled)
     vertices lie inside the other mesh or one lies deeper than ``max_depth`` metres
-    (:func:`~.penetration.interpenetration`); the hands are first pushed apart along the
+    (:func:`~.penetration.interpenetration`, answered by per-hand k-d trees:
+    :func:`~.penetration.placed_interpenetration`); the hands are first pushed apart along the
     offset ``push_steps`` times by ``push`` metres, then the whole placement is redrawn
     (at most ``max_tries`` times; the least penetrating candidate is kept).
 
@@ -330,23 +341,25 @@ class TwoHandPlacer:
         """Draw a placement of the two posed hands.
 
         The hand model runs once per hand (identity rotation); candidate placements are
-        rigid transforms of that mesh about the wrist, which is where a MANO-layout model
-        applies ``global_orient`` (the final labels are recomputed from the stored
+        rigid transforms of that mesh about the skinning root, which is where a MANO-layout
+        model applies ``global_orient`` (the final labels are recomputed from the stored
         parameters by the generator, so they never rely on this shortcut).
 
         Returns:
             ``(hands, mode, info)``: :class:`HandParams` per side (float32-rounded), the
             interaction mode, and ``info`` with ``inside`` (fraction of vertices inside the
-            other hand), ``depth`` (deepest penetration, m) and ``tries``.
+            other hand), ``depth`` (deepest penetration, m), ``tries`` and ``world``: side ->
+            placed world ``(verts, joints)``.
         """
         canon = {}
         for side in HANDS:
             p = HandParams(np.eye(3), poses[side], shapes[side], np.zeros(3))
-            v, j = hand_forward(hm, side, p)
+            v, j, pivot = hand_forward(hm, side, p, return_pivot=True)
             frame, centre = palm_frame(j, side)
-            vt = torch.as_tensor(v)
-            normals = vertex_normals(vt, hm.faces(side).long()).numpy()
-            canon[side] = dict(v=v, root=j[0], frame=frame, centre=centre, normals=normals)
+            normals = vertex_normals(torch.as_tensor(v), hm.faces(side).long()).numpy()
+            canon[side] = dict(v=v, j=j, root=pivot, frame=frame, centre=centre,
+                               probe=RigidHandProbe(v, normals))
+        probes = [canon[s]['probe'] for s in HANDS]
         best = None
         for attempt in range(self.max_tries):
             mode = self.modes[rng.choice(len(self.modes), p=self.probs)]
@@ -358,20 +371,20 @@ class TwoHandPlacer:
                 c = canon[s]
                 R = (frames[s] @ c['frame'].T).astype(np.float32).astype(np.float64)
                 about_root = lambda x: (x - c['root']) @ R.T + c['root']  # noqa: E731
-                placed[s] = dict(R=R, v=about_root(c['v']), n=c['normals'] @ R.T,
+                placed[s] = dict(R=R, v=about_root(c['v']), j=about_root(c['j']),
                                  centre=about_root(c['centre']))
             trans = {'right': -placed['right']['centre'],
                      'left': world_r @ offset - placed['left']['centre']}
             direction = world_r @ offset / np.linalg.norm(offset)
             for step in range(self.push_steps + 1):
-                frac, depth = interpenetration(
-                    *(torch.as_tensor(x) for x in (
-                        placed['left']['v'] + trans['left'], placed['left']['n'],
-                        placed['right']['v'] + trans['right'], placed['right']['n'])),
-                    stride=self.stride)
+                frac, depth = placed_interpenetration(
+                    probes, [(placed[s]['R'], canon[s]['root'], trans[s]) for s in HANDS],
+                    [placed[s]['v'] + trans[s] for s in HANDS], stride=self.stride)
                 hands = {s: HandParams(placed[s]['R'], poses[s], shapes[s],
                                        trans[s]).as_float32() for s in HANDS}
-                info = dict(inside=frac, depth=depth, tries=attempt + 1)
+                info = dict(inside=frac, depth=depth, tries=attempt + 1,
+                            world={s: (placed[s]['v'] + hands[s].trans,
+                                       placed[s]['j'] + hands[s].trans) for s in HANDS})
                 if best is None or frac < best[2]['inside']:
                     best = (hands, mode, info)
                 if frac <= self.max_inside and depth <= self.max_depth:
@@ -548,11 +561,13 @@ class SceneSampler:
         poses = {side: self.poses.sample(rng, side) for side in HANDS}
         shapes = sample_shapes(rng, **self.shape_cfg)
         hands, mode, info = self.placer.sample(rng, self.hm, poses, shapes)
-        verts = np.concatenate([hand_forward(self.hm, s, hands[s])[0] for s in HANDS])
+        world = info.pop('world')
+        verts = np.concatenate([world[s][0] for s in HANDS])
         R, t, K = self.camera.sample(rng, verts, self.img_size)
         light = np.array([rng.uniform(-0.7, 0.7), rng.uniform(-0.7, 0.7), 1.0])
         return Scene(hands=hands, cam_R=R.astype(np.float32), cam_t=t.astype(np.float32),
                      cam_K=K.astype(np.float32), colors=self.skin.sample(rng, self.templates, self.palmar),
                      light_dir=light / np.linalg.norm(light),
                      ambient=float(rng.uniform(0.25, 0.5)),
-                     diffuse=float(rng.uniform(0.5, 0.8)), interaction=mode, extra=info)
+                     diffuse=float(rng.uniform(0.5, 0.8)), interaction=mode, extra=info,
+                     world=world)

@@ -1,6 +1,7 @@
 """Packing a transformed sample into the model's input format."""
-from typing import Sequence
+from typing import Optional, Sequence
 
+import cv2
 import numpy as np
 import torch
 from mmcv.transforms import BaseTransform
@@ -16,6 +17,9 @@ PACKED_FIELDS = {
     'cam_K': (3, 3),
     'hand_valid': (2, ),
 }
+#: Auxiliary maps (HWC uint8 in the pipeline, :mod:`gclhand.datasets.aux_maps`) packed as
+#: ``(C, s, s)`` float32 in [0, 1], with their channel counts.
+PACKED_MAPS = {'gt_mask': 2, 'gt_dense': 3, 'gt_heatmaps': 42}
 
 
 @TRANSFORMS.register_module()
@@ -34,16 +38,39 @@ class PackHandInputs(BaseTransform):
     raises the ceiling about 3x.  The views behave like ordinary tensors (``.to()``,
     ``torch.stack`` copy them).
 
+    Auxiliary maps present in the results (:data:`PACKED_MAPS`) are resized to
+    ``aux_size`` (area interpolation) and packed as ``(C, s, s)`` float32 in [0, 1]; the
+    mask is binarised at 0.5 (as IntagHand's loader does at 127).
+
     Args:
         meta_keys: keys copied into the data sample's metainfo when present.
         single_buffer: share one storage between image and labels (see above).
+        aux_size: side of the packed auxiliary maps (e.g. the input side / 4, the
+            resolution of an encoder's first stage); ``None`` keeps their size.
     """
 
     def __init__(self, meta_keys: Sequence[str] = ('img_path', 'sample_idx', 'img_shape',
                                                    'ori_shape', 'flip'),
-                 single_buffer: bool = True):
+                 single_buffer: bool = True, aux_size: Optional[int] = None):
         self.meta_keys = tuple(meta_keys)
         self.single_buffer = single_buffer
+        self.aux_size = aux_size
+
+    def _map(self, results: dict, key: str) -> np.ndarray:
+        m = np.asarray(results[key])
+        if m.ndim == 2:
+            m = m[..., None]
+        if m.shape[-1] != PACKED_MAPS[key]:
+            raise ValueError(f"PackHandInputs: '{key}' has {m.shape[-1]} channels, expected "
+                             f"{PACKED_MAPS[key]} (sample {results.get('img_path', '?')})")
+        if self.aux_size is not None and m.shape[:2] != (self.aux_size, self.aux_size):
+            m = cv2.resize(m, (self.aux_size, self.aux_size), interpolation=cv2.INTER_AREA)
+            if m.ndim == 2:
+                m = m[..., None]
+        out = m.astype(np.float32).transpose(2, 0, 1) / 255.0
+        if key == 'gt_mask':
+            out = (out > 0.5).astype(np.float32)
+        return np.ascontiguousarray(out)
 
     def _labels(self, results: dict) -> dict:
         labels = {}
@@ -55,6 +82,9 @@ class PackHandInputs(BaseTransform):
                 raise ValueError(f"PackHandInputs: '{key}' has shape {value.shape}, expected "
                                  f"{shape} (sample {results.get('img_path', '?')})")
             labels[key] = value
+        for key in PACKED_MAPS:
+            if key in results:
+                labels[key] = self._map(results, key)
         return labels
 
     def transform(self, results: dict) -> dict:
@@ -88,4 +118,4 @@ class PackHandInputs(BaseTransform):
 
     def __repr__(self) -> str:
         return (f'{type(self).__name__}(meta_keys={self.meta_keys}, '
-                f'single_buffer={self.single_buffer})')
+                f'single_buffer={self.single_buffer}, aux_size={self.aux_size})')

@@ -27,6 +27,10 @@ KEYS_3D = ('gt_joints_3d', 'gt_verts_3d', 'gt_joints_3d_annot')
 KEYS_2D = ('gt_joints_2d', )
 #: Keys with a leading hand axis that left/right swapping permutes.
 KEYS_PER_HAND = KEYS_3D + KEYS_2D + ('hand_valid', 'joints_valid')
+#: Auxiliary HWC maps (:mod:`gclhand.datasets.aux_maps`) warped with the image, each at its
+#: own resolution; the value says how a left/right swap permutes its channels (``None``:
+#: it does not).
+AUX_MAP_SWAP = {'gt_mask': 'halves', 'gt_heatmaps': 'halves', 'gt_dense': None}
 
 _INTERP = {'nearest': cv2.INTER_NEAREST, 'bilinear': cv2.INTER_LINEAR,
            'area': cv2.INTER_AREA, 'bicubic': cv2.INTER_CUBIC}
@@ -48,6 +52,36 @@ def update_labels(results: dict, A: np.ndarray, rot: Optional[np.ndarray] = None
     for key in KEYS_2D:
         if key in results:
             results[key] = apply_affine_2d(results[key], A)
+
+
+def _pixel_scale(r: float) -> np.ndarray:
+    """(3, 3) map from image pixels to pixels of a map ``r`` times as large (pixel centres at
+    integers: ``m = r u + (r - 1) / 2``)."""
+    return np.array([[r, 0., (r - 1) / 2.], [0., r, (r - 1) / 2.], [0., 0., 1.]])
+
+
+def warp_aux_maps(results: dict, A: np.ndarray, in_wh: Tuple[int, int],
+                  out_wh: Tuple[int, int], interpolation: int = cv2.INTER_LINEAR,
+                  swap_hands: bool = False) -> None:
+    """Apply the image's pixel map ``A`` (2, 3), ``in_wh -> out_wh``, to every auxiliary map
+    in ``results`` at the map's own resolution (``A_m = S A S^-1`` with ``S`` the scale from
+    image to map pixels), and swap left/right channels when ``swap_hands``."""
+    for key, swap in AUX_MAP_SWAP.items():
+        if key not in results:
+            continue
+        m = results[key]
+        r = m.shape[1] / in_wh[0]
+        S = _pixel_scale(r)
+        Am = (S @ to_homogeneous_affine(A) @ np.linalg.inv(S))[:2]
+        size = (max(1, int(round(out_wh[0] * r))), max(1, int(round(out_wh[1] * r))))
+        warped = cv2.warpAffine(m, Am, size, flags=interpolation,
+                                borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        if warped.ndim == 2:  # OpenCV drops a single channel
+            warped = warped[..., None]
+        if swap_hands and swap == 'halves':
+            half = warped.shape[-1] // 2
+            warped = np.concatenate([warped[..., half:], warped[..., :half]], axis=-1)
+        results[key] = np.ascontiguousarray(warped)
 
 
 def _size_hw(size: Union[int, Sequence[int]]) -> Tuple[int, int]:
@@ -117,6 +151,7 @@ class RandomHandAffine(BaseTransform):
             borderMode=cv2.BORDER_CONSTANT, borderValue=(self.border_value, ) * 3)
         results['img_shape'] = (out_h, out_w)
         update_labels(results, A, rotation_z(theta))
+        warp_aux_maps(results, A, (w, h), (out_w, out_h))
         return results
 
     def __repr__(self) -> str:
@@ -171,10 +206,11 @@ class RandomHandFlip(BaseTransform):
             results.setdefault('flip', False)
             return results
         img = results['img']
-        w = img.shape[1]
+        h, w = img.shape[:2]
         results['img'] = cv2.flip(img, 1)
         A = np.array([[-1., 0., w - 1.], [0., 1., 0.]])
         update_labels(results, A, np.diag([-1., 1., 1.]))
+        warp_aux_maps(results, A, (w, h), (w, h), cv2.INTER_NEAREST, swap_hands=True)
         for key in KEYS_PER_HAND:
             if key in results:
                 results[key] = np.ascontiguousarray(np.asarray(results[key])[::-1])
@@ -215,6 +251,7 @@ class ResizeHand(BaseTransform):
         results['img_shape'] = (out_h, out_w)
         A = np.array([[sx, 0., (sx - 1) / 2.], [0., sy, (sy - 1) / 2.]])
         update_labels(results, A)
+        warp_aux_maps(results, A, (w, h), (out_w, out_h), _INTERP[interp])
         return results
 
     def __repr__(self) -> str:
@@ -248,12 +285,14 @@ class CropHands(BaseTransform):
         lo, hi = pts.min(0), pts.max(0)
         side = max(float((hi - lo).max()), 1.0) / self.hand_ratio
         A = crop_affine((lo + hi) / 2.0, side, self.size)
+        h, w = results['img'].shape[:2]
         results['img'] = cv2.warpAffine(
             results['img'], A, (self.size, self.size),
             flags=cv2.INTER_AREA if side > self.size else cv2.INTER_LINEAR,
             borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0))
         results['img_shape'] = (self.size, self.size)
         update_labels(results, A)
+        warp_aux_maps(results, A, (w, h), (self.size, self.size))
         return results
 
     def __repr__(self) -> str:

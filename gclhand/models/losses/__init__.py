@@ -1,3 +1,4 @@
+from .aux_map_loss import DenseMapLoss, HeatmapMSELoss, MaskLoss
 from .base import HandLoss, MissingLossInput
 from .bone_length_loss import BoneLengthLoss
 from .joint_2d_loss import Joint2DLoss
@@ -5,5 +6,6 @@ from .regression_3d_loss import JointLoss3D, VertexLoss3D, aligned_l1
 from .transition_loss import TransitionLoss
 from .utils import masked_mean
 
-__all__ = ['HandLoss', 'MissingLossInput', 'BoneLengthLoss', 'Joint2DLoss', 'JointLoss3D', 'VertexLoss3D', 'TransitionLoss',
+__all__ = ['HandLoss', 'MissingLossInput', 'HeatmapMSELoss', 'MaskLoss', 'DenseMapLoss',
+           'BoneLengthLoss', 'Joint2DLoss', 'JointLoss3D', 'VertexLoss3D', 'TransitionLoss',
            'aligned_l1', 'masked_mean']

@@ -1,0 +1,151 @@
+"""IntagHand's auxiliary maps: written by the generator, read back, warped with the image."""
+import os.path as osp
+
+import numpy as np
+import pytest
+import torch
+
+from gclhand.datasets import InterHandIntagDataset
+from gclhand.datasets.aux_maps import (aux_map_paths, joint_heatmaps, mask_image,
+                                       read_aux_map)
+from gclhand.datasets.errors import ImageError
+from gclhand.datasets.synth import generate_synthetic_dataset
+from gclhand.datasets.synth import generator as gen
+
+SIZE, NUM = 64, 3
+
+
+@pytest.fixture(scope='module')
+def root(tmp_path_factory):
+    torch.set_num_threads(1)
+    root = str(tmp_path_factory.mktemp('aux') / 'data')
+    generate_synthetic_dataset(root, NUM, seed=0, img_size=SIZE, splits='train',
+                               progress=False)
+    return root
+
+
+def _assert_own_mask(mask, uv, h):
+    """Hand ``h``'s joints lie on the hands, more of them on its own mask channel than on
+    the other hand's (which covers the occluded ones): a left/right swap fails this."""
+    size = mask.shape[0]
+    px = np.clip(np.rint(uv).astype(int), 0, size - 1)
+    on = mask[px[:, 1], px[:, 0]] > 0                   # (21, 2)
+    assert on.any(1).mean() > 0.85
+    assert on[:, h].mean() > on[:, 1 - h].mean()
+
+
+def _dataset(root, pipeline):
+    return InterHandIntagDataset(data_root=root, split='train', pipeline=pipeline)
+
+
+def test_heatmap_peaks_at_the_joint():
+    joints = np.zeros((2, 21, 2))
+    joints[0, 3] = (10.0, 20.0)      # left thumb3 at pixel (10, 20) of a 64 px image
+    joints[1, 0] = (63.0, 0.0)       # right wrist at the top-right pixel
+    hm = joint_heatmaps(joints, (64, 64), 64, sigma=2.0)
+    assert hm.shape == (64, 64, 42)
+    assert np.unravel_index(hm[..., 3].argmax(), (64, 64)) == (20, 10)
+    assert hm[20, 10, 3] == pytest.approx(1.0)
+    assert hm[20, 12, 3] == pytest.approx(np.exp(-4 / 8))   # sigma 2, 2 px away
+    assert np.unravel_index(hm[..., 21].argmax(), (64, 64)) == (0, 63)
+    # a half-size heatmap: pixel centres map as (u + 0.5) * s - 0.5
+    small = joint_heatmaps(joints, (64, 64), 32, sigma=1.0)
+    assert np.unravel_index(small[..., 3].argmax(), (32, 32)) == (10, 5)
+
+
+def test_mask_image_channels():
+    face_idx = np.array([[-1, 0, 5], [6, 9, -1]])
+    m = mask_image(face_idx, num_left_faces=6)
+    assert m[..., 0].max() == 0
+    np.testing.assert_array_equal(m[..., 1] > 0, [[0, 1, 1], [0, 0, 0]])   # left
+    np.testing.assert_array_equal(m[..., 2] > 0, [[0, 0, 0], [1, 1, 0]])   # right
+
+
+def test_generator_writes_maps_that_match_the_render(root):
+    renderer = gen.SyntheticRenderer(img_size=SIZE)
+    split_dir = osp.join(root, 'train')
+    for i in range(NUM):
+        _, anno, silhouette = renderer.render(0, 'train', i, return_mask=True)
+        mask = read_aux_map(split_dir, i, 'mask')                    # (H, W, 2) left, right
+        assert mask.shape == (SIZE, SIZE, 2)
+        union = (mask > 0).any(-1)
+        iou = (union & silhouette.numpy()).sum() / (union | silhouette.numpy()).sum()
+        assert iou > 0.97
+        # the stored joints' heatmaps peak where the annotation projects each joint
+        ds = _dataset(root, [])
+        uv = ds[i]['gt_joints_2d']                                   # (2, 21, 2) pixels
+        hms = read_aux_map(split_dir, i, 'hms')
+        assert hms.shape == (64, 64, 42)
+        for h in range(2):
+            for j in range(0, 21, 4):
+                peak = np.unravel_index(hms[..., 21 * h + j].argmax(), (64, 64))
+                assert np.abs(np.array(peak)[::-1] - uv[h, j]).max() <= 1.0
+            _assert_own_mask(mask, uv[h], h)
+        dense = read_aux_map(split_dir, i, 'dense')
+        assert dense.shape == (SIZE, SIZE, 3)
+        assert dense[~union].max() <= 40 and dense[union].mean() > 40  # colours on the hands
+
+
+def test_missing_or_corrupt_map_is_named(root, tmp_path):
+    import shutil
+    copy = str(tmp_path / 'copy')
+    shutil.copytree(root, copy)
+    split_dir = osp.join(copy, 'train')
+    path = aux_map_paths(split_dir, 1, 'mask')
+    with open(path, 'r+b') as f:                      # truncate: no JPEG end marker
+        data = f.read()
+        f.seek(0)
+        f.truncate()
+        f.write(data[:len(data) // 2])
+    ds = _dataset(copy, [dict(type='LoadHandImage'), dict(type='LoadHandAuxMaps')])
+    with pytest.raises(ImageError, match=r'mask/1\.jpg.*truncated'):
+        ds[1]
+    import os
+    os.remove(aux_map_paths(split_dir, 2, 'hms')[3])
+    with pytest.raises(ImageError, match=r'hms/2_3_left\.jpg.*not found'):
+        ds[2]
+
+
+def test_pipeline_warps_maps_with_the_image(root):
+    """After rotation, scaling, flip and resize, the warped stored heatmaps still peak at the
+    transformed 2D joints (drawn afresh), and each hand's mask channel still holds its own
+    joints: maps, image and labels stay consistent, left/right included. The maps are read
+    after the image was enlarged to 96 px, so they are warped at 2/3 of its resolution."""
+    aug = [dict(type='LoadHandImage'), dict(type='ResizeHand', size=96),
+           dict(type='LoadHandAuxMaps'),
+           dict(type='RandomHandAffine', scale_range=(1.1, 1.1), rotate_range=40,
+                shift_range=0.0),
+           dict(type='RandomHandFlip', prob=1.0), dict(type='ResizeHand', size=48)]
+    ds = _dataset(root, aug)
+    np.random.seed(3)
+    checked = 0
+    for i in range(NUM):
+        r = ds[i]
+        assert r['flip'] and r['img'].shape == (48, 48, 3)
+        assert r['gt_mask'].shape == (32, 32, 2) and r['gt_heatmaps'].shape == (32, 32, 42)
+        drawn = joint_heatmaps(r['gt_joints_2d'], (48, 48), 32, sigma=1.5)
+        uv = r['gt_joints_2d']
+        for h in range(2):
+            for j in (0, 5, 9, 13, 17):
+                if not ((uv[h, j] > 2).all() and (uv[h, j] < 45).all()):
+                    continue
+                a = np.unravel_index(r['gt_heatmaps'][..., 21 * h + j].argmax(), (32, 32))
+                b = np.unravel_index(drawn[..., 21 * h + j].argmax(), (32, 32))
+                assert np.abs(np.subtract(a, b)).max() <= 1
+                checked += 1
+            _assert_own_mask(r['gt_mask'], uv[h] * 32 / 48, h)
+    assert checked > 10
+
+
+def test_pack_aux_maps_and_generated_heatmaps(root):
+    pipe = [dict(type='LoadHandImage'), dict(type='LoadHandAuxMaps', kinds=('mask', 'dense')),
+            dict(type='ResizeHand', size=32), dict(type='GenerateJointHeatmaps', size=8),
+            dict(type='PackHandInputs', aux_size=8)]
+    s = _dataset(root, pipe)[0]['data_samples']
+    assert s.gt_mask.shape == (2, 8, 8) and set(s.gt_mask.unique().tolist()) <= {0.0, 1.0}
+    assert s.gt_dense.shape == (3, 8, 8) and 0 <= s.gt_dense.min() <= s.gt_dense.max() <= 1
+    assert s.gt_heatmaps.shape == (42, 8, 8) and s.gt_heatmaps.max() <= 1
+    # drawn heatmaps peak at the packed 2D joints (8 px map of a 32 px image)
+    peak = np.unravel_index(s.gt_heatmaps[21].argmax().item(), (8, 8))
+    expect = (s.gt_joints_2d[1, 0].numpy() + 0.5) * 8 / 32 - 0.5
+    assert np.abs(np.array(peak)[::-1] - expect).max() <= 0.5 + 1e-6
