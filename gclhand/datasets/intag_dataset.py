@@ -27,11 +27,19 @@ class InterHandIntagDataset(BaseDataset):
 
     Labels are computed from the MANO parameters through the hand model, in camera space
     (metres): ``gt_verts_3d (2, 778, 3)``, ``gt_joints_3d (2, 21, 3)`` (library order) and
-    ``gt_joints_2d (2, 21, 2)`` (projection with the crop's ``cam_K``).  The hand-model
-    forward runs once, batched, when the dataset is initialised (``precompute_gt=True``),
-    and the arrays are kept in the serialised data list (about 19 KB per sample); with
-    ``precompute_gt=False`` only the parameters are kept and each sample's labels are
-    computed in :meth:`get_data_info` (slower, for very large splits).
+    ``gt_joints_2d (2, 21, 2)`` (projection with the crop's ``cam_K``).  Two modes:
+
+    * ``precompute_gt=True`` (default): every annotation is read and validated when the
+      dataset is initialised, the hand-model forward runs once, batched, and the arrays are
+      kept in the serialised data list (about 19 KB per sample: 7 GB for InterHand2.6M's
+      366K training samples).
+    * ``precompute_gt=False`` (large splits): initialisation only lists ``anno/``; the data
+      list holds each sample's file index (MMEngine packs it into one byte array, ~30 bytes
+      per sample, no per-sample Python objects), and :meth:`get_data_info` reads, validates
+      and labels a sample when it is loaded - what IntagHand's own loader does.  A bad
+      annotation or missing image then surfaces when its sample is loaded: it raises, or
+      with ``skip_invalid=True`` in training is replaced by another random sample
+      (MMEngine's refetch, ``max_refetch``) with a warning naming the file.
 
     Args:
         data_root: folder holding the split folders.
@@ -45,9 +53,11 @@ class InterHandIntagDataset(BaseDataset):
             ``num_per_split``); ``None`` to require existing data.
         max_samples: keep only the first ``max_samples`` annotations (by index).
         skip_invalid: skip (count and log) samples whose annotation is invalid or whose
-            image is missing instead of raising :class:`AnnotationError`.
+            image is missing instead of raising :class:`AnnotationError` (with
+            ``precompute_gt=False``: when loaded, in training only; ``num_skipped`` then
+            counts the current process's skips).
         allowed_hand_types: accepted ``annotation['hand_type']`` values.
-        precompute_gt: compute all labels at initialisation (see above).
+        precompute_gt: read and label every sample at initialisation (see above).
         gt_batch_size: samples per hand-model call when precomputing.
         **kwargs: :class:`mmengine.dataset.BaseDataset` arguments (``serialize_data``,
             ``lazy_init``, ``indices``, ``test_mode``, ``max_refetch``).
@@ -120,8 +130,11 @@ class InterHandIntagDataset(BaseDataset):
         return info
 
     def load_data_list(self) -> List[dict]:
-        """Read, validate and label every sample of the split (see class docstring)."""
+        """Read, validate and label every sample of the split; with ``precompute_gt=False``
+        only list them (see class docstring)."""
         self._ensure_data()
+        if not self.precompute_gt:
+            return self._lazy_data_list()
         infos, problems = [], []
         for idx in self._annotation_files():
             try:
@@ -141,6 +154,14 @@ class InterHandIntagDataset(BaseDataset):
                                   'no valid annotation found' +
                                   (f' ({len(problems)} invalid)' if problems else ''))
         return self._to_data_list(infos)
+
+    def _lazy_data_list(self) -> List[dict]:
+        indices = self._annotation_files()
+        if not indices:
+            raise AnnotationError(osp.join(self.split_dir, 'anno'), 'no annotation found')
+        # built now, before DataLoader workers fork, so that they share it
+        build_dataset_hand_model(self.hand_model_cfg)
+        return [dict(file_idx=i) for i in indices]
 
     # ---------------------------------------------------------------- labelling
     @staticmethod
@@ -167,25 +188,37 @@ class InterHandIntagDataset(BaseDataset):
         return dict(gt_verts_3d=verts, gt_joints_3d=joints, gt_joints_2d=joints_2d)
 
     def _to_data_list(self, infos: List[dict]) -> List[dict]:
-        labels = self._labels(infos) if self.precompute_gt else None
+        labels = self._labels(infos)
         data_list = []
         for n, info in enumerate(infos):
             item = dict(img_path=info['img_path'], anno_path=info['anno_path'],
                         file_idx=info['file_idx'], hand_type=info['hand_type'],
                         cam_K=info['cam_K'], hand_valid=np.ones(2, np.float32))
-            if labels is not None:
-                item.update({k: v[n] for k, v in labels.items()})
-            else:
-                item.update(mano=info['mano'], cam_R=info['cam_R'], cam_t=info['cam_t'])
+            item.update({k: v[n] for k, v in labels.items()})
             data_list.append(item)
         return data_list
 
     def get_data_info(self, idx: int) -> dict:
-        """The ``idx``-th sample's info; computes its labels when not precomputed."""
+        """The ``idx``-th sample's info; reads and labels it when not precomputed."""
         info = super().get_data_info(idx)
         if 'gt_verts_3d' not in info:
+            info.update(self._read_one(info['file_idx']), hand_valid=np.ones(2, np.float32))
             labels = self._labels([info])
             info.update({k: v[0] for k, v in labels.items()})
             for key in ('mano', 'cam_R', 'cam_t'):
                 info.pop(key)
         return info
+
+    def prepare_data(self, idx: int):
+        """``get_data_info`` + pipeline; with ``precompute_gt=False`` and ``skip_invalid``
+        a bad sample returns ``None`` in training, so that MMEngine loads another one."""
+        if self.precompute_gt or not self.skip_invalid or self.test_mode:
+            return super().prepare_data(idx)
+        try:
+            info = self.get_data_info(idx)
+        except DatasetError as e:
+            self.num_skipped += 1
+            print_log(f'{type(self).__name__}: skipped invalid sample {idx} '
+                      f'(skip_invalid=True): {e}', logger='current', level=logging.WARNING)
+            return None
+        return self.pipeline(info)
