@@ -148,7 +148,8 @@ class ChebGCNDecoder(nn.Module):
     :math:`\\tilde L = 2L/\\lambda_{max} - I`, ``L`` the symmetric-normalised Laplacian of the
     level's mesh graph), then optionally :class:`ImageAttention` to one encoder map and
     :class:`CrossHandAttention`; between levels the fixed copy matrix ``upsample[l]`` and a
-    linear map ``C_l -> C_{l+1}``.  A per-hand linear head gives 3D node offsets on the
+    linear map ``C_l -> C_{l+1}`` (applied before the copy when ``upsample[l]`` has one 1
+    per row, which gives the same numbers with half the rows).  A per-hand linear head gives 3D node offsets on the
     finest level, the fixed ``mesh_upsample`` (778, N_fine) maps them to the MANO vertices,
     and the (optional) rest-pose ``template`` is added.
 
@@ -232,6 +233,12 @@ class ChebGCNDecoder(nn.Module):
                 raise ValueError(f'graph.upsample[{lvl}] has shape {tuple(up.shape)}, '
                                  f'expected {expected}')
             self.register_buffer(f'upsample_{lvl}', up, persistent=False)
+            # a copy matrix (one 1 per row: IntagHand's 2:1 unpooling) is a row gather, and
+            # then commutes with the next level's linear map: map the coarse nodes, then
+            # copy (same numbers, half the rows through the linear map, no dense matmul)
+            copies = bool(((up == 0) | (up == 1)).all() and (up.sum(1) == 1).all())
+            self.register_buffer(f'upsample_index_{lvl}',
+                                 up.argmax(1) if copies else None, persistent=False)
         self.register_buffer('mesh_upsample', _as_tensor(graph.mesh_upsample, torch.float),
                              persistent=False)
         num_verts = self.mesh_upsample.shape[0]
@@ -300,7 +307,11 @@ class ChebGCNDecoder(nn.Module):
                     x4 = self.hand_attn[lvl](x4)
                 x = x4.reshape(B * H, self.num_nodes[lvl], -1)
             if lvl < self.num_levels - 1:
-                x = self.transitions[lvl](torch.matmul(getattr(self, f'upsample_{lvl}'), x))
+                index = getattr(self, f'upsample_index_{lvl}')
+                if index is not None:
+                    x = self.transitions[lvl](x)[:, index]
+                else:
+                    x = self.transitions[lvl](torch.matmul(getattr(self, f'upsample_{lvl}'), x))
         node_feats = x.view(B, H, self.num_nodes[-1], self.out_channels)
         nodes = torch.einsum('bhnc,hcd->bhnd', node_feats, self.head_weight) + self.head_bias
         verts = torch.matmul(self.mesh_upsample, nodes) + self.template  # (778, N) @ (B,2,N,3)
