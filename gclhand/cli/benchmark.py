@@ -5,6 +5,7 @@
                              [--compile] [--channels-last] [--infer-batch 1 32]
                              [--workers 0 2] [--data-root DIR] [--data-num N]
                              [--e2e-iters N] [--profile N] [--skip train,infer,data,e2e]
+                             [--onnx] [--intaghand PATH] [--no-encoder-reference]
                              [--cfg-options k=v ...]
 
 The measurements are :mod:`gclhand.benchmark` (importable: ``run_benchmark``).  What is
@@ -17,9 +18,12 @@ measured (each a median over ``--iters`` timed repetitions after ``--warmup``):
   Samples/s, the CONFIG/baseline time ratio, and peak memory
   (``torch.cuda.max_memory_allocated`` on GPU; process ``ru_maxrss`` on CPU, monotonic).
 * ``infer``: the *deployed* models (``model.deploy()``, eval, ``torch.inference_mode``) at
-  each ``--infer-batch``, interleaved; the deployed CONFIG model must be the baseline's
-  graph (same modules and state-dict shapes) and is checked to give identical outputs with
-  the same weights.
+  each ``--infer-batch``, interleaved with the config's encoder alone (a plain ResNet-50 for
+  the paper configs; ``--no-encoder-reference`` leaves it out), with ``--onnx`` the deployed
+  model and the encoder through ONNX Runtime, and with ``--intaghand PATH`` IntagHand's
+  network from a checkout (:mod:`gclhand.benchmark.inference`); the deployed CONFIG model
+  must be the baseline's graph (same modules and state-dict shapes) and is checked to give
+  identical outputs with the same weights.
 * ``data``: the real training dataloader (dataset + full train pipeline + collate; the
   config's ``train_dataloader`` with ``num_workers`` from ``--workers``) in samples/s, over
   synthetic data generated into a temporary folder (or ``--data-root``).
@@ -72,6 +76,13 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help='encoder weights and input batch in torch.channels_last')
     p.add_argument('--profile', type=int, default=0, metavar='N',
                    help='profile N CONFIG train steps with torch.profiler')
+    p.add_argument('--no-encoder-reference', dest='encoder_reference', action='store_false',
+                   help="do not time the config's encoder alone beside the deployed models")
+    p.add_argument('--onnx', action='store_true',
+                   help='also time the deployed model and the encoder through ONNX Runtime')
+    p.add_argument('--intaghand', metavar='PATH',
+                   help='an IntagHand checkout (github.com/Dw1010/IntagHand): time its '
+                   'network beside gclhand (peer column; skipped without it)')
     p.add_argument('--skip', default='', help=f'comma-separated sections of {SECTIONS}')
     p.add_argument('--threads', type=int, default=None, help='torch.set_num_threads')
     p.add_argument('--seed', type=int, default=0)
@@ -94,6 +105,7 @@ def settings_from_args(args: argparse.Namespace) -> BenchmarkSettings:
         warmup=args.warmup, infer_batch=args.infer_batch, workers=args.workers,
         data_root=args.data_root, data_num=args.data_num, e2e_iters=args.e2e_iters,
         compile=args.compile, channels_last=args.channels_last, profile=args.profile,
+        encoder_reference=args.encoder_reference, onnx=args.onnx, intaghand=args.intaghand,
         skip=args.skip, threads=args.threads, seed=args.seed)
 
 
