@@ -15,12 +15,16 @@ from .timing import autocast_ctx, interleave, median_ms, peak_memory_mb, reset_p
 
 
 class Trainer:
-    """One model, its optimiser and a synthetic batch; ``step()`` runs one train step."""
+    """One model, its optimiser and a synthetic batch; ``step()`` runs one train step.
 
-    def __init__(self, name: str, cfg, settings, device: torch.device, batch: int):
+    ``model``: an already built model of ``cfg`` to train (default: build one).
+    """
+
+    def __init__(self, name: str, cfg, settings, device: torch.device, batch: int,
+                 model: Optional[torch.nn.Module] = None):
         self.name, self.device, self.settings = name, device, settings
-        self.model = build_model(cfg, device, settings.channels_last, settings.compile,
-                                 settings.seed)
+        self.model = model if model is not None else build_model(
+            cfg, device, settings.channels_last, settings.compile, settings.seed)
         self.model.train()
         self.optim = build_optim_wrapper(cfg, self.model, device, settings.amp)
         self.batch = synthetic_batch(self.model, batch, image_size(cfg), settings.seed)

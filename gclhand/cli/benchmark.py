@@ -34,6 +34,14 @@ measured (each a median over ``--iters`` timed repetitions after ``--warmup``):
 
 Results print as a table and, with ``--json``, go to a JSON file. The baseline defaults to
 ``configs/gcn_baseline_<dataset>.py`` for a config named ``*_<dataset>.py``.
+
+Presets (CONFIG optional):
+
+* ``--preset gpu-check [--dry-run] [--budget-s 480] --json OUT``: the one-shot GPU check
+  (:mod:`gclhand.benchmark.gpu_check`; ``tools/gpu_check.sh``).
+* ``--preset data-scale --data-root DIR [--index-size 366000] [--source-size 256]
+  [--workers 2] --json OUT``: the data pipeline on an InterHand-sized index
+  (:mod:`gclhand.benchmark.data_scale`).
 """
 import argparse
 import json
@@ -47,10 +55,25 @@ from gclhand.benchmark import (SECTIONS, BenchmarkSettings, default_baseline, pr
 from .args import add_cfg_options
 from .config import load_config
 
+PRESETS = ('gpu-check', 'data-scale')
+
 
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description='Benchmark a gclhand config against its baseline')
-    p.add_argument('config', help='config file (e.g. configs/dgcl_synth.py)')
+    p.add_argument('config', nargs='?', help='config file (e.g. configs/dgcl_synth.py); '
+                   'with --preset: default gclhand::dgcl_interhand.py')
+    p.add_argument('--preset', choices=PRESETS, help='gpu-check: the one-shot GPU check '
+                   '(gclhand.benchmark.gpu_check; --budget-s, --dry-run); data-scale: the '
+                   'data pipeline on an InterHand-sized index (gclhand.benchmark.data_scale; '
+                   '--data-root, --index-size, --source-size, --workers)')
+    p.add_argument('--dry-run', action='store_true', help='gpu-check: every section on the '
+                   'CPU with tiny sizes (seconds)')
+    p.add_argument('--budget-s', type=float, default=480.0,
+                   help='gpu-check: total seconds, counted from the process start')
+    p.add_argument('--index-size', type=int, default=None,
+                   help='data-scale: samples in the index (default 366000, InterHand2.6M)')
+    p.add_argument('--source-size', type=int, default=256,
+                   help='data-scale: real synthetic samples behind the index')
     p.add_argument('--baseline', help='baseline config (default: configs/gcn_baseline_'
                    '<dataset>.py from the config name); "none" to skip')
     p.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu',
@@ -89,6 +112,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument('--json', help='write the results to this JSON file')
     add_cfg_options(p)
     args = p.parse_args(argv)
+    if args.config is None and args.preset is None:
+        p.error('give a CONFIG, or a --preset')
+    if args.preset == 'data-scale' and not args.data_root:
+        p.error('--preset data-scale needs --data-root DIR (where the index is built; '
+                'hundreds of MB of directory entries for 366K samples)')
     args.skip = {s for s in args.skip.split(',') if s}
     unknown = args.skip - set(SECTIONS)
     if unknown:
@@ -109,10 +137,45 @@ def settings_from_args(args: argparse.Namespace) -> BenchmarkSettings:
         skip=args.skip, threads=args.threads, seed=args.seed)
 
 
+def run_preset(args: argparse.Namespace) -> dict:
+    """``--preset gpu-check`` / ``--preset data-scale``."""
+    if args.preset == 'gpu-check':
+        from gclhand.benchmark.gpu_check import (GpuCheckSettings, dry_run_settings,
+                                                 print_gpu_check, process_start_time,
+                                                 run_gpu_check)
+        kw = dict(budget_s=args.budget_s, seed=args.seed)
+        if args.config:
+            kw['configs'] = dict(dgcl=args.config, baseline=args.baseline or
+                                 default_baseline(args.config))
+        settings = dry_run_settings(**kw) if args.dry_run else GpuCheckSettings(**kw)
+        r = run_gpu_check(settings, out=args.json, start=process_start_time())
+        print_gpu_check(r)
+    else:
+        from gclhand.benchmark.data_scale import (INTERHAND_TRAIN_SAMPLES, print_data_scale,
+                                                  run_data_scale)
+        cfg = load_config(args.config or 'gclhand::dgcl_interhand.py', args.cfg_options)
+        r = run_data_scale(cfg, args.data_root, args.index_size or INTERHAND_TRAIN_SAMPLES,
+                           args.source_size, workers=max(args.workers), seed=args.seed)
+        print_data_scale(r)
+        _write_json(r, args.json)
+    if args.json:
+        print(f'results written to {args.json}')
+    return r
+
+
+def _write_json(r: dict, path) -> None:
+    if path:
+        os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
+        with open(path, 'w') as f:
+            json.dump(r, f, indent=1)
+
+
 def main(argv=None) -> dict:
     args = parse_args(argv)
     from gclhand.apis import register_all_modules
     register_all_modules()
+    if args.preset:
+        return run_preset(args)
     settings = settings_from_args(args)
     cfg = load_config(args.config, args.cfg_options)
     baseline = args.baseline or default_baseline(args.config)
@@ -125,9 +188,7 @@ def main(argv=None) -> dict:
     r = dict(config=args.config, baseline=None if baseline_cfg is None else baseline)
     r.update(run_benchmark(cfg, settings, baseline_cfg))
     print_report(r)
+    _write_json(r, args.json)
     if args.json:
-        os.makedirs(osp.dirname(osp.abspath(args.json)), exist_ok=True)
-        with open(args.json, 'w') as f:
-            json.dump(r, f, indent=1)
         print(f'results written to {args.json}')
     return r
