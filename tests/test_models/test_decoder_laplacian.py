@@ -77,8 +77,11 @@ def test_dense_laplacian_values():
     torch.testing.assert_close(lap, torch.tensor([[0., s, 0.], [s, 0., s], [0., s, 0.]]))
 
 
-def test_decoder_dense_equals_sparse_outputs_and_grads():
-    dense, sparse = decoder('dense'), decoder('sparse')
+@pytest.mark.parametrize('mode', ['dense', 'csr'])
+def test_decoder_dense_equals_sparse_outputs_and_grads(mode):
+    """The node-major paths (dense and CSR operators) compute PyG's function, gradients
+    included, attention blocks included."""
+    dense, sparse = decoder(mode), decoder('sparse')
     sparse.load_state_dict(dense.state_dict())
     assert dense.state_dict().keys() == sparse.state_dict().keys()  # laplacians not saved
     G = torch.randn(3, 2, NUM_NODES[0], 16)
@@ -95,10 +98,11 @@ def test_decoder_dense_equals_sparse_outputs_and_grads():
         torch.testing.assert_close(gd, gs, atol=1e-4, rtol=1e-4)
 
 
-def test_decoder_dense_graph_override():
+@pytest.mark.parametrize('mode', ['dense', 'csr'])
+def test_decoder_dense_graph_override(mode):
     """An override graph (edge disturbers) gives the sparse result; the own graph passed as
     override is bit-identical to no override; a different graph changes the output."""
-    dense, sparse = decoder('dense').eval(), decoder('sparse').eval()
+    dense, sparse = decoder(mode).eval(), decoder('sparse').eval()
     sparse.load_state_dict(dense.state_dict())
     G, fs = torch.randn(2, 2, NUM_NODES[0], 16), feats(2)
     ref = dense(G, fs)['verts']
@@ -110,9 +114,22 @@ def test_decoder_dense_graph_override():
     assert not torch.allclose(ref, other_d)
 
 
-def test_decoder_default_is_dense_and_bad_mode_named():
+def test_decoder_default_is_csr_and_bad_mode_named():
     dec = build_component(DECODERS, dict(type='ChebGCNDecoder', channels=(16, 8, 8)),
                           graph=graph(), feat_channels=FEAT_CHANNELS)
-    assert dec.laplacian == 'dense' and dec.laplacian_0.shape == (6, 6)
+    assert dec.laplacian == 'csr' and dec.laplacian_0.shape == (6, 6)
+    # the level copies of this hierarchy are one-parent copy matrices: gathered by index
+    assert dec.upsample_parent_0.tolist() == (torch.arange(12) // 2).tolist()
+    G, fs = torch.randn(2, 2, NUM_NODES[0], 16), feats(2)
+    ref = dec(G, fs)['verts']
+    torch.testing.assert_close(dec.set_laplacian('dense')(G, fs)['verts'], ref)
     with pytest.raises(ValueError, match='model.decoder.laplacian'):
-        decoder('csr')
+        decoder('coo')
+
+
+def test_copy_rows_only_for_one_parent_copy_matrices():
+    from gclhand.models.decoders.cheb_gcn_decoder import _copy_rows
+    assert _copy_rows(torch.tensor([[0., 1.], [1., 0.], [1., 0.]])).tolist() == [1, 0, 0]
+    assert _copy_rows(torch.tensor([[0.5, 0.5], [1., 0.]])) is None   # an average
+    assert _copy_rows(torch.tensor([[1., 1.], [1., 0.]])) is None     # two parents
+    assert _copy_rows(torch.tensor([[0., 0.], [1., 0.]])) is None     # no parent

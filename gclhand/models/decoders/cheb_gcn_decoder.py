@@ -7,17 +7,25 @@ Laplacians, upsampled coarse -> fine by fixed matrices and finally mapped linear
 (Li et al., CVPR 2022) an image-attention and a cross-hand-attention block can follow each
 level; both are switches in the config.
 
-Both hands go through the same convolutions in one call: node features are laid out as
-``(B * 2, N, C)`` and one shared graph serves every sample, so no Python loop runs over
-samples or nodes.  The graph operator is applied either as PyG's sparse message passing
-(``laplacian='sparse'``: :class:`~torch_geometric.nn.ChebConv` with ``node_dim=-2``) or as a
-dense ``(N, N)`` scaled-Laplacian matmul (``laplacian='dense'``, the default).  The two agree
-to float rounding (< 1e-5) and share parameters; for the hand graphs (N <= 252) the dense form
-is ~3-4x faster per convolution on CPU (forward + backward at batch 32, see
-``docs/benchmarks.md``), because it skips the per-call Laplacian normalisation and the
-gather/scatter of message passing.
+Both hands go through the same convolutions in one call and one shared graph serves every
+sample, so no Python loop runs over samples or nodes.  The graph operator is applied in one
+of three ways that compute the same function with the same parameters (to float rounding,
+< 1e-5; a speed setting only):
+
+* ``laplacian='csr'`` (default): node features are laid out **node-major**, ``(N, M, C)``
+  with ``M = B * 2``, so every fixed graph matrix (the scaled Laplacian, the level-to-level
+  copy, the mesh upsampling) multiplies one ``(N, M * C)`` matrix in a single call instead of
+  ``M`` broadcast batched products; the Laplacian is a sparse CSR matrix (a hand graph has
+  ~5 neighbours per node, so a dense ``(N, N)`` product does ~50x the work at N = 252) and
+  the copy to the next level is a row gather.
+* ``laplacian='dense'``: the same node-major layout with a dense ``(N, N)`` Laplacian (what
+  ONNX export and other back ends without sparse kernels can run).
+* ``laplacian='sparse'``: PyG's message passing (:class:`~torch_geometric.nn.ChebConv` with
+  ``node_dim=-2``) on ``(M, N, C)``, the reference implementation.
+
+``docs/benchmarks.md`` has the measured costs.
 """
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -49,7 +57,7 @@ def build_graph(graph: Union[dict, object]):
     return build_graph_hierarchy(hm, **cfg)
 
 
-LAPLACIAN_MODES = ('dense', 'sparse')
+LAPLACIAN_MODES = ('csr', 'dense', 'sparse')
 
 
 def dense_scaled_laplacian(edge_index: torch.Tensor, edge_weight: Optional[torch.Tensor],
@@ -86,21 +94,20 @@ def dense_scaled_laplacian(edge_index: torch.Tensor, edge_weight: Optional[torch
     return (lap * (2.0 / lambda_max) - eye).t().contiguous()
 
 
-def cheb_conv_dense(conv: ChebConv, x: torch.Tensor, lap: torch.Tensor) -> torch.Tensor:
-    r"""``ChebConv``'s filter :math:`\sum_{k<K} \Theta_k T_k(\tilde L) x + b` with a dense
-    operator ``lap`` ``(N, N)`` (from :func:`dense_scaled_laplacian`) and ``conv``'s own
-    weights, for ``x`` of shape ``(M, N, C_in)`` -> ``(M, N, C_out)``.
+def cheb_conv(conv: ChebConv, x: torch.Tensor, apply_op: Callable) -> torch.Tensor:
+    r"""``ChebConv``'s filter :math:`\sum_{k<K} \Theta_k T_k(\tilde L) x + b` with ``conv``'s own
+    weights, the operator given as a function ``apply_op(t) = \tilde L t`` (on the node axis of
+    ``t``, whatever the layout), the channels last: ``(..., C_in) -> (..., C_out)``.
 
     Chebyshev recursion: ``T_0 x = x``, ``T_1 x = P x``, ``T_k x = 2 P T_{k-1} x - T_{k-2} x``.
     """
-    lap = lap.to(x.dtype)  # no-op in fp32; under autocast matmul casts anyway
     tx0 = x
     out = conv.lins[0](tx0)
     if len(conv.lins) > 1:
-        tx1 = torch.matmul(lap, x)
+        tx1 = apply_op(x)
         out = out + conv.lins[1](tx1)
         for lin in conv.lins[2:]:
-            tx2 = 2.0 * torch.matmul(lap, tx1) - tx0
+            tx2 = 2.0 * apply_op(tx1) - tx0
             out = out + lin(tx2)
             tx0, tx1 = tx1, tx2
     if conv.bias is not None:
@@ -108,13 +115,32 @@ def cheb_conv_dense(conv: ChebConv, x: torch.Tensor, lap: torch.Tensor) -> torch
     return out
 
 
+def cheb_conv_dense(conv: ChebConv, x: torch.Tensor, lap: torch.Tensor) -> torch.Tensor:
+    r""":func:`cheb_conv` with a dense operator ``lap`` ``(N, N)`` (from
+    :func:`dense_scaled_laplacian`) for ``x`` of shape ``(M, N, C_in)`` -> ``(M, N, C_out)``."""
+    lap = lap.to(x.dtype)  # no-op in fp32; under autocast matmul casts anyway
+    return cheb_conv(conv, x, lambda t: torch.matmul(lap, t))
+
+
+def node_major_op(matrix: torch.Tensor) -> Callable:
+    """``t (N, M, C) -> (matrix @ t.view(N, M * C)).view(N', M, C)`` for a dense or sparse
+    CSR ``matrix`` ``(N', N)``: one matrix product for every sample and channel."""
+    def apply(t: torch.Tensor) -> torch.Tensor:
+        flat = t.reshape(t.shape[0], -1)
+        out = torch.sparse.mm(matrix, flat) if matrix.layout == torch.sparse_csr \
+            else torch.matmul(matrix.to(flat.dtype), flat)
+        return out.view(matrix.shape[0], *t.shape[1:])
+    return apply
+
+
 class ChebResBlock(nn.Module):
     """``x <- act(x + LN(Cheb(act(LN(Cheb(x))))))`` on one graph level.
 
-    Shapes: ``x`` ``(M, N, C)`` with ``M = B * 2`` graphs sharing one graph, given as
-    ``edge_index`` ``(2, E)`` + ``edge_weight`` (sparse message passing) or, when ``lap`` is
-    passed, as the dense ``(N, N)`` operator of :func:`dense_scaled_laplacian` (same result,
-    same parameters).
+    Shapes: with ``apply_op`` (a function applying the level's scaled Laplacian on the node
+    axis, e.g. :func:`node_major_op`) ``x`` is in that function's layout with channels last
+    (the decoder passes node-major ``(N, M, C)``); without it ``x`` is ``(M, N, C)`` and the
+    graph goes through PyG's message passing as ``edge_index`` ``(2, E)`` + ``edge_weight``.
+    Same result, same parameters.
     """
 
     def __init__(self, channels: int, K: int):
@@ -127,16 +153,25 @@ class ChebResBlock(nn.Module):
 
     def forward(self, x: torch.Tensor, edge_index: Optional[torch.Tensor],
                 edge_weight: Optional[torch.Tensor],
-                lap: Optional[torch.Tensor] = None) -> torch.Tensor:
-        if lap is not None:
-            y = self.act(self.norm1(cheb_conv_dense(self.conv1, x, lap)))
-            y = self.norm2(cheb_conv_dense(self.conv2, y, lap))
+                apply_op: Optional[Callable] = None) -> torch.Tensor:
+        if apply_op is not None:
+            y = self.act(self.norm1(cheb_conv(self.conv1, x, apply_op)))
+            y = self.norm2(cheb_conv(self.conv2, y, apply_op))
             return self.act(x + y)
         # lambda_max=2 is exact for the symmetric-normalised Laplacian's bound and saves
         # ChebConv a reduction per call
         y = self.act(self.norm1(self.conv1(x, edge_index, edge_weight, lambda_max=2.0)))
         y = self.norm2(self.conv2(y, edge_index, edge_weight, lambda_max=2.0))
         return self.act(x + y)
+
+
+def _copy_rows(upsample: torch.Tensor) -> Optional[torch.Tensor]:
+    """The parent index of each row when ``upsample`` is a 0/1 copy matrix with exactly one
+    1 per row (then ``upsample @ x == x[parent]``), else ``None``."""
+    ones = upsample == 1
+    if not bool(((upsample == 0) | ones).all()) or not bool((ones.sum(1) == 1).all()):
+        return None
+    return ones.float().argmax(1)
 
 
 @DECODERS.register_module()
@@ -148,8 +183,7 @@ class ChebGCNDecoder(nn.Module):
     :math:`\\tilde L = 2L/\\lambda_{max} - I`, ``L`` the symmetric-normalised Laplacian of the
     level's mesh graph), then optionally :class:`ImageAttention` to one encoder map and
     :class:`CrossHandAttention`; between levels the fixed copy matrix ``upsample[l]`` and a
-    linear map ``C_l -> C_{l+1}`` (applied before the copy when ``upsample[l]`` has one 1
-    per row, which gives the same numbers with half the rows).  A per-hand linear head gives 3D node offsets on the
+    linear map ``C_l -> C_{l+1}``.  A per-hand linear head gives 3D node offsets on the
     finest level, the fixed ``mesh_upsample`` (778, N_fine) maps them to the MANO vertices,
     and the (optional) rest-pose ``template`` is added.
 
@@ -174,11 +208,13 @@ class ChebGCNDecoder(nn.Module):
         template: optional ``(2, 778, 3)`` rest-pose vertices of (left, right) in the output
             units, added to the predicted vertices so that training starts from a hand shape
             (the estimator passes the hand model's template); zeros when ``None``.
-        laplacian: how the graph operator is applied: ``'dense'`` (default; a cached
-            ``(N, N)`` scaled Laplacian per level, one batched matmul per Chebyshev term) or
-            ``'sparse'`` (PyG message passing over ``edge_index``).  Same parameters and
-            outputs (to float rounding); the choice is a speed setting only.  A
-            ``graph_override`` is converted to its dense operator per call in dense mode.
+        laplacian: how the graph operator is applied (module docstring): ``'csr'``
+            (default; node-major layout, sparse CSR Laplacian, row-gather level copies),
+            ``'dense'`` (node-major, dense matrices; for exporters without sparse kernels)
+            or ``'sparse'`` (PyG message passing).  Same parameters and outputs (to float
+            rounding); the choice is a speed setting only and can be changed on a built
+            decoder with :meth:`set_laplacian`.  A ``graph_override`` is converted to the
+            mode's operator per call.
 
     Shapes (``forward``):
         - G: ``(B, 2, N0, C0)`` graph features on the coarsest level.
@@ -200,12 +236,8 @@ class ChebGCNDecoder(nn.Module):
                  attn_feat_index: Optional[Sequence[int]] = None,
                  num_heads: int = 4,
                  template: Optional[torch.Tensor] = None,
-                 laplacian: str = 'dense'):
+                 laplacian: str = 'csr'):
         super().__init__()
-        if laplacian not in LAPLACIAN_MODES:
-            raise ValueError(f"ChebGCNDecoder.laplacian (model.decoder.laplacian) must be one "
-                             f"of {LAPLACIAN_MODES}, got {laplacian!r}")
-        self.laplacian = laplacian
         graph = build_graph(graph)
         self.num_nodes = [int(n) for n in graph.num_nodes]
         self.num_levels = len(self.num_nodes)
@@ -220,12 +252,11 @@ class ChebGCNDecoder(nn.Module):
                                                                  torch.long), persistent=False)
             self.register_buffer(f'edge_weight_{lvl}', _as_tensor(graph.edge_weight[lvl],
                                                                   torch.float), persistent=False)
-            if laplacian == 'dense':
-                self.register_buffer(
-                    f'laplacian_{lvl}',
-                    dense_scaled_laplacian(getattr(self, f'edge_index_{lvl}'),
-                                           getattr(self, f'edge_weight_{lvl}'),
-                                           self.num_nodes[lvl]), persistent=False)
+            self.register_buffer(
+                f'laplacian_{lvl}',
+                dense_scaled_laplacian(getattr(self, f'edge_index_{lvl}'),
+                                       getattr(self, f'edge_weight_{lvl}'),
+                                       self.num_nodes[lvl]), persistent=False)
         for lvl in range(self.num_levels - 1):
             up = _as_tensor(graph.upsample[lvl], torch.float)
             expected = (self.num_nodes[lvl + 1], self.num_nodes[lvl])
@@ -233,12 +264,8 @@ class ChebGCNDecoder(nn.Module):
                 raise ValueError(f'graph.upsample[{lvl}] has shape {tuple(up.shape)}, '
                                  f'expected {expected}')
             self.register_buffer(f'upsample_{lvl}', up, persistent=False)
-            # a copy matrix (one 1 per row: IntagHand's 2:1 unpooling) is a row gather, and
-            # then commutes with the next level's linear map: map the coarse nodes, then
-            # copy (same numbers, half the rows through the linear map, no dense matmul)
-            copies = bool(((up == 0) | (up == 1)).all() and (up.sum(1) == 1).all())
-            self.register_buffer(f'upsample_index_{lvl}',
-                                 up.argmax(1) if copies else None, persistent=False)
+            parent = _copy_rows(up)
+            self.register_buffer(f'upsample_parent_{lvl}', parent, persistent=False)
         self.register_buffer('mesh_upsample', _as_tensor(graph.mesh_upsample, torch.float),
                              persistent=False)
         num_verts = self.mesh_upsample.shape[0]
@@ -270,22 +297,48 @@ class ChebGCNDecoder(nn.Module):
         self.head_weight = nn.Parameter(torch.zeros(2, self.out_channels, 3))
         self.head_bias = nn.Parameter(torch.zeros(2, 1, 3))
         nn.init.normal_(self.head_weight, std=self.out_channels**-0.5 * 0.1)
+        self.set_laplacian(laplacian)
+
+    def set_laplacian(self, mode: str) -> 'ChebGCNDecoder':
+        """Switch how the graph operators are applied (a speed setting; same function)."""
+        if mode not in LAPLACIAN_MODES:
+            raise ValueError(f"ChebGCNDecoder.laplacian (model.decoder.laplacian) must be one "
+                             f"of {LAPLACIAN_MODES}, got {mode!r}")
+        self.laplacian = mode
+        return self
 
     def graph(self, level: int) -> Tuple[torch.Tensor, torch.Tensor]:
         """``(edge_index, edge_weight)`` of ``level`` (its adjacency, symmetric)."""
         return getattr(self, f'edge_index_{level}'), getattr(self, f'edge_weight_{level}')
 
-    def _operator(self, level: int, graph_override=None):
-        """``(edge_index, edge_weight, dense operator or None)`` used on ``level``."""
-        edge_index, edge_weight = self.graph(level)
+    def _matrix(self, dense: torch.Tensor) -> torch.Tensor:
+        """The mode's form of a fixed graph matrix: sparse CSR in ``'csr'`` mode, else dense.
+
+        The CSR form is made per call from the dense buffer (microseconds at these sizes)
+        rather than stored: sparse buffers would not survive DDP's buffer broadcast or a
+        state-dict round trip on every back end.
+        """
+        return dense.to_sparse_csr() if self.laplacian == 'csr' else dense
+
+    def _node_op(self, level: int, graph_override=None) -> Callable:
+        """Node-major operator of ``level``'s scaled Laplacian (``graph_override`` on 0)."""
+        lap = getattr(self, f'laplacian_{level}')
         if level == 0 and graph_override is not None:
-            own = graph_override[0] is edge_index and graph_override[1] is edge_weight
-            edge_index, edge_weight = graph_override
-            if self.laplacian == 'dense' and not own:
-                return edge_index, edge_weight, dense_scaled_laplacian(
-                    edge_index, edge_weight, self.num_nodes[0])
-        lap = getattr(self, f'laplacian_{level}') if self.laplacian == 'dense' else None
-        return edge_index, edge_weight, lap
+            edge_index, edge_weight = self.graph(0)
+            if not (graph_override[0] is edge_index and graph_override[1] is edge_weight):
+                lap = dense_scaled_laplacian(graph_override[0], graph_override[1],
+                                             self.num_nodes[0])
+        return node_major_op(self._matrix(lap))
+
+    def _next_level(self, level: int, x: torch.Tensor) -> torch.Tensor:
+        """Level ``level`` -> ``level + 1`` node-major features: the fixed copy matrix and
+        the linear map ``C_l -> C_{l+1}``.  When every row copies one parent the copy is a
+        row gather, and it commutes with the (row-wise) linear map: map the coarse nodes,
+        then copy - the same numbers with half the rows through the linear map."""
+        parent = getattr(self, f'upsample_parent_{level}')
+        if parent is not None and self.laplacian == 'csr':
+            return self.transitions[level](x).index_select(0, parent)
+        return self.transitions[level](node_major_op(getattr(self, f'upsample_{level}'))(x))
 
     def forward(self, G: torch.Tensor, feats: List[torch.Tensor],
                 graph_override: Optional[Tuple[torch.Tensor, Optional[torch.Tensor]]] = None
@@ -294,24 +347,51 @@ class ChebGCNDecoder(nn.Module):
         if (H, N, C) != (2, self.num_nodes[0], self.in_channels):
             raise ValueError(f'ChebGCNDecoder expects G of shape (B, 2, {self.num_nodes[0]}, '
                              f'{self.in_channels}), got {tuple(G.shape)}')
+        if self.laplacian == 'sparse':
+            return self._forward_message_passing(G, feats, graph_override)
+        x = G.permute(2, 0, 1, 3).reshape(N, B * H, C)       # node-major (N, M, C)
+        for lvl in range(self.num_levels):
+            op = self._node_op(lvl, graph_override)
+            for block in self.blocks[lvl]:
+                x = block(x, None, None, op)
+            if self.img_attn is not None or self.hand_attn is not None:
+                n = self.num_nodes[lvl]
+                x4 = x.view(n, B, H, -1).permute(1, 2, 0, 3)
+                x4 = self._attend(lvl, x4, feats)
+                x = x4.permute(2, 0, 1, 3).reshape(n, B * H, -1)
+            if lvl < self.num_levels - 1:
+                x = self._next_level(lvl, x)
+        n = self.num_nodes[-1]
+        x = x.view(n, B, H, self.out_channels)
+        nodes = torch.einsum('nbhc,hcd->nbhd', x, self.head_weight) + self.head_bias[:, 0]
+        mesh = node_major_op(self._matrix(self.mesh_upsample))
+        verts = mesh(nodes.reshape(n, B * H, 3)).view(-1, B, H, 3).permute(1, 2, 0, 3)
+        return dict(verts=verts + self.template, nodes=nodes.permute(1, 2, 0, 3),
+                    node_feats=x.permute(1, 2, 0, 3).contiguous())
+
+    def _attend(self, lvl: int, x4: torch.Tensor, feats: List[torch.Tensor]) -> torch.Tensor:
+        """Image and cross-hand attention of level ``lvl`` on ``(B, 2, N, C)``."""
+        if self.img_attn is not None:
+            x4 = self.img_attn[lvl](x4, feats[self.attn_feat_index[lvl]])
+        if self.hand_attn is not None:
+            x4 = self.hand_attn[lvl](x4)
+        return x4
+
+    def _forward_message_passing(self, G, feats, graph_override):
+        """The reference path (``laplacian='sparse'``): PyG's ChebConv on ``(M, N, C)``."""
+        B, H, N, C = G.shape
         x = G.reshape(B * H, N, C)
         for lvl in range(self.num_levels):
-            edge_index, edge_weight, lap = self._operator(lvl, graph_override)
+            edge_index, edge_weight = self.graph(lvl)
+            if lvl == 0 and graph_override is not None:
+                edge_index, edge_weight = graph_override
             for block in self.blocks[lvl]:
-                x = block(x, edge_index, edge_weight, lap)
+                x = block(x, edge_index, edge_weight)
             if self.img_attn is not None or self.hand_attn is not None:
-                x4 = x.view(B, H, self.num_nodes[lvl], -1)
-                if self.img_attn is not None:
-                    x4 = self.img_attn[lvl](x4, feats[self.attn_feat_index[lvl]])
-                if self.hand_attn is not None:
-                    x4 = self.hand_attn[lvl](x4)
+                x4 = self._attend(lvl, x.view(B, H, self.num_nodes[lvl], -1), feats)
                 x = x4.reshape(B * H, self.num_nodes[lvl], -1)
             if lvl < self.num_levels - 1:
-                index = getattr(self, f'upsample_index_{lvl}')
-                if index is not None:
-                    x = self.transitions[lvl](x)[:, index]
-                else:
-                    x = self.transitions[lvl](torch.matmul(getattr(self, f'upsample_{lvl}'), x))
+                x = self.transitions[lvl](torch.matmul(getattr(self, f'upsample_{lvl}'), x))
         node_feats = x.view(B, H, self.num_nodes[-1], self.out_channels)
         nodes = torch.einsum('bhnc,hcd->bhnd', node_feats, self.head_weight) + self.head_bias
         verts = torch.matmul(self.mesh_upsample, nodes) + self.template  # (778, N) @ (B,2,N,3)
