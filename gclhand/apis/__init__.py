@@ -1,4 +1,6 @@
+from .deploy import TRAINING_ONLY_KEYS, deployed_model_config
 from .inference import inference, init_model, input_size_from_config
 from .setup_env import register_all_modules
 
-__all__ = ['init_model', 'inference', 'input_size_from_config', 'register_all_modules']
+__all__ = ['TRAINING_ONLY_KEYS', 'deployed_model_config', 'init_model', 'inference',
+           'input_size_from_config', 'register_all_modules']

@@ -71,7 +71,15 @@ def export_torchscript(wrapper: ExportableHandModel, example: torch.Tensor, out:
 
 def export_onnx(wrapper: ExportableHandModel, example: torch.Tensor, out: str,
                 opset: int = 17) -> None:
-    """TorchScript-based ONNX export (``dynamo=False``) with a dynamic batch axis."""
+    """TorchScript-based ONNX export (``dynamo=False``) with a dynamic batch axis.
+
+    ONNX has no sparse-matrix operators, so a decoder using the sparse CSR Laplacian
+    (``ChebGCNDecoder(laplacian='csr')``, the default) is switched to its ``'dense'``
+    operator first: same parameters, same outputs to float rounding.
+    """
+    decoder = getattr(wrapper.model, 'decoder', None)
+    if getattr(decoder, 'laplacian', None) == 'csr' and hasattr(decoder, 'set_laplacian'):
+        decoder.set_laplacian('dense')
     dynamic = {'images': {0: 'batch'}}
     dynamic.update({n: {0: 'batch'} for n in OUTPUT_NAMES})
     with torch.no_grad():

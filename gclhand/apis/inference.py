@@ -20,8 +20,9 @@ from mmengine.registry import init_default_scope
 from mmengine.runner import load_checkpoint
 
 from gclhand.registry import MODELS
-from gclhand.utils import ConfigError
 from gclhand.structures.hand_data_sample import HandDataSample
+from gclhand.utils import ConfigError
+from .deploy import deployed_model_config
 
 ImageLike = Union[str, np.ndarray]
 
@@ -51,7 +52,9 @@ def init_model(config: Union[str, Config, dict], checkpoint: Optional[str] = Non
             of a DGCL model loads into any config (its ``dgcl.`` entries are dropped when the
             model has no DGCL module).
         device: where to put the model.
-        deploy: call ``model.deploy()`` (removes the training-only DGCL module).
+        deploy: build the deployed model: the config's training-only parts (``model.dgcl``,
+            ``model.aux_heads``; :mod:`gclhand.apis.deploy`) are not built, so plugins only
+            they need may be missing.
         input_size: side of the square network input in pixels; default
             :func:`input_size_from_config`.
 
@@ -67,7 +70,7 @@ def init_model(config: Union[str, Config, dict], checkpoint: Optional[str] = Non
     if 'model' not in config:
         raise KeyError("init_model: the config has no 'model' key")
     init_default_scope(config.get('default_scope', 'gclhand'))
-    model_cfg = config.model.copy()
+    model_cfg = deployed_model_config(config.model) if deploy else config.model.copy()
     model_cfg.get('encoder', {}).pop('init_cfg', None)  # weights come from the checkpoint
     model = MODELS.build(model_cfg)
     if checkpoint is not None:

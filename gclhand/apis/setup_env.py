@@ -12,6 +12,9 @@ from mmengine import DefaultScope
 def register_all_modules(init_default_scope: bool = True) -> None:
     """Import every gclhand module that registers something and set the default scope.
 
+    Installed entry-point plugins are imported later, when a config names a type that is
+    not registered (:mod:`gclhand.utils.plugins`), unless ``GCLHAND_PLUGINS=all``.
+
     Args:
         init_default_scope: make ``gclhand`` the current default scope so that MMEngine's
             Runner builds ``type='...'`` names from gclhand's registries first.
@@ -22,8 +25,9 @@ def register_all_modules(init_default_scope: bool = True) -> None:
     import gclhand.hand  # noqa: F401
     import gclhand.models  # noqa: F401
     import gclhand.visualization  # noqa: F401
-    from gclhand.utils.plugins import load_plugins
-    load_plugins()
+    from gclhand.utils.plugins import load_plugins, plugin_policy
+    if plugin_policy()[0] == 'all':  # else plugins load when a config needs one
+        load_plugins()
 
     if init_default_scope:
         never_created = DefaultScope.get_current_instance() is None \

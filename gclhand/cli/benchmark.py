@@ -53,7 +53,7 @@ import torch
 from gclhand.benchmark import (SECTIONS, BenchmarkSettings, default_baseline, print_report,
                                run_benchmark)
 from .args import add_cfg_options
-from .config import load_config
+from .config import check_registered_types, load_config
 
 PRESETS = ('gpu-check', 'data-scale')
 
@@ -178,6 +178,7 @@ def main(argv=None) -> dict:
         return run_preset(args)
     settings = settings_from_args(args)
     cfg = load_config(args.config, args.cfg_options)
+    check_registered_types(cfg)
     baseline = args.baseline or default_baseline(args.config)
     baseline_cfg = None
     if baseline.lower() != 'none':

@@ -5,12 +5,17 @@ Every problem a user can fix is raised as :class:`~gclhand.utils.ConfigError` (o
 :func:`gclhand.cli.errors.run_tool` prints it and exits with status 2.
 """
 import difflib
+import logging
 import os
 import os.path as osp
+from importlib import import_module
 from typing import Iterator, List, Optional, Sequence, Tuple
 
 from mmengine.config import Config
+from mmengine.logging import print_log
 from mmengine.registry import Registry
+
+from gclhand.apis.deploy import TRAINING_ONLY_KEYS, deployed_model_config
 
 from gclhand.utils.build import ConfigError
 from gclhand.utils.package_configs import resolve_config_path
@@ -58,9 +63,17 @@ def check_cfg_options(cfg: Config, options: Optional[dict]) -> dict:
     return checked
 
 
-def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
+def load_config(path: str, cfg_options: Optional[dict] = None,
+                deployed: bool = False) -> Config:
     """Read a config file (or a shipped ``gclhand::`` config) and apply checked
     ``--cfg-options``.
+
+    Args:
+        path: config file or ``gclhand::NAME``.
+        cfg_options: ``--cfg-options`` (each key must exist unless written ``+key``).
+        deployed: the caller builds the deployed model (test, demo, export): the
+            training-only model keys (``model.dgcl``, ``model.aux_heads``) are removed, and a
+            ``custom_imports`` plugin that only they needed may be missing (a warning).
 
     Raises:
         FileNotFoundError: the file (or one of its ``_base_`` files) does not exist.
@@ -70,7 +83,7 @@ def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
     if not osp.isfile(path):
         raise FileNotFoundError(f'config file {path} not found')
     try:
-        cfg = Config.fromfile(path)
+        cfg = Config.fromfile(path, import_custom_modules=not deployed)
     except (SyntaxError, ImportError) as e:
         plugin_message = _failed_custom_import(path, e)
         if plugin_message is not None:
@@ -80,6 +93,10 @@ def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
     options = check_cfg_options(cfg, cfg_options)
     if options:
         cfg.merge_from_dict(options)
+    if deployed:
+        if isinstance(cfg.get('model'), dict):
+            cfg.model = deployed_model_config(cfg.model)
+        _import_custom_modules_for_deployment(path, cfg)
     return cfg
 
 
@@ -108,9 +125,8 @@ def _failed_custom_import(path: str, exc: ImportError) -> Optional[str]:
     """One-line message for a config whose ``custom_imports`` could not be imported.
 
     MMEngine wraps the original error in an ``ImportError`` that lists ``sys.path``; this
-    names the plugin module, the types the config needs from it, and how to install it
-    (``pip install -e plugins/<module>`` for the plugins shipped in this repository).
-    ``None`` when ``exc`` is not MMEngine's custom-imports error.
+    unwraps it for :func:`_custom_import_message`.  ``None`` when ``exc`` is not MMEngine's
+    custom-imports error.
     """
     cause = exc.__cause__
     if not str(exc).startswith('Failed to import custom modules') or \
@@ -123,7 +139,14 @@ def _failed_custom_import(path: str, exc: ImportError) -> Optional[str]:
         raw = Config.fromfile(path, import_custom_modules=False)
     except Exception:  # noqa: BLE001 - the message below still names the import
         raw = Config()
-    imports = (raw.get('custom_imports') or {}).get('imports') or []
+    return _custom_import_message(path, raw, cause)
+
+
+def _custom_import_message(path: str, cfg: Config, cause: ImportError) -> str:
+    """Name the plugin module that ``cfg``'s ``custom_imports`` could not import, the types
+    the config needs from it, and how to install it (``pip install -e plugins/<module>``
+    for the plugins shipped in this repository)."""
+    imports = (cfg.get('custom_imports') or {}).get('imports') or []
     imports = [imports] if isinstance(imports, str) else list(imports)
     missing = getattr(cause, 'name', None) or ''
     plugin = next((m for m in imports if missing and (m == missing or m.startswith(
@@ -131,8 +154,7 @@ def _failed_custom_import(path: str, exc: ImportError) -> Optional[str]:
     try:  # which types the config needs from the plugin; a bonus, never a new error
         from gclhand.apis import register_all_modules
         register_all_modules(init_default_scope=False)
-        unknown = [(k, t) for k, t in _unregistered_types(raw.to_dict())
-                   if k != 'custom_imports']
+        unknown = unknown_types(cfg)
     except Exception:  # noqa: BLE001
         unknown = []
     needs = ''
@@ -161,6 +183,26 @@ def _failed_custom_import(path: str, exc: ImportError) -> Optional[str]:
     return (f"config file {path}: custom_imports could not import the plugin module "
             f"'{plugin}' ({type(cause).__name__}: {cause}) —{needs} did you install/import "
             f'the plugin? Install it with `{install}` (or put its folder on PYTHONPATH)')
+
+
+def _import_custom_modules_for_deployment(path: str, cfg: Config) -> None:
+    """Import ``cfg.custom_imports`` for a deployed model: a module that cannot be imported
+    is only a warning when everything the deployed config builds is registered without it
+    (it served the training-only parts), else the one-line plugin error."""
+    custom = cfg.get('custom_imports') or {}
+    imports = custom.get('imports') or []
+    for module in [imports] if isinstance(imports, str) else imports:
+        try:
+            import_module(module)
+        except ImportError as exc:
+            from gclhand.apis import register_all_modules
+            register_all_modules(init_default_scope=False)
+            if unknown_types(cfg) and not custom.get('allow_failed_imports', False):
+                raise ConfigError(_custom_import_message(path, cfg, exc)) from exc
+            print_log(f"custom_imports '{module}' could not be imported "
+                      f'({type(exc).__name__}: {exc}); the deployed model does not need it '
+                      f"(training-only {', '.join('model.' + k for k in TRAINING_ONLY_KEYS)} "
+                      'are not built)', logger='current', level=logging.WARNING)
 
 
 def _registry_sections(cfg: Config) -> Iterator[Tuple[str, object, str]]:
@@ -212,16 +254,44 @@ def _registry_sections(cfg: Config) -> Iterator[Tuple[str, object, str]]:
         yield 'runner_type', dict(type=cfg.runner_type), 'RUNNERS'
 
 
-def check_registered_types(cfg: Config) -> None:
-    """Check every ``type=`` the Runner builds names a registered class, before building.
+def unknown_types(cfg: Config, skip_keys: Sequence[str] = ()) -> List[Tuple[str, str]]:
+    """``(config key, type)`` of every ``type=`` in ``cfg`` that no registry knows, outside
+    ``custom_imports`` and the keys in ``skip_keys`` (and their sub-keys)."""
+    skip = tuple(skip_keys) + ('custom_imports', )
+    return [(k, t) for k, t in _unregistered_types(cfg.to_dict())
+            if not any(k == s or k.startswith(s + '.') for s in skip)]
 
-    Components built inside a model are checked where they are built (by
-    :func:`gclhand.utils.build_component`, whose errors also name the key).
+
+def load_needed_plugins(cfg: Config, skip_keys: Sequence[str] = ()) -> List[str]:
+    """Import installed entry-point plugins until every ``type=`` of ``cfg`` is registered
+    (none when nothing is missing; a plugin that fails or clashes is skipped with a warning,
+    see :mod:`gclhand.utils.plugins`)."""
+    from gclhand.utils.plugins import load_plugins_for
+    return load_plugins_for(lambda: {t for _, t in unknown_types(cfg, skip_keys)})
+
+
+def check_registered_types(cfg: Config, skip_keys: Sequence[str] = ()) -> None:
+    """Check every ``type=`` of the config names a registered class, before building.
+
+    Installed plugins are imported first when any type of the config is missing
+    (:func:`load_needed_plugins`).  The components the Runner builds are checked here with
+    their registry (close names suggested); components built inside a model are checked
+    where they are built (:func:`gclhand.utils.build_component`, whose errors also name
+    the key).
+
+    Args:
+        cfg: the config.
+        skip_keys: config keys whose components are not built (e.g. ``'model.dgcl'`` for
+            a deployed model): their types are not needed.
 
     Raises:
         ConfigError: naming the key, the unknown type and close registered names.
     """
     from gclhand import registry
+    from gclhand.utils.plugins import plugin_failures
+    load_needed_plugins(cfg, skip_keys)
+    failed = '; '.join(f'{n}: {r}' for n, r in plugin_failures().items())
+    failed = f' (installed plugins that failed to import: {failed})' if failed else ''
     for key, sub, registry_name in _registry_sections(cfg):
         if not isinstance(sub, dict) or not isinstance(sub.get('type'), str):
             continue
@@ -238,7 +308,7 @@ def check_registered_types(cfg: Config) -> None:
         raise ConfigError(
             f"unknown {reg.name} '{sub['type']}' at config key '{key}' — {hint}check the "
             'spelling, or import the plugin that registers it '
-            '(custom_imports=dict(imports=[...]))')
+            f'(custom_imports=dict(imports=[...])){failed}')
 
 
 def resolve_work_dir(cfg: Config, config_path: str, work_dir: Optional[str]) -> str:
@@ -250,4 +320,5 @@ def resolve_work_dir(cfg: Config, config_path: str, work_dir: Optional[str]) -> 
     return osp.join('./work_dirs', osp.splitext(osp.basename(config_path))[0])
 
 
-__all__ = ['check_cfg_options', 'check_registered_types', 'load_config', 'resolve_work_dir']
+__all__ = ['check_cfg_options', 'check_registered_types', 'load_config', 'load_needed_plugins',
+           'resolve_work_dir', 'unknown_types']

@@ -190,12 +190,13 @@ def main(argv=None) -> List[dict]:
     from tqdm import tqdm
 
     from gclhand.apis import init_model, input_size_from_config, register_all_modules
-    from .config import load_config
+    from .config import check_registered_types, load_config
     from gclhand.visualization import HandVisualizer
 
     register_all_modules()
     images = list_images(args.input)
-    cfg = load_config(args.config)
+    cfg = load_config(args.config, deployed=True)
+    check_registered_types(cfg)
     checkpoint = None if args.checkpoint.lower() == 'none' else args.checkpoint
     if checkpoint is None:
         print('note: CHECKPOINT is none - running the initial (untrained) weights')

@@ -3,20 +3,13 @@
     gclhand export CONFIG CHECKPOINT --format torchscript|onnx [--out FILE]
                    [--input-size 256] [--batch 2] [--atol 1e-4]
 
-The work is done by :mod:`gclhand.apis.export`.  The exported graph is the *deployed*
-model (``model.deploy()``: the training-only DGCL module removed), i.e. the GCN baseline
-graph: encoder + hand split + Chebyshev GCN decoder + camera head, wrapped tensor-in /
-tensor-out by :class:`~gclhand.apis.export.ExportableHandModel`:
-
-    images   (B, 3, S, S) float32 RGB in 0..255 (normalisation is inside the graph)
-    -> vertices (B, 2, 778, 3)  metres, each hand relative to its wrist (hand axis: left, right)
-       joints   (B, 2, 21, 3)   metres, wrist-relative, library joint order
-       cam      (B, 2, 3)       weak-perspective (s, tx, ty): u = s * X_xy / L + t,
-                                u in image-size-normalised coordinates, L = canonical_length
-       rel_root (B, 3)          left wrist minus right wrist, metres
-
-(the same numbers as ``model.predict``).  ``canonical_length`` is stored in the TorchScript
-module as an attribute and in the ONNX model's metadata.
+The work is done by :mod:`gclhand.apis.export`, whose docstring lists the exported graph's
+inputs and outputs: the *deployed* model (training-only DGCL module and auxiliary heads
+removed), i.e. the GCN baseline graph wrapped tensor-in / tensor-out by
+:class:`~gclhand.apis.export.ExportableHandModel` - images ``(B, 3, S, S)`` RGB 0..255 in,
+vertices, joints, cameras and the relative root translation out, the numbers of
+``model.predict``.  ``canonical_length`` is stored in the TorchScript module as an attribute
+and in the ONNX model's metadata.
 
 How: ``torch.jit.trace`` (TorchScript) and ``torch.onnx.export(..., dynamo=False)``
 (TorchScript-based ONNX exporter, opset 17) of the PyG model as it is - PyG's ``ChebConv`` /
@@ -40,7 +33,7 @@ import torch
 
 from gclhand.apis.export import (ExportableHandModel, export_onnx, export_torchscript,
                                  verify)
-from .config import load_config
+from .config import check_registered_types, load_config
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -73,7 +66,8 @@ def main(argv=None) -> Dict[str, float]:
     # the tracer warns that the hand model's fixed index arrays (joint regressor, fingertip
     # vertices) become constants of the graph: that is intended
     warnings.filterwarnings('ignore', category=torch.jit.TracerWarning)
-    cfg = load_config(args.config)
+    cfg = load_config(args.config, deployed=True)
+    check_registered_types(cfg)
     checkpoint = None if args.checkpoint.lower() == 'none' else args.checkpoint
     size = args.input_size or input_size_from_config(cfg)
     model = init_model(cfg, checkpoint, device='cpu', deploy=True, input_size=size)

@@ -93,7 +93,11 @@ def resolve_checkpoint(checkpoint: str, work_dir: str) -> Optional[str]:
 
 def main(argv=None) -> None:
     args = parse_args(argv)
-    cfg = load_config(args.config, args.cfg_options)
+    # a checkpoint is evaluated by the deployed model: training-only parts (model.dgcl, ...)
+    # and the plugins only they need are not built; 'none' builds the whole config so that
+    # the random initial weights are exactly those training starts from (the training-only
+    # modules are built last but still draw from the random stream before init_weights)
+    cfg = load_config(args.config, args.cfg_options, deployed=args.checkpoint != 'none')
     from gclhand.apis import register_all_modules
     register_all_modules()
     cfg.launcher = args.launcher

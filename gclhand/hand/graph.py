@@ -29,6 +29,8 @@ from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 from torch import Tensor
 from torch_geometric.utils import coalesce, get_laplacian, to_undirected
 
@@ -195,18 +197,15 @@ def _pad_perm(parents: List[np.ndarray], counts: List[int], num_nodes: Sequence[
 
 
 def _is_connected(edge_index: Tensor, nodes: np.ndarray) -> bool:
+    """Whether ``nodes`` lie in one connected component of the (undirected) graph
+    (:func:`scipy.sparse.csgraph.connected_components`)."""
     if len(nodes) == 0:
         return True
-    adj = {int(n): [] for n in nodes}
-    for u, v in edge_index.t().tolist():
-        adj[u].append(v)
-    seen, stack = {int(nodes[0])}, [int(nodes[0])]
-    while stack:
-        for v in adj[stack.pop()]:
-            if v not in seen:
-                seen.add(v)
-                stack.append(v)
-    return len(seen) == len(nodes)
+    ei = edge_index.numpy()
+    n = int(max(ei.max(initial=-1), nodes.max())) + 1
+    adjacency = coo_matrix((np.ones(ei.shape[1]), (ei[0], ei[1])), shape=(n, n))
+    _, labels = connected_components(adjacency, directed=False)
+    return len(np.unique(labels[nodes])) == 1
 
 
 def _fit_mesh_upsample(hand_model, cluster: np.ndarray, faces: np.ndarray,

@@ -14,7 +14,8 @@ def build_component(registry: Registry, cfg: Optional[dict], key: str = '', **de
 
     MMEngine raises a long ``KeyError`` from deep inside ``build_from_cfg``; researchers
     mostly hit it when a plugin that registers the component is not installed or imported,
-    so that is what the message says.
+    so that is what the message says.  An unknown type first makes gclhand import the
+    installed entry-point plugins (:func:`gclhand.utils.plugins.load_plugins_for`).
 
     Args:
         registry: the registry to build from, e.g. ``DISTURBERS``.
@@ -31,12 +32,17 @@ def build_component(registry: Registry, cfg: Optional[dict], key: str = '', **de
     if isinstance(type_, str):
         registry.import_from_location()
         if registry.get(type_) is None:
+            from .plugins import load_plugins_for, plugin_failures
+            load_plugins_for(lambda: [type_] if registry.get(type_) is None else [])
+        if registry.get(type_) is None:
             known = ', '.join(sorted(registry.module_dict)) or 'none'
+            failed = '; '.join(f'{n}: {r}' for n, r in plugin_failures().items())
             raise ConfigError(
                 f"unknown {registry.name} '{type_}'"
                 f"{' at config key ' + repr(key) if key else ''} — did you install/import the "
                 f"plugin that registers it (custom_imports=dict(imports=[...]))? "
-                f"Registered: {known}")
+                f"Registered: {known}"
+                + (f'. Installed plugins that failed to import: {failed}' if failed else ''))
     return registry.build(cfg, default_args=default_args or None)
 
 

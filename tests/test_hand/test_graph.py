@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from gclhand.hand import build_graph_hierarchy
-from gclhand.hand.graph import heavy_edge_matching
+from gclhand.hand.graph import _is_connected, heavy_edge_matching
 
 
 @pytest.fixture(scope='module')
@@ -60,6 +60,19 @@ def test_graphs_symmetric_connected_fake_isolated(hierarchy):
         for _ in range(gh.num_nodes[l]):
             reach = ((reach + a @ reach) > 0).float()
         assert reach[real].all() and not reach[fake].any()
+
+
+def test_connectivity_check_hand_made():
+    """The build's connectivity check: a path is connected, two separate edges are not,
+    isolated nodes outside ``nodes`` (the fake nodes) do not count."""
+    path = torch.tensor([[0, 1, 1, 2], [1, 0, 2, 1]])
+    two_edges = torch.tensor([[0, 1, 2, 3], [1, 0, 3, 2]])
+    assert _is_connected(path, np.array([0, 1, 2]))
+    assert _is_connected(path, np.array([0, 1, 2, 4])) is False  # node 4 has no edge
+    assert _is_connected(path, np.array([], dtype=np.int64))
+    assert not _is_connected(two_edges, np.array([0, 1, 2, 3]))
+    assert _is_connected(two_edges, np.array([2, 3]))
+    assert _is_connected(torch.tensor([[0], [1]]), np.array([0, 1]))  # one direction only
 
 
 def test_scaled_laplacian_spectrum(hierarchy):

@@ -4,12 +4,10 @@ Correctness tests (always run; no timing): ``laplacian='dense'`` was made the de
 it is faster on the hand graphs (docs/benchmarks.md); these tests pin that it computes the
 same function as the sparse message passing it replaced.
 """
-import types
-
 import pytest
 import torch
+from test_decoders import toy_graph
 from torch_geometric.nn import ChebConv
-from torch_geometric.utils import to_undirected
 
 from gclhand.models.decoders.cheb_gcn_decoder import cheb_conv_dense, dense_scaled_laplacian
 from gclhand.registry import DECODERS
@@ -19,23 +17,8 @@ NUM_NODES = (6, 12, 24)
 FEAT_CHANNELS = (8, 16, 32, 64)
 
 
-def ring(n):
-    i = torch.arange(n)
-    ei = to_undirected(torch.stack([i, (i + 1) % n]))
-    return ei, torch.rand(ei.shape[1], generator=torch.Generator().manual_seed(n)) + 0.5
-
-
 def graph():
-    up = []
-    for n0, n1 in zip(NUM_NODES[:-1], NUM_NODES[1:]):
-        m = torch.zeros(n1, n0)
-        m[torch.arange(n1), torch.arange(n1) // 2] = 1
-        up.append(m)
-    mesh = torch.rand(778, NUM_NODES[-1], generator=torch.Generator().manual_seed(0))
-    return types.SimpleNamespace(num_nodes=list(NUM_NODES),
-                                 edge_index=[ring(n)[0] for n in NUM_NODES],
-                                 edge_weight=[ring(n)[1] for n in NUM_NODES], upsample=up,
-                                 mesh_upsample=mesh / mesh.sum(1, keepdim=True))
+    return toy_graph(NUM_NODES, weighted=True)
 
 
 def decoder(laplacian, seed=0):

@@ -13,23 +13,27 @@ NUM_NODES = (4, 8, 16)
 FEAT_CHANNELS = (8, 16, 32, 64)
 
 
-def _ring(n):
+def _ring(n, weighted=False):
+    """A ring of ``n`` nodes, unit or (seeded) random weights in [0.5, 1.5)."""
     i = torch.arange(n)
     ei = to_undirected(torch.stack([i, (i + 1) % n]))
+    if weighted:
+        return ei, torch.rand(ei.shape[1], generator=torch.Generator().manual_seed(n)) + 0.5
     return ei, torch.ones(ei.shape[1])
 
 
-def toy_graph():
-    """A 3-level hierarchy of rings; node i of level l+1 copies node i // 2 of level l."""
+def toy_graph(num_nodes=NUM_NODES, weighted=False):
+    """A hierarchy of rings; node i of level l+1 copies node i // 2 of level l."""
     up = []
-    for n0, n1 in zip(NUM_NODES[:-1], NUM_NODES[1:]):
+    for n0, n1 in zip(num_nodes[:-1], num_nodes[1:]):
         m = torch.zeros(n1, n0)
         m[torch.arange(n1), torch.arange(n1) // 2] = 1
         up.append(m)
-    mesh_up = torch.rand(778, NUM_NODES[-1], generator=torch.Generator().manual_seed(0))
-    return types.SimpleNamespace(num_nodes=list(NUM_NODES),
-                                 edge_index=[_ring(n)[0] for n in NUM_NODES],
-                                 edge_weight=[_ring(n)[1] for n in NUM_NODES], upsample=up,
+    mesh_up = torch.rand(778, num_nodes[-1], generator=torch.Generator().manual_seed(0))
+    rings = [_ring(n, weighted) for n in num_nodes]
+    return types.SimpleNamespace(num_nodes=list(num_nodes),
+                                 edge_index=[ei for ei, _ in rings],
+                                 edge_weight=[ew for _, ew in rings], upsample=up,
                                  mesh_upsample=mesh_up / mesh_up.sum(1, keepdim=True))
 
 

@@ -15,10 +15,17 @@ from mmengine.dataset import pseudo_collate
 from mmengine.optim import OptimWrapper
 
 import gclhand.models.estimators.two_hand_estimator as estimator_module
+from gclhand.apis import register_all_modules
+from gclhand.cli import train as train_cli
+from gclhand.cli.errors import run_tool
 from gclhand.engine.hooks import NonFiniteGuardHook
 from gclhand.engine.hooks.nonfinite_guard_hook import all_ranks_finite
-from gclhand.registry import DATASETS, MODELS
-from gclhand.apis import register_all_modules
+from gclhand.models.disturbers import Disturber, Graph
+from gclhand.registry import DATASETS, DISTURBERS, MODELS
+from gclhand.utils.nonfinite import NonFiniteTracer
+
+TOY_CFG = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                       'test_tools', 'configs', 'toy_train.py')
 
 
 @pytest.fixture(scope='module')
@@ -143,3 +150,103 @@ def test_ranks_agree_to_skip_under_gloo():
     for p in procs:
         p.join(timeout=30)
     assert results == [(0, False, True), (1, False, True)]
+
+
+# ------------------------------------------------------- where the NaN came from (15.6)
+
+class _Doubler(torch.nn.Module):
+    def forward(self, x):
+        return x * 2
+
+
+class _Poison(torch.nn.Module):
+    def forward(self, x):
+        return dict(feats=x * float('nan'), count=torch.ones(1, dtype=torch.long))
+
+
+class _Net(torch.nn.Module):
+    def __init__(self, poison=True):
+        super().__init__()
+        self.first = torch.nn.Linear(3, 3)
+        self.middle = _Poison() if poison else _Doubler()
+        self.last = torch.nn.Sequential(torch.nn.Linear(3, 1), torch.nn.ReLU())
+
+    def forward(self, x):
+        out = self.middle(self.first(x))
+        return self.last(out['feats'] if isinstance(out, dict) else out)
+
+
+def test_tracer_names_the_first_nonfinite_component_in_run_order():
+    net = _Net()
+    tracer = NonFiniteTracer(net)
+    with tracer.tracing():
+        y = net(torch.ones(2, 3))
+    assert not torch.isfinite(y).all()  # 'last' and 'last.0' are NaN too, but later
+    assert tracer.first_nonfinite() == f'middle (_Poison from {__name__})'
+    assert tracer.describe(torch.ones(2, 3)) == f'middle (_Poison from {__name__})'
+    # checked before the components: input, labels, then parameters
+    assert tracer.describe(torch.full((2, 3), float('inf'))).startswith('the input batch')
+    labels = {'gt_joints_3d of sample_idx 7': torch.tensor([float('nan')])}
+    assert tracer.describe(torch.ones(2, 3), labels) == (
+        "the labels ['gt_joints_3d of sample_idx 7'] (non-finite ground truth: check the "
+        'data)')
+    with torch.no_grad():
+        net.first.weight[0, 0] = float('nan')
+    assert tracer.describe().startswith("the parameters ['first.weight'] (already non-finite")
+    clean = _Net(poison=False)
+    tracer = NonFiniteTracer(clean)
+    with tracer.tracing():
+        clean(torch.ones(2, 3))
+    assert tracer.first_nonfinite() is None
+    assert tracer.describe().startswith('the loss computation')
+    clean(torch.full((2, 3), float('nan')))  # not tracing: nothing recorded
+    assert tracer.first_nonfinite() is None
+    tracer.remove()
+    assert not any(m._forward_hooks for m in clean.modules())
+
+
+@DISTURBERS.register_module(force=True)
+class NaNDisturberForTest(Disturber):
+    """A broken plugin disturber: NaN features."""
+
+    def __init__(self):
+        super().__init__()
+
+    def disturb(self, g: Graph) -> Graph:
+        return Graph(g.x * float('nan'), g.edge_index, g.edge_weight)
+
+
+def test_estimator_names_a_nan_label_and_a_nan_disturber(model_and_batch, warnings,
+                                                         synth_root):
+    model, samples = model_and_batch
+    model = model()
+    wrapper = OptimWrapper(torch.optim.Adam(model.parameters(), lr=1e-2))
+    model.train_step(_batch(samples[2:4], nan_at=1), wrapper)
+    idx = samples[3]['data_samples'].metainfo['sample_idx']
+    assert f"first non-finite: the labels ['gt_joints_3d of sample_idx {idx}']" in warnings[-1]
+
+    cfg = tiny_cfg(synth_root, batch_size=2)
+    cfg.model.dgcl.disturber = dict(type='NaNDisturberForTest')
+    torch.manual_seed(0)
+    broken = MODELS.build(cfg.model).train()
+    wrapper = OptimWrapper(torch.optim.Adam(broken.parameters(), lr=1e-2))
+    out = broken.train_step(_batch(samples[:2]), wrapper)
+    assert set(out) == {'nonfinite_skipped'}
+    assert (f'first non-finite: dgcl.disturber (NaNDisturberForTest from {__name__})'
+            in warnings[-1]), warnings[-1]
+    assert 'lower the learning rate' not in warnings[-1]
+
+
+def test_a_run_whose_every_update_was_skipped_fails(tmp_path, capsys, monkeypatch):
+    """Two iterations, both non-finite (fewer than max_consecutive=10): the run trained
+    nothing, so the command fails with one line naming the component."""
+    monkeypatch.syspath_prepend(os.path.dirname(os.path.dirname(TOY_CFG)))  # toy_modules
+    status = run_tool(train_cli.main, [TOY_CFG, '--work-dir', str(tmp_path), '--cfg-options',
+                                       '+model.poison=True', 'train_cfg.max_epochs=1',
+                                       'train_dataloader.dataset.num_samples=4'])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert status == 2 and len(err) == 1, err
+    assert err[0].startswith('error: every update of this run was skipped (2 step(s) with a '
+                             'non-finite loss; the last: non-finite loss (sample_idx ')
+    assert 'first non-finite: poison (PoisonNaN from toy_modules)' in err[0]
+    assert err[0].endswith('nothing was trained')

@@ -37,6 +37,13 @@ class ToyRegressionDataset(Dataset):
         return dict(inputs=self.x[idx], target=self.x[idx].sum(), idx=idx)
 
 
+class PoisonNaN(nn.Module):
+    """Turns its input into NaN (``ToyRegressor(poison=True)``: every loss is non-finite)."""
+
+    def forward(self, x):
+        return x * float('nan')
+
+
 @MODELS.register_module(force=True)
 class ToyRegressor(BaseModel):
     """``Linear(4, 8) -> ReLU -> Dropout -> Linear(8, 1)``; L2 loss on the target.
@@ -45,13 +52,17 @@ class ToyRegressor(BaseModel):
     real estimator builds its parts, so its errors reach the tools the same way.
     """
 
-    def __init__(self, dropout: float = 0.5, aux=None, data_preprocessor=None) -> None:
+    def __init__(self, dropout: float = 0.5, aux=None, data_preprocessor=None,
+                 poison: bool = False) -> None:
         super().__init__(data_preprocessor=data_preprocessor)
         self.net = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Dropout(dropout), nn.Linear(8, 1))
         self.aux = build_component(LOSSES, aux, key='model.aux')
+        self.poison = PoisonNaN() if poison else None
 
     def forward(self, inputs, target=None, idx=None, mode='tensor'):
         x = torch.stack(list(inputs)) if isinstance(inputs, (list, tuple)) else inputs
+        if self.poison is not None:
+            x = self.poison(x)
         pred = self.net(x).squeeze(-1)
         if mode == 'loss':
             t = torch.stack(list(target)) if isinstance(target, (list, tuple)) else target

@@ -1,4 +1,5 @@
-"""Skip optimisation steps whose loss is NaN/Inf; stop after too many in a row."""
+"""Skip optimisation steps whose loss is NaN/Inf, name where it appeared, fail a run that
+never updated."""
 from typing import Optional
 
 import torch
@@ -9,6 +10,7 @@ from mmengine.logging import print_log
 from mmengine.model import is_model_wrapper
 
 from gclhand.registry import HOOKS
+from gclhand.utils.nonfinite import NonFiniteTracer
 
 
 def all_ranks_finite(loss: torch.Tensor) -> bool:
@@ -32,15 +34,19 @@ class NonFiniteGuardHook(Hook):
 
     * a model with its own guard (``update_or_skip``, e.g.
       :class:`~gclhand.models.TwoHandEstimator`) keeps it - its warning names the
-      non-finite loss terms and the batch's ``sample_idx`` - and this hook sets its
-      threshold (``model.max_consecutive_nonfinite``) when ``max_consecutive`` is given;
+      non-finite loss terms, the batch's ``sample_idx`` and the first component whose
+      output was non-finite - and this hook sets its threshold
+      (``model.max_consecutive_nonfinite``) when ``max_consecutive`` is given;
     * any other model gets the same guard around ``optim_wrapper.update_params``
       (:func:`all_ranks_finite`, ``zero_grad`` and no step when it fails); the warning
-      names the batch's ``sample_idx``.
+      names the batch's ``sample_idx`` and the first non-finite component
+      (:class:`~gclhand.utils.nonfinite.NonFiniteTracer`).
 
     Either way a non-finite loss never reaches the optimizer, every rank agrees to skip,
     and the hook logs ``train/nonfinite_skipped_total`` (saved with the checkpoint's
-    message hub).  :class:`~gclhand.engine.GCLHandRunner` registers it with the defaults
+    message hub).  A run in which *every* update was skipped raises
+    :class:`FloatingPointError` when training ends (it trained nothing: the command must
+    not exit 0).  :class:`~gclhand.engine.GCLHandRunner` registers it with the defaults
     when a config does not; configure it with
     ``custom_hooks = [dict(type='NonFiniteGuardHook', max_consecutive=5)]``.
 
@@ -59,14 +65,21 @@ class NonFiniteGuardHook(Hook):
         self._total = 0
         self._in_row = 0
         self._sample_ids = []
+        self._updated = self._skipped = 0  # this run's steps
+        self._tracer: Optional[NonFiniteTracer] = None
+        self._model = None
+        self._last_message = ''
 
     def before_train(self, runner) -> None:
         model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+        self._model = model
         self._total = int(runner.message_hub.get_info('nonfinite_skipped_total', 0) or 0)
+        self._updated = self._skipped = 0
         if hasattr(model, 'update_or_skip'):
             if self.max_consecutive is not None:
                 model.max_consecutive_nonfinite = self.max_consecutive
             return
+        self._tracer = NonFiniteTracer(model)
         self._wrap_update_params(runner.optim_wrapper)
 
     def _wrap_update_params(self, optim_wrapper) -> None:
@@ -81,11 +94,13 @@ class NonFiniteGuardHook(Hook):
                 return inner(loss, *args, **kwargs)
             optim_wrapper.zero_grad()
             self._in_row += 1
-            msg = (f'non-finite loss (sample_idx {self._sample_ids}); skipped the update '
-                   f'({self._in_row} in a row)')
+            origin = self._tracer.describe() if self._tracer is not None else 'not traced'
+            msg = (f'non-finite loss (sample_idx {self._sample_ids}); first non-finite: '
+                   f'{origin}; skipped the update ({self._in_row} in a row)')
+            self._last_message = msg
             if self._in_row >= limit:
                 raise FloatingPointError(f'{msg}; reached NonFiniteGuardHook.max_consecutive='
-                                         f'{limit}: lower the learning rate or check the data')
+                                         f'{limit}')
             print_log(msg, 'current', level=30)
 
         optim_wrapper.update_params = update_params
@@ -94,9 +109,26 @@ class NonFiniteGuardHook(Hook):
     def before_train_iter(self, runner, batch_idx: int, data_batch=None) -> None:
         samples = (data_batch or {}).get('data_samples') if isinstance(data_batch, dict) else None
         self._sample_ids = [getattr(s, 'metainfo', {}).get('sample_idx') for s in samples or []]
+        if self._tracer is not None:
+            self._tracer.start()
 
     def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
+        if self._tracer is not None:
+            self._tracer.stop()
         skipped = bool(outputs and 'nonfinite_skipped' in outputs) or self._in_row > 0
         if skipped:
             self._total += 1
+            self._skipped += 1
             runner.message_hub.update_info('nonfinite_skipped_total', self._total)
+        else:
+            self._updated += 1
+
+    def after_train(self, runner) -> None:
+        if self._tracer is not None:
+            self._tracer.remove()
+            self._tracer = None
+        if self._skipped and not self._updated:
+            last = getattr(self._model, 'last_nonfinite', None) or self._last_message
+            raise FloatingPointError(
+                f'every update of this run was skipped ({self._skipped} step(s) with a '
+                f'non-finite loss; the last: {last}): nothing was trained')

@@ -31,6 +31,7 @@ from gclhand.models.losses.base import MissingLossInput
 from gclhand.registry import DECODERS, ENCODERS, HEADS, LOSSES, MODELS, NECKS
 from gclhand.structures.hand_data_sample import HANDS, HandDataSample
 from gclhand.utils.build import ConfigError, build_component, fill_defaults
+from gclhand.utils.nonfinite import NonFiniteTracer
 
 #: joints (library order) that define the normalising length: wrist -> middle MCP.
 WRIST, MIDDLE_MCP = 0, 9
@@ -327,8 +328,15 @@ class TwoHandEstimator(BaseModel):
     # -- non-finite guard --------------------------------------------------------------
     def train_step(self, data: Union[dict, tuple, list],
                    optim_wrapper: OptimWrapper) -> Dict[str, torch.Tensor]:
-        """MMEngine's ``train_step`` plus :meth:`update_or_skip` (skips non-finite steps)."""
-        with optim_wrapper.optim_context(self):
+        """MMEngine's ``train_step`` plus :meth:`update_or_skip` (skips non-finite steps).
+
+        The forward pass runs under a :class:`~gclhand.utils.nonfinite.NonFiniteTracer`
+        (per-component finiteness flags, read only when the loss is non-finite).
+        """
+        tracer = self.__dict__.get('_nonfinite_tracer')
+        if tracer is None:  # made on first use: not a sub-module, not in the state dict
+            tracer = self.__dict__['_nonfinite_tracer'] = NonFiniteTracer(self)
+        with optim_wrapper.optim_context(self), tracer.tracing():
             data = self.data_preprocessor(data, True)
             losses = self._run_forward(data, mode='loss')
         parsed, log_vars = self.parse_losses(losses)
@@ -339,8 +347,11 @@ class TwoHandEstimator(BaseModel):
         """Update parameters, or skip the step when the loss is NaN/Inf on any rank.
 
         Ranks agree through an all-reduce of a finite flag, so under DDP either all of them
-        step or none does.  Raises :class:`FloatingPointError` after
-        ``max_consecutive_nonfinite`` skipped steps in a row.
+        step or none does.  The warning names the non-finite loss terms, the batch's
+        ``sample_idx`` and where the first NaN/Inf appeared (input, labels, parameters or
+        the first component whose output was non-finite, e.g. ``dgcl.disturber``).  Raises
+        :class:`FloatingPointError` after ``max_consecutive_nonfinite`` skipped steps in a
+        row.
         """
         finite = torch.isfinite(parsed.detach()).float().reshape(1)
         if is_distributed():
@@ -352,12 +363,20 @@ class TwoHandEstimator(BaseModel):
         optim_wrapper.zero_grad()
         self._nonfinite_steps += 1
         bad = [k for k, v in losses.items() if not torch.isfinite(v.detach()).all()]
-        ids = [s.metainfo.get('sample_idx') for s in data.get('data_samples') or []]
-        msg = (f'non-finite loss (terms {bad or "on another rank"}, sample_idx {ids}); '
-               f'skipped the update ({self._nonfinite_steps} in a row)')
+        samples = data.get('data_samples') or []
+        ids = [s.metainfo.get('sample_idx') for s in samples]
+        tracer = self.__dict__.get('_nonfinite_tracer')
+        origin = 'on another rank'
+        if bad and tracer is not None:
+            labels = {f'{k} of sample_idx {s.metainfo.get("sample_idx")}': v
+                      for s in samples for k, v in s.items()
+                      if k.startswith('gt_') and isinstance(v, torch.Tensor)}
+            origin = tracer.describe(data.get('inputs'), labels)
+        msg = (f'non-finite loss (terms {bad or "on another rank"}, sample_idx {ids}); first '
+               f'non-finite: {origin}; skipped the update ({self._nonfinite_steps} in a row)')
+        self.last_nonfinite = msg  # NonFiniteGuardHook quotes it if no update ever succeeds
         if self._nonfinite_steps >= self.max_consecutive_nonfinite:
             raise FloatingPointError(f'{msg}; reached model.max_consecutive_nonfinite='
-                                     f'{self.max_consecutive_nonfinite}: lower the learning '
-                                     f'rate or check the data')
+                                     f'{self.max_consecutive_nonfinite}')
         print_log(msg, 'current', level=30)
         return OrderedDict(nonfinite_skipped=finite.new_ones(()))

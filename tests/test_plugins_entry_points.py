@@ -1,0 +1,193 @@
+"""Installed (entry-point) plugins load only when a config needs them; a broken one that is
+not needed cannot break a run; a name clash is one line naming both packages.
+
+Each test installs throw-away distributions (a ``*.dist-info`` folder with an
+``entry_points.txt`` in the ``gclhand.plugins`` group, beside the module) into a temporary
+folder on ``sys.path``: exactly what ``pip install`` leaves in site-packages.
+"""
+import sys
+import textwrap
+
+import pytest
+from mmengine.config import Config
+
+from gclhand.apis import register_all_modules
+from gclhand.cli import print_config
+from gclhand.cli.config import load_needed_plugins
+from gclhand.cli.errors import run_tool
+from gclhand.registry import DISTURBERS
+from gclhand.utils import ConfigError, build_component
+from gclhand.utils import plugins
+
+GOOD = """
+from gclhand.models.disturbers import Disturber, Graph
+from gclhand.registry import DISTURBERS
+
+
+@DISTURBERS.register_module()
+class {cls}(Disturber):
+    def disturb(self, g: Graph) -> Graph:
+        return Graph(g.x * 0.5, g.edge_index, g.edge_weight)
+"""
+BROKEN = """
+open({marker!r}, 'w').write('imported')
+import a_dependency_that_is_not_installed
+"""
+CLASH = """
+from gclhand.models.disturbers import Disturber
+from gclhand.registry import DISTURBERS
+
+
+@DISTURBERS.register_module(name={name!r}, force={force})
+class Impostor(Disturber):
+    pass
+"""
+
+
+@pytest.fixture
+def site(tmp_path, monkeypatch):
+    """``install(dist, entry_point, module, code)`` puts a plugin distribution on sys.path;
+    registries and the plugin bookkeeping are restored afterwards."""
+    root = tmp_path / 'site'
+    root.mkdir()
+    monkeypatch.syspath_prepend(str(root))
+    monkeypatch.setattr(plugins, '_ATTEMPTED', {})
+    monkeypatch.delenv(plugins.ENV, raising=False)
+    register_all_modules()
+    saved = dict(DISTURBERS._module_dict)
+    modules = []
+
+    def install(dist: str, entry_point: str, module: str, code: str) -> None:
+        (root / f'{module}.py').write_text(textwrap.dedent(code))
+        info = root / f'{dist}-0.1.dist-info'
+        info.mkdir()
+        (info / 'METADATA').write_text(f'Metadata-Version: 2.1\nName: {dist}\nVersion: 0.1\n')
+        (info / 'entry_points.txt').write_text(f'[gclhand.plugins]\n{entry_point} = {module}\n')
+        (info / 'top_level.txt').write_text(module + '\n')
+        modules.append(module)
+
+    yield install
+    DISTURBERS._module_dict.clear()
+    DISTURBERS._module_dict.update(saved)
+    for module in modules:
+        sys.modules.pop(module, None)
+
+
+def config(tmp_path, disturber: str) -> Config:
+    path = tmp_path / 'cfg.py'
+    path.write_text("_base_ = ['gclhand::dgcl_synth.py']\nmodel = dict(dgcl=dict(disturber="
+                    f"dict(_delete_=True, type={disturber!r})))\n")
+    return Config.fromfile(str(path))
+
+
+def test_a_run_that_needs_no_plugin_imports_none(site, tmp_path):
+    marker = tmp_path / 'broken_was_imported'
+    site('broken-plugin', 'a_broken', 'broken_plugin_mod', BROKEN.format(marker=str(marker)))
+    site('good-plugin', 'good', 'good_plugin_mod', GOOD.format(cls='EpHalf'))
+    assert load_needed_plugins(config(tmp_path, 'FeatureMask')) == []
+    assert not marker.exists() and 'good_plugin_mod' not in sys.modules
+    assert DISTURBERS.get('EpHalf') is None
+
+
+def test_a_needed_type_loads_plugins_and_skips_a_broken_one(site, tmp_path, capsys):
+    marker = tmp_path / 'broken_was_imported'
+    site('broken-plugin', 'a_broken', 'broken_plugin_mod', BROKEN.format(marker=str(marker)))
+    site('good-plugin', 'good', 'good_plugin_mod', GOOD.format(cls='EpHalf'))
+    site('late-plugin', 'z_late', 'late_plugin_mod', GOOD.format(cls='EpLate'))
+    assert load_needed_plugins(config(tmp_path, 'EpHalf')) == ['good']
+    assert DISTURBERS.get('EpHalf') is not None
+    assert marker.exists()  # tried first (entry points in name order), skipped
+    assert 'late_plugin_mod' not in sys.modules  # stopped once nothing was missing
+    failures = plugins.plugin_failures()
+    assert list(failures) == ['a_broken']
+    assert "ModuleNotFoundError: No module named 'a_dependency_that_is_not_installed'" in \
+        failures['a_broken']
+
+
+def test_build_component_loads_on_demand_and_lists_failures(site, tmp_path):
+    site('broken-plugin', 'a_broken', 'broken_plugin_mod',
+         BROKEN.format(marker=str(tmp_path / 'm')))
+    site('good-plugin', 'good', 'good_plugin_mod', GOOD.format(cls='EpHalf'))
+    assert type(build_component(DISTURBERS, dict(type='EpHalf'))).__name__ == 'EpHalf'
+    with pytest.raises(ConfigError) as exc:
+        build_component(DISTURBERS, dict(type='NoSuchDisturber'), key='model.dgcl.disturber')
+    message = str(exc.value)
+    assert "unknown disturber 'NoSuchDisturber' at config key 'model.dgcl.disturber'" in message
+    assert ('Installed plugins that failed to import: a_broken: ModuleNotFoundError: '
+            "No module named 'a_dependency_that_is_not_installed'") in message
+
+
+def clash_line(dist, entry_point, module, name, owner):
+    fix = ('a plugin must not replace a gclhand component: register it under a new name'
+           if owner.startswith('gclhand itself') else
+           'rename the component in one of them, or uninstall one')
+    return (f"gclhand plugin clash: package '{dist}' (entry point '{entry_point}' = {module}) "
+            f"registers disturber '{name}', which {owner} already registers — {fix} (or set "
+            'GCLHAND_PLUGINS=none to load no entry-point plugins)')
+
+
+@pytest.mark.parametrize('force', [False, True])
+def test_replacing_a_library_component_names_both_packages(site, tmp_path, force):
+    """The clash is undone (the library's class stays), the plugin is skipped, and the
+    run that needed something from it fails with a line naming both packages."""
+    site('impostor-plugin', 'impostor', 'impostor_mod', CLASH.format(name='FeatureMask',
+                                                                     force=force))
+    original = DISTURBERS.get('FeatureMask')
+    assert load_needed_plugins(config(tmp_path, 'NeedsAPlugin')) == []
+    assert DISTURBERS.get('FeatureMask') is original
+    line = clash_line('impostor-plugin', 'impostor', 'impostor_mod', 'FeatureMask',
+                      f'gclhand itself ({original.__module__})')
+    assert plugins.plugin_failures() == {'impostor': line}
+    with pytest.raises(ConfigError) as exc:
+        build_component(DISTURBERS, dict(type='NeedsAPlugin'), key='model.dgcl.disturber')
+    assert str(exc.value).endswith(f'Installed plugins that failed to import: impostor: {line}')
+
+
+def test_two_plugins_with_one_name(site, tmp_path, monkeypatch):
+    """A clashing plugin that the run does not need is skipped with one warning line; the
+    run goes on with the plugin that provides the type."""
+    site('first-plugin', 'first', 'first_plugin_mod', GOOD.format(cls='SharedName'))
+    site('second-plugin', 'second', 'second_plugin_mod',
+         CLASH.format(name='SharedName', force=False))
+    site('third-plugin', 'third', 'third_plugin_mod', GOOD.format(cls='OnlyInThird'))
+    config(tmp_path, 'OnlyInThird')
+    logged = []
+    monkeypatch.setattr(plugins, 'print_log', lambda msg, **kw: logged.append(msg))
+    assert run_tool(print_config.main, [str(tmp_path / 'cfg.py')]) == 0
+    line = clash_line('second-plugin', 'second', 'second_plugin_mod', 'SharedName',
+                      "package 'first-plugin' (first_plugin_mod)")
+    assert logged[0] == f'gclhand: skipped a plugin: {line}'
+    assert DISTURBERS.get('SharedName').__module__ == 'first_plugin_mod'
+    assert DISTURBERS.get('OnlyInThird') is not None
+
+
+def test_policy_all_raises_a_clash(site, tmp_path, monkeypatch):
+    site('impostor-plugin', 'impostor', 'impostor_mod', CLASH.format(name='FeatureMask',
+                                                                     force=True))
+    monkeypatch.setenv(plugins.ENV, 'all')
+    original = DISTURBERS.get('FeatureMask')
+    with pytest.raises(plugins.PluginError, match="registers disturber 'FeatureMask'"):
+        register_all_modules()
+    assert DISTURBERS.get('FeatureMask') is original
+
+
+def test_policy_none_and_a_named_list(site, tmp_path, monkeypatch):
+    site('good-plugin', 'good', 'good_plugin_mod', GOOD.format(cls='EpHalf'))
+    monkeypatch.setenv(plugins.ENV, 'none')
+    assert load_needed_plugins(config(tmp_path, 'EpHalf')) == []
+    monkeypatch.setenv(plugins.ENV, 'other,names')
+    assert load_needed_plugins(config(tmp_path, 'EpHalf')) == []
+    monkeypatch.setenv(plugins.ENV, 'other,good')
+    assert load_needed_plugins(config(tmp_path, 'EpHalf')) == ['good']
+
+
+def test_policy_all_loads_eagerly_and_a_broken_plugin_is_named(site, tmp_path, monkeypatch):
+    site('good-plugin', 'good', 'good_plugin_mod', GOOD.format(cls='EpHalf'))
+    monkeypatch.setenv(plugins.ENV, 'all')
+    register_all_modules()
+    assert DISTURBERS.get('EpHalf') is not None
+    site('broken-plugin', 'a_broken', 'broken_plugin_mod',
+         BROKEN.format(marker=str(tmp_path / 'm')))
+    with pytest.raises(plugins.PluginError, match="gclhand plugin package 'broken-plugin' "
+                       "\\(entry point 'a_broken' = broken_plugin_mod\\) failed to import"):
+        register_all_modules()
