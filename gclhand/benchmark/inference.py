@@ -10,9 +10,10 @@ machine load hits all alike; each is a median over ``iters`` repetitions after `
 * ``encoder``: the config's encoder alone (a plain ResNet-50 for the paper configs), same
   input - what the deployed model costs at least; ``ratios['infer_vs_encoder_batch{B}']``.
 * ``config_onnxruntime`` / ``encoder_onnxruntime`` (``onnx=True``): the same two networks
-  exported to ONNX (:func:`gclhand.apis.export.export_onnx`, the ``gclhand export`` path)
-  and run by ONNX Runtime with all graph optimisations (CUDA provider on ``cuda``, else
-  CPU, ``intra_op_num_threads`` = torch's thread count), fp32.
+  exported to ONNX (:func:`gclhand.apis.export.export_onnx`, the ``gclhand export`` path,
+  which uses the decoder's dense graph operators: ONNX has no sparse ones) and run by ONNX
+  Runtime with all graph optimisations (CUDA provider on ``cuda``, else CPU,
+  ``intra_op_num_threads`` = torch's thread count), fp32.
 * ``intaghand`` (``intaghand=PATH``): IntagHand's network built from a checkout of its
   repository (:func:`gclhand.benchmark.peers.build_intaghand`), the peer the paper
   compares with; ``ratios['infer_vs_intaghand_batch{B}']``.
@@ -76,21 +77,26 @@ def onnxruntime_sessions(model, encoder, size: int, device: torch.device, tmp: s
     except ImportError as e:
         raise ImportError('the ONNX Runtime columns need onnx and onnxruntime: pip install '
                           'onnx onnxruntime (in the test and export extras)') from e
+    import copy
+
     from gclhand.apis.export import ExportableHandModel, export_onnx
-    cpu_model = model.to('cpu')
+
+    def cpu_copy(module):  # the timed PyTorch modules stay as they are
+        module = getattr(module, '_orig_mod', module)  # torch.compile's wrapper
+        # the hand model is a shared constant asset (it holds a lock): not copied
+        hand_model = module.__dict__.get('hand_model')
+        memo = {} if hand_model is None else {id(hand_model): hand_model}
+        return copy.deepcopy(module, memo).to('cpu').to(memory_format=torch.contiguous_format)
+
     path = osp.join(tmp, 'model.onnx')
-    export_onnx(ExportableHandModel(cpu_model), torch.rand(1, 3, size, size) * 255, path)
-    model.to(device)
+    export_onnx(ExportableHandModel(cpu_copy(model)), torch.rand(1, 3, size, size) * 255, path)
     enc_path = osp.join(tmp, 'encoder.onnx')
-    enc = encoder._orig_mod if hasattr(encoder, '_orig_mod') else encoder
-    enc_cpu = enc.to('cpu').to(memory_format=torch.contiguous_format)
     with torch.no_grad():
-        torch.onnx.export(enc_cpu, (torch.randn(1, 3, size, size), ), enc_path,
+        torch.onnx.export(cpu_copy(encoder), (torch.randn(1, 3, size, size), ), enc_path,
                           input_names=['images'],
                           output_names=[f'feat{i}' for i in range(4)],
                           dynamic_axes={'images': {0: 'batch'}}, opset_version=17,
                           do_constant_folding=True, dynamo=False)
-    enc.to(device)
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.intra_op_num_threads = threads
