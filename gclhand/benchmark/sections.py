@@ -11,7 +11,7 @@ import torch
 
 from .inputs import build_loader, build_model, build_optim_wrapper, image_size
 from .inputs import synthetic_batch
-from .timing import autocast_ctx, interleave, median_ms, peak_memory_mb, reset_peak, sync
+from .timing import interleave, median_ms, peak_memory_mb, reset_peak, sync
 
 
 class Trainer:
@@ -28,16 +28,13 @@ class Trainer:
         self.model.train()
         self.optim = build_optim_wrapper(cfg, self.model, device, settings.amp)
         self.batch = synthetic_batch(self.model, batch, image_size(cfg), settings.seed)
-        # on CPU there is no AmpOptimWrapper: autocast around the whole step instead
-        self.cpu_amp = settings.amp if device.type == 'cpu' else None
         self.times: List[float] = []
 
     def step(self, data: Optional[dict] = None) -> float:
         data = self.batch if data is None else data
         sync(self.device)
         t = time.perf_counter()
-        with autocast_ctx(self.device, self.cpu_amp):
-            self.model.train_step(data, self.optim)
+        self.model.train_step(data, self.optim)
         sync(self.device)
         return time.perf_counter() - t
 

@@ -171,3 +171,23 @@ def test_intaghand_peer_from_checkout():
         result = net(torch.randn(1, 3, 256, 256))[0]
     assert result['verts3d']['left'].shape == result['verts3d']['right'].shape == (1, 778, 3)
     assert 'torchvision' in net.stand_ins['encoder']
+
+
+def test_cpu_amp_autocasts_the_forward_pass_only():
+    """On the CPU (no AmpOptimWrapper) --amp puts the forward pass under autocast through
+    the optimiser wrapper's optim_context, as AmpOptimWrapper does on a GPU; the backward
+    pass and the update run outside it."""
+    from mmengine.config import Config
+    model = torch.nn.Linear(4, 4)
+    cfg = Config(dict(optim_wrapper=dict(type='OptimWrapper',
+                                         optimizer=dict(type='SGD', lr=0.1))))
+    ow = bench.build_optim_wrapper(cfg, model, torch.device('cpu'), 'bf16')
+    assert type(ow).__name__ == 'CpuAutocastOptimWrapper'
+    with ow.optim_context(model):
+        assert torch.is_autocast_enabled('cpu')
+        y = model(torch.randn(2, 4))
+    assert y.dtype == torch.bfloat16 and not torch.is_autocast_enabled('cpu')
+    ow.update_params(y.float().sum())
+    assert model.weight.grad is None or model.weight.grad.dtype == torch.float32
+    plain = bench.build_optim_wrapper(cfg, model, torch.device('cpu'), None)
+    assert type(plain).__name__ == 'OptimWrapper'

@@ -189,3 +189,24 @@ def test_deployed_flops():
     enc, whole = enc.get_total_flops(), whole.get_total_flops()
     assert math.isclose(enc, 10.68e9, rel_tol=0.01)
     assert whole / enc <= 1.1225, whole / enc
+
+
+@pytest.mark.parametrize('dtype', [torch.bfloat16, torch.float16])
+def test_decoder_csr_path_runs_under_autocast(dtype):
+    """AMP (autocast) training and inference with the default sparse CSR Laplacian: CPU's
+    sparse kernels have no bf16/fp16, so the sparse products run in fp32; the outputs
+    match the dense path under the same autocast, and fp32 to the low precision."""
+    from test_decoders import decoder
+    torch.manual_seed(0)
+    dec = decoder()
+    G, fs = torch.randn(2, 2, 4, 16), feats(2)
+    with torch.autocast('cpu', dtype=dtype):
+        csr = dec.set_laplacian('csr')(G, fs)['verts']
+        dense = dec.set_laplacian('dense')(G, fs)['verts']
+    fp32 = dec.set_laplacian('csr')(G, fs)['verts']
+    torch.testing.assert_close(csr.float(), dense.float(), rtol=2e-2, atol=2e-2)
+    torch.testing.assert_close(csr.float(), fp32, rtol=5e-2, atol=5e-2)
+    with torch.autocast('cpu', dtype=dtype):  # the backward pass runs outside, as in AMP
+        out = dec.set_laplacian('csr')(G.requires_grad_(), fs)['verts']
+    out.float().sum().backward()
+    assert torch.isfinite(G.grad).all()

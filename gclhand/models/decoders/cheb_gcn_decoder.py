@@ -124,11 +124,19 @@ def cheb_conv_dense(conv: ChebConv, x: torch.Tensor, lap: torch.Tensor) -> torch
 
 def node_major_op(matrix: torch.Tensor) -> Callable:
     """``t (N, M, C) -> (matrix @ t.view(N, M * C)).view(N', M, C)`` for a dense or sparse
-    CSR ``matrix`` ``(N', N)``: one matrix product for every sample and channel."""
+    CSR ``matrix`` ``(N', N)``: one matrix product for every sample and channel.
+
+    A sparse product runs in fp32 with autocast off (CPU's sparse kernels have no bf16 /
+    fp16, and it is a small share of the work), its result cast back to ``t``'s dtype: in
+    fp32 that is the plain product, under AMP it is what the dense path gives to rounding.
+    """
     def apply(t: torch.Tensor) -> torch.Tensor:
         flat = t.reshape(t.shape[0], -1)
-        out = torch.sparse.mm(matrix, flat) if matrix.layout == torch.sparse_csr \
-            else torch.matmul(matrix.to(flat.dtype), flat)
+        if matrix.layout == torch.sparse_csr:
+            with torch.autocast(flat.device.type, enabled=False):
+                out = torch.sparse.mm(matrix, flat.float()).to(flat.dtype)
+        else:
+            out = torch.matmul(matrix.to(flat.dtype), flat)
         return out.view(matrix.shape[0], *t.shape[1:])
     return apply
 
