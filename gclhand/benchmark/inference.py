@@ -23,13 +23,13 @@ machine load hits all alike; each is a median over ``iters`` repetitions after `
 import os.path as osp
 import statistics
 import tempfile
-import time
 from typing import Callable, Dict
 
 import torch
 
 from .inputs import build_model, image_size, same_graph, synthetic_batch
-from .timing import autocast_ctx, interleave, median_ms, peak_memory_mb, reset_peak, sync
+from .timing import (autocast_ctx, clock_fn, interleave, median_ms, peak_memory_mb, reset_peak,
+                     sync)
 
 
 def _params_m(module: torch.nn.Module) -> float:
@@ -158,14 +158,16 @@ def _time_batch(models, nets, sessions, settings, device, bs: int, size: int) ->
             return lambda: net(**batches[name], mode='tensor')
         return lambda: net(images)
 
+    clock = clock_fn(getattr(settings, 'clock', 'wall'))
+
     def timed(fn, amp=True):
         def f():
             sync(device)
-            t = time.perf_counter()
+            t = clock()
             with torch.inference_mode(), autocast_ctx(device, settings.amp if amp else None):
                 fn()
             sync(device)
-            return time.perf_counter() - t
+            return clock() - t
         return f
 
     fns = {n: timed(torch_fn(n)) for n in nets}

@@ -12,7 +12,8 @@ def print_report(r: dict) -> None:
     cfg, base = names[0], (names[1] if len(names) > 1 else None)
     print(f"\n== gclhand benchmark: {r['config']} vs {r.get('baseline')}  "
           f"(device {r['machine']['device']}, torch {r['machine']['torch']}, "
-          f"{r['machine']['threads']} threads, batch {r['batch']}, amp {r['amp']}, "
+          f"{r['machine']['threads']} threads, {r.get('clock', 'wall')} clock, "
+          f"batch {r['batch']}, amp {r['amp']}, "
           f"load {r['machine'].get('loadavg_start')} -> {r['machine'].get('loadavg_end')})")
     if 'train' in r:
         t = r['train']

@@ -12,7 +12,7 @@ from .inference import inference_ratios
 from .inputs import prepare_data_root
 from .profiling import profile_steps
 from .sections import Trainer, bench_data, bench_e2e, bench_infer, bench_train
-from .timing import machine_info
+from .timing import CLOCKS, machine_info
 
 SECTIONS = ('train', 'infer', 'data', 'e2e')
 
@@ -41,6 +41,9 @@ class BenchmarkSettings:
         intaghand: path of an IntagHand checkout to time beside gclhand (``None``: skip).
         skip: sections of :data:`SECTIONS` not to run.
         threads: ``torch.set_num_threads`` (``None``: leave it).
+        clock: ``'wall'`` or ``'cpu'`` (process CPU time; see
+            :func:`~gclhand.benchmark.timing.clock_fn`) for the train and inference
+            sections.
         seed: seed of the weights and the synthetic batches.
     """
     device: str = 'cpu'
@@ -61,6 +64,7 @@ class BenchmarkSettings:
     intaghand: Optional[str] = None
     skip: Set[str] = field(default_factory=set)
     threads: Optional[int] = None
+    clock: str = 'wall'
     seed: int = 0
 
     def __post_init__(self):
@@ -75,6 +79,8 @@ class BenchmarkSettings:
             raise ConfigError(f'benchmark: IntagHand checkout {self.intaghand!r} is not a '
                               'folder; clone https://github.com/Dw1010/IntagHand and pass its '
                               'path, or leave the peer column out')
+        if self.clock not in CLOCKS:
+            raise ConfigError(f'benchmark: clock must be one of {CLOCKS}, got {self.clock!r}')
         if self.amp not in (None, 'bf16', 'fp16'):
             raise ConfigError(f"benchmark: amp must be 'bf16', 'fp16' or None, got "
                               f'{self.amp!r}')
@@ -120,7 +126,8 @@ def run_benchmark(cfg, settings: BenchmarkSettings, baseline_cfg=None) -> dict:
         cfgs['baseline'] = baseline_cfg
     batch = settings.batch or int(cfg.train_dataloader.batch_size)
     skip = settings.skip
-    r = dict(names=list(cfgs), batch=batch, amp=settings.amp, compile=settings.compile,
+    r = dict(names=list(cfgs), batch=batch, amp=settings.amp, clock=settings.clock,
+             compile=settings.compile,
              channels_last=settings.channels_last, iters=settings.iters,
              warmup=settings.warmup, infer_batches=list(settings.infer_batch),
              machine=machine_info(device), ratios={})

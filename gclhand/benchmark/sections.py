@@ -11,7 +11,7 @@ import torch
 
 from .inputs import build_loader, build_model, build_optim_wrapper, image_size
 from .inputs import synthetic_batch
-from .timing import interleave, median_ms, peak_memory_mb, reset_peak, sync
+from .timing import clock_fn, interleave, median_ms, peak_memory_mb, reset_peak, sync
 
 
 class Trainer:
@@ -33,10 +33,11 @@ class Trainer:
     def step(self, data: Optional[dict] = None) -> float:
         data = self.batch if data is None else data
         sync(self.device)
-        t = time.perf_counter()
+        clock = clock_fn(getattr(self.settings, 'clock', 'wall'))
+        t = clock()
         self.model.train_step(data, self.optim)
         sync(self.device)
-        return time.perf_counter() - t
+        return clock() - t
 
 
 def bench_train(cfgs: Dict[str, object], settings, device, batch) -> dict:

@@ -6,6 +6,7 @@
                              [--workers 0 2] [--data-root DIR] [--data-num N]
                              [--e2e-iters N] [--profile N] [--skip train,infer,data,e2e]
                              [--onnx] [--intaghand PATH] [--no-encoder-reference]
+                             [--threads N] [--clock wall|cpu]
                              [--cfg-options k=v ...]
 
 The measurements are :mod:`gclhand.benchmark` (importable: ``run_benchmark``).  What is
@@ -52,6 +53,7 @@ import torch
 
 from gclhand.benchmark import (SECTIONS, BenchmarkSettings, default_baseline, print_report,
                                run_benchmark)
+from gclhand.benchmark.timing import CLOCKS
 from .args import add_cfg_options
 from .config import check_registered_types, load_config
 
@@ -108,6 +110,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                    'network beside gclhand (peer column; skipped without it)')
     p.add_argument('--skip', default='', help=f'comma-separated sections of {SECTIONS}')
     p.add_argument('--threads', type=int, default=None, help='torch.set_num_threads')
+    p.add_argument('--clock', choices=CLOCKS, default='wall',
+                   help="train/inference timer: 'wall' or 'cpu' (process CPU time: on a "
+                   'shared machine, with --threads 1, what other jobs hardly change)')
     p.add_argument('--seed', type=int, default=0)
     p.add_argument('--json', help='write the results to this JSON file')
     add_cfg_options(p)
@@ -134,7 +139,7 @@ def settings_from_args(args: argparse.Namespace) -> BenchmarkSettings:
         data_root=args.data_root, data_num=args.data_num, e2e_iters=args.e2e_iters,
         compile=args.compile, channels_last=args.channels_last, profile=args.profile,
         encoder_reference=args.encoder_reference, onnx=args.onnx, intaghand=args.intaghand,
-        skip=args.skip, threads=args.threads, seed=args.seed)
+        skip=args.skip, threads=args.threads, clock=args.clock, seed=args.seed)
 
 
 def run_preset(args: argparse.Namespace) -> dict:

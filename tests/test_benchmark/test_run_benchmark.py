@@ -63,6 +63,16 @@ def test_default_baseline_name():
         bench.default_baseline('model.py')
 
 
+def test_clock_choice():
+    """``--clock cpu`` times with the process CPU time (load-robust with one thread)."""
+    import time
+
+    from gclhand.benchmark.timing import clock_fn
+    assert clock_fn('cpu') is time.process_time and clock_fn('wall') is time.perf_counter
+    with pytest.raises(ConfigError, match="clock must be one of .*'gpu'"):
+        bench.BenchmarkSettings(clock='gpu')
+
+
 def test_settings_reject_unknown_sections():
     with pytest.raises(ConfigError, match="unknown section.*'trian'"):
         bench.BenchmarkSettings(skip={'trian'})
