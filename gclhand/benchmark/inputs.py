@@ -4,12 +4,14 @@ The synthetic batch is what ``PackHandInputs`` + ``pseudo_collate`` give the dat
 preprocessor (random uint8 images, posed hands of the config's hand model projected with
 a known camera), so a train step can be timed without reading any data.
 """
+import contextlib
 import copy
 import os.path as osp
 import tempfile
 from typing import Optional
 
 import torch
+from mmengine.optim import OptimWrapper
 
 from gclhand.utils import ConfigError
 
@@ -79,8 +81,23 @@ def synthetic_batch(model, batch: int, img_size: int, seed: int = 0) -> dict:
     return dict(inputs=list(images), data_samples=samples)
 
 
+class CpuAutocastOptimWrapper(OptimWrapper):
+    """MMEngine's ``OptimWrapper`` with CPU autocast (``autocast_dtype``) in
+    ``optim_context``: the forward pass under autocast, backward and update outside, as
+    ``AmpOptimWrapper`` does on a GPU (which it requires)."""
+
+    autocast_dtype = torch.bfloat16
+
+    @contextlib.contextmanager
+    def optim_context(self, model):
+        with super().optim_context(model), torch.autocast('cpu', dtype=self.autocast_dtype):
+            yield
+
+
 def build_optim_wrapper(cfg, model, device: torch.device, amp: Optional[str]):
-    """The config's optimiser; ``AmpOptimWrapper`` on CUDA with ``--amp``."""
+    """The config's optimiser; with ``amp``: MMEngine's ``AmpOptimWrapper`` on CUDA (what
+    ``gclhand train --amp`` uses), on the CPU (which it refuses) a
+    :class:`CpuAutocastOptimWrapper`."""
     from mmengine.optim import build_optim_wrapper as _build
     ow = copy.deepcopy(cfg.optim_wrapper)
     if amp is not None and device.type == 'cuda':
@@ -88,7 +105,14 @@ def build_optim_wrapper(cfg, model, device: torch.device, amp: Optional[str]):
         ow['dtype'] = 'bfloat16' if amp == 'bf16' else 'float16'
         if amp == 'fp16':
             ow.setdefault('loss_scale', 'dynamic')
-    return _build(model, ow)
+    wrapper = _build(model, ow)
+    if amp is not None and device.type == 'cpu':
+        if type(wrapper) is not OptimWrapper:
+            raise ConfigError(f'benchmark --amp on the CPU wraps an OptimWrapper in CPU '
+                              f'autocast; the config builds {type(wrapper).__name__}')
+        wrapper.__class__ = CpuAutocastOptimWrapper
+        wrapper.autocast_dtype = torch.bfloat16 if amp == 'bf16' else torch.float16
+    return wrapper
 
 
 def same_graph(a: torch.nn.Module, b: torch.nn.Module) -> bool:
@@ -128,5 +152,5 @@ def build_loader(cfg, data_root: str, batch: int, workers: int):
     return Runner.build_dataloader(dl, seed=0)
 
 
-__all__ = ['build_loader', 'build_model', 'build_optim_wrapper', 'image_size',
-           'prepare_data_root', 'same_graph', 'synthetic_batch']
+__all__ = ['CpuAutocastOptimWrapper', 'build_loader', 'build_model', 'build_optim_wrapper',
+           'image_size', 'prepare_data_root', 'same_graph', 'synthetic_batch']

@@ -1,12 +1,19 @@
 """The benchmark's printed table."""
 
 
+def _ratio_label(key: str, bs: int) -> str:
+    """``infer_vs_encoder_batch8`` -> ``vs_encoder``; ``infer_batch8`` -> ``vs_baseline``."""
+    stem = key[:-len(f'_batch{bs}')]
+    return 'vs_baseline' if stem == 'infer' else stem[len('infer_'):]
+
+
 def print_report(r: dict) -> None:
     names = r['names']
     cfg, base = names[0], (names[1] if len(names) > 1 else None)
     print(f"\n== gclhand benchmark: {r['config']} vs {r.get('baseline')}  "
           f"(device {r['machine']['device']}, torch {r['machine']['torch']}, "
-          f"{r['machine']['threads']} threads, batch {r['batch']}, amp {r['amp']}, "
+          f"{r['machine']['threads']} threads, {r.get('clock', 'wall')} clock, "
+          f"batch {r['batch']}, amp {r['amp']}, "
           f"load {r['machine'].get('loadavg_start')} -> {r['machine'].get('loadavg_end')})")
     if 'train' in r:
         t = r['train']
@@ -22,12 +29,18 @@ def print_report(r: dict) -> None:
         if 'identical_graph' in i:
             print(f"deployed graphs identical: {i['identical_graph']}, "
                   f"identical outputs: {i.get('identical_outputs')}")
+        if 'params_m' in i:
+            print('parameters (M): ' + ', '.join(f'{n} {v:.1f}' for n, v in
+                                                  i['params_m'].items()))
         for bs in r['infer_batches']:
             row = i[f'batch{bs}']
-            s = '  '.join(f"{n} {row[n]['latency_ms']:.1f} ms" for n in names)
-            ratio = (f"  ratio {r['ratios'][f'infer_batch{bs}']:.2f}x"
-                     if base else '')
-            print(f'inference batch {bs:<3} {s}{ratio}')
+            s = '  '.join(f"{n} {v['latency_ms']:.1f} ms" for n, v in row.items()
+                          if isinstance(v, dict))
+            print(f'inference batch {bs:<3} {s}')
+            ratios = [(_ratio_label(k, bs), v) for k, v in r['ratios'].items()
+                      if k.startswith('infer') and k.endswith(f'_batch{bs}')]
+            if ratios:
+                print('  ratios: ' + ', '.join(f'{k} {v:.2f}x' for k, v in ratios))
     if 'data' in r:
         for k, v in r['data'].items():
             print(f"data pipeline {k}: {v['samples_per_s']:.1f} samples/s "

@@ -8,10 +8,11 @@ import torch
 
 from gclhand.utils import ConfigError
 from gclhand.utils.package_configs import SCOPE_PREFIX
+from .inference import inference_ratios
 from .inputs import prepare_data_root
 from .profiling import profile_steps
 from .sections import Trainer, bench_data, bench_e2e, bench_infer, bench_train
-from .timing import machine_info
+from .timing import CLOCKS, machine_info
 
 SECTIONS = ('train', 'infer', 'data', 'e2e')
 
@@ -35,8 +36,14 @@ class BenchmarkSettings:
         compile: ``torch.compile`` encoder, hand split, decoder and camera head.
         channels_last: encoder weights and input batch in ``torch.channels_last``.
         profile: profile this many train steps of the config (0: no profile).
+        encoder_reference: time the config's encoder alone beside the deployed models.
+        onnx: also time the deployed model and the encoder through ONNX Runtime.
+        intaghand: path of an IntagHand checkout to time beside gclhand (``None``: skip).
         skip: sections of :data:`SECTIONS` not to run.
         threads: ``torch.set_num_threads`` (``None``: leave it).
+        clock: ``'wall'`` or ``'cpu'`` (process CPU time; see
+            :func:`~gclhand.benchmark.timing.clock_fn`) for the train and inference
+            sections.
         seed: seed of the weights and the synthetic batches.
     """
     device: str = 'cpu'
@@ -52,8 +59,12 @@ class BenchmarkSettings:
     compile: bool = False
     channels_last: bool = False
     profile: int = 0
+    encoder_reference: bool = True
+    onnx: bool = False
+    intaghand: Optional[str] = None
     skip: Set[str] = field(default_factory=set)
     threads: Optional[int] = None
+    clock: str = 'wall'
     seed: int = 0
 
     def __post_init__(self):
@@ -64,6 +75,12 @@ class BenchmarkSettings:
                               f'choose from {SECTIONS}')
         if self.iters < 1 or self.warmup < 0:
             raise ConfigError('benchmark: iters must be >= 1 and warmup >= 0')
+        if self.intaghand is not None and not osp.isdir(self.intaghand):
+            raise ConfigError(f'benchmark: IntagHand checkout {self.intaghand!r} is not a '
+                              'folder; clone https://github.com/Dw1010/IntagHand and pass its '
+                              'path, or leave the peer column out')
+        if self.clock not in CLOCKS:
+            raise ConfigError(f'benchmark: clock must be one of {CLOCKS}, got {self.clock!r}')
         if self.amp not in (None, 'bf16', 'fp16'):
             raise ConfigError(f"benchmark: amp must be 'bf16', 'fp16' or None, got "
                               f'{self.amp!r}')
@@ -109,7 +126,8 @@ def run_benchmark(cfg, settings: BenchmarkSettings, baseline_cfg=None) -> dict:
         cfgs['baseline'] = baseline_cfg
     batch = settings.batch or int(cfg.train_dataloader.batch_size)
     skip = settings.skip
-    r = dict(names=list(cfgs), batch=batch, amp=settings.amp, compile=settings.compile,
+    r = dict(names=list(cfgs), batch=batch, amp=settings.amp, clock=settings.clock,
+             compile=settings.compile,
              channels_last=settings.channels_last, iters=settings.iters,
              warmup=settings.warmup, infer_batches=list(settings.infer_batch),
              machine=machine_info(device), ratios={})
@@ -123,11 +141,7 @@ def run_benchmark(cfg, settings: BenchmarkSettings, baseline_cfg=None) -> dict:
                 r['train']['baseline']['step_ms_min']
     if 'infer' not in skip:
         r['infer'] = bench_infer(cfgs, settings, device)
-        if 'baseline' in cfgs:
-            for bs in settings.infer_batch:
-                row = r['infer'][f'batch{bs}']
-                r['ratios'][f'infer_batch{bs}'] = row['config']['latency_ms'] / \
-                    row['baseline']['latency_ms']
+        r['ratios'].update(inference_ratios(r['infer'], settings.infer_batch))
 
     def config_trainer() -> Trainer:
         return trainers['config'] if trainers else Trainer('config', cfg, settings, device,

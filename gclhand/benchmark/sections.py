@@ -9,33 +9,35 @@ from typing import Dict, List, Optional
 
 import torch
 
-from .inputs import build_loader, build_model, build_optim_wrapper, image_size, same_graph
+from .inputs import build_loader, build_model, build_optim_wrapper, image_size
 from .inputs import synthetic_batch
-from .timing import autocast_ctx, interleave, median_ms, peak_memory_mb, reset_peak, sync
+from .timing import clock_fn, interleave, median_ms, peak_memory_mb, reset_peak, sync
 
 
 class Trainer:
-    """One model, its optimiser and a synthetic batch; ``step()`` runs one train step."""
+    """One model, its optimiser and a synthetic batch; ``step()`` runs one train step.
 
-    def __init__(self, name: str, cfg, settings, device: torch.device, batch: int):
+    ``model``: an already built model of ``cfg`` to train (default: build one).
+    """
+
+    def __init__(self, name: str, cfg, settings, device: torch.device, batch: int,
+                 model: Optional[torch.nn.Module] = None):
         self.name, self.device, self.settings = name, device, settings
-        self.model = build_model(cfg, device, settings.channels_last, settings.compile,
-                                 settings.seed)
+        self.model = model if model is not None else build_model(
+            cfg, device, settings.channels_last, settings.compile, settings.seed)
         self.model.train()
         self.optim = build_optim_wrapper(cfg, self.model, device, settings.amp)
         self.batch = synthetic_batch(self.model, batch, image_size(cfg), settings.seed)
-        # on CPU there is no AmpOptimWrapper: autocast around the whole step instead
-        self.cpu_amp = settings.amp if device.type == 'cpu' else None
         self.times: List[float] = []
 
     def step(self, data: Optional[dict] = None) -> float:
         data = self.batch if data is None else data
         sync(self.device)
-        t = time.perf_counter()
-        with autocast_ctx(self.device, self.cpu_amp):
-            self.model.train_step(data, self.optim)
+        clock = clock_fn(getattr(self.settings, 'clock', 'wall'))
+        t = clock()
+        self.model.train_step(data, self.optim)
         sync(self.device)
-        return time.perf_counter() - t
+        return clock() - t
 
 
 def bench_train(cfgs: Dict[str, object], settings, device, batch) -> dict:
@@ -56,46 +58,10 @@ def bench_train(cfgs: Dict[str, object], settings, device, batch) -> dict:
 
 
 def bench_infer(cfgs: Dict[str, object], settings, device) -> dict:
-    """Deployed-model latency at each ``--infer-batch``, interleaved over the configs."""
-    models = {n: build_model(c, device, settings.channels_last, settings.compile, settings.seed)
-              .deploy().eval() for n, c in cfgs.items()}
-    res = {}
-    names = list(models)
-    if len(names) == 2:
-        a, b = (models[n] for n in names)
-        res['identical_graph'] = same_graph(a, b)
-        if res['identical_graph']:  # a's weights in a fresh baseline -> the same outputs
-            b2 = build_model(cfgs[names[1]], device, settings.channels_last, False,
-                             settings.seed + 1).deploy().eval()
-            b2.load_state_dict(a.state_dict())
-            x = synthetic_batch(a, 2, image_size(cfgs[names[0]]), settings.seed)
-            with torch.inference_mode():
-                ya = a(**a.data_preprocessor(x), mode='tensor')['verts']
-                yb = b2(**b2.data_preprocessor(x), mode='tensor')['verts']
-            res['identical_outputs'] = bool(torch.equal(ya, yb))
-            del b2
-    for bs in settings.infer_batch:
-        batches = {n: m.data_preprocessor(synthetic_batch(m, bs, image_size(cfgs[n]),
-                                                          settings.seed))
-                   for n, m in models.items()}
-
-        def run(n):
-            def f():
-                sync(device)
-                t = time.perf_counter()
-                with torch.inference_mode(), autocast_ctx(device, settings.amp):
-                    models[n](**batches[n], mode='tensor')
-                sync(device)
-                return time.perf_counter() - t
-            return f
-
-        reset_peak(device)
-        times = interleave({n: run(n) for n in names}, settings.iters, settings.warmup)
-        res[f'batch{bs}'] = {n: dict(latency_ms=median_ms(ts),
-                                     samples_per_s=bs / statistics.median(ts))
-                             for n, ts in times.items()}
-        res[f'batch{bs}']['peak_memory_mb'] = peak_memory_mb(device)
-    return res
+    """Deployed-model latency at each ``--infer-batch``, interleaved over the configs and
+    the references of :mod:`gclhand.benchmark.inference` (see there)."""
+    from .inference import bench_inference
+    return bench_inference(cfgs, settings, device)
 
 
 def bench_data(cfg, settings, batch: int, data_root: str) -> dict:

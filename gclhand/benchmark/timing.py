@@ -35,6 +35,21 @@ def autocast_ctx(device: torch.device, amp: Optional[str]):
     return torch.autocast(device.type, dtype=dtype)
 
 
+#: ``--clock`` choices: wall-clock time, or CPU time of this process (all its threads)
+CLOCKS = ('wall', 'cpu')
+
+
+def clock_fn(clock: str) -> Callable[[], float]:
+    """The timer of ``clock``: ``'wall'`` (``time.perf_counter``) or ``'cpu'``
+    (``time.process_time``: the CPU seconds of this process's threads, which other jobs on
+    a shared machine hardly change; with one thread it is the work done, without the
+    parallel speed-up)."""
+    import time
+    if clock not in CLOCKS:
+        raise ValueError(f'clock must be one of {CLOCKS}, got {clock!r}')
+    return time.perf_counter if clock == 'wall' else time.process_time
+
+
 def median_ms(ts: List[float]) -> float:
     return 1e3 * statistics.median(ts)
 
@@ -67,5 +82,5 @@ def machine_info(device: torch.device) -> dict:
     return info
 
 
-__all__ = ['autocast_ctx', 'interleave', 'machine_info', 'median_ms', 'peak_memory_mb',
+__all__ = ['CLOCKS', 'autocast_ctx', 'clock_fn', 'interleave', 'machine_info', 'median_ms', 'peak_memory_mb',
            'reset_peak', 'sync']

@@ -90,8 +90,11 @@ class HandLabelsMixin:
     def get_data_info(self, idx: int) -> dict:
         """The ``idx``-th sample's info; computes its labels when not precomputed."""
         info = super().get_data_info(idx)
-        if 'gt_verts_3d' not in info:
-            info.update({k: v[0] for k, v in self._labels([info]).items()})
-            for key in self.LABEL_SOURCE_KEYS:
-                info.pop(key)
+        return info if 'gt_verts_3d' in info else self._label_one(info)
+
+    def _label_one(self, info: dict) -> dict:
+        """Replace one sample's label sources by its labels (in place); returns ``info``."""
+        info.update({k: v[0] for k, v in self._labels([info]).items()})
+        for key in self.LABEL_SOURCE_KEYS:
+            info.pop(key)
         return info

@@ -33,11 +33,19 @@ class InterHandIntagDataset(HandLabelsMixin, BaseDataset):
     InterHand2.6M's annotated joints (``joint_3d``, written by ``gclhand prepare-interhand``),
     ``gt_joints_3d_annot (2, 21, 3)`` and ``joints_valid (2, 21)`` for the official protocol.
     A split whose ``conversion.json`` / ``meta.json`` names another hand model than
-    ``hand_model`` is refused (:mod:`gclhand.datasets.provenance`).  The hand-model
-    forward runs once, batched, when the dataset is initialised (``precompute_gt=True``),
-    and the arrays are kept in the serialised data list (about 19 KB per sample); with
-    ``precompute_gt=False`` only the parameters are kept and each sample's labels are
-    computed in :meth:`get_data_info` (slower, for very large splits).
+    ``hand_model`` is refused (:mod:`gclhand.datasets.provenance`).  Two modes:
+
+    * ``precompute_gt=True`` (default): every annotation is read and validated when the
+      dataset is initialised, the hand-model forward runs once, batched, and the arrays are
+      kept in the serialised data list (about 19 KB per sample: 7 GB for InterHand2.6M's
+      366K training samples).
+    * ``precompute_gt=False`` (large splits): initialisation only lists ``anno/``; the data
+      list holds each sample's file index (MMEngine packs it into one byte array, ~30 bytes
+      per sample, no per-sample Python objects), and :meth:`get_data_info` reads, validates
+      and labels a sample when it is loaded - what IntagHand's own loader does.  A bad
+      annotation or missing image then surfaces when its sample is loaded: it raises, or
+      with ``skip_invalid=True`` in training is replaced by another random sample
+      (MMEngine's refetch, ``max_refetch``) with a warning naming the file.
 
     Args:
         data_root: folder holding the split folders.
@@ -126,12 +134,15 @@ class InterHandIntagDataset(HandLabelsMixin, BaseDataset):
         return info
 
     def load_data_list(self) -> List[dict]:
-        """Read, validate and label every sample of the split (see class docstring)."""
+        """Read, validate and label every sample of the split; with ``precompute_gt=False``
+        only list them (see class docstring)."""
         self._ensure_data()
         hm = build_dataset_hand_model(self.hand_model_cfg)
         record = check_hand_model(self.split_dir, hm)  # refuses another model's data
         if is_real_data(record):
             warn_procedural_on_real_data(hm, f"'{self.split_dir}'")
+        if not self.precompute_gt:
+            return self._lazy_data_list()
         infos, problems = [], []
         for idx in self._annotation_files():
             try:
@@ -151,6 +162,37 @@ class InterHandIntagDataset(HandLabelsMixin, BaseDataset):
                                   'no valid annotation found' +
                                   (f' ({len(problems)} invalid)' if problems else ''))
         return self._to_data_list(infos)
+
+    def _lazy_data_list(self) -> List[dict]:
+        indices = self._annotation_files()
+        if not indices:
+            raise AnnotationError(osp.join(self.split_dir, 'anno'), 'no annotation found')
+        # built now, before DataLoader workers fork, so that they share it
+        build_dataset_hand_model(self.hand_model_cfg)
+        return [dict(file_idx=i) for i in indices]
+
+    def get_data_info(self, idx: int) -> dict:
+        """The ``idx``-th sample's info; reads and labels it when not precomputed."""
+        info = BaseDataset.get_data_info(self, idx)
+        if 'gt_verts_3d' in info:
+            return info
+        if 'mano' not in info:  # lazy data list: only the file index is stored
+            info.update(self._to_data_list([self._read_one(info['file_idx'])])[0])
+        return self._label_one(info)
+
+    def prepare_data(self, idx: int):
+        """``get_data_info`` + pipeline; with ``precompute_gt=False`` and ``skip_invalid``
+        a bad sample returns ``None`` in training, so that MMEngine loads another one."""
+        if self.precompute_gt or not self.skip_invalid or self.test_mode:
+            return super().prepare_data(idx)
+        try:
+            info = self.get_data_info(idx)
+        except DatasetError as e:
+            self.num_skipped += 1
+            print_log(f'{type(self).__name__}: skipped invalid sample {idx} '
+                      f'(skip_invalid=True): {e}', logger='current', level=logging.WARNING)
+            return None
+        return self.pipeline(info)
 
     # ---------------------------------------------------------------- labelling
     @staticmethod

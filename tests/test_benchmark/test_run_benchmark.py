@@ -1,6 +1,7 @@
 """gclhand.benchmark and ``gclhand benchmark`` on tiny configs: the structure of the
 results and the equalities the benchmark relies on; never speed (tests/benchmarks/ times)."""
 import json
+import os
 import os.path as osp
 
 import pytest
@@ -62,6 +63,16 @@ def test_default_baseline_name():
         bench.default_baseline('model.py')
 
 
+def test_clock_choice():
+    """``--clock cpu`` times with the process CPU time (load-robust with one thread)."""
+    import time
+
+    from gclhand.benchmark.timing import clock_fn
+    assert clock_fn('cpu') is time.process_time and clock_fn('wall') is time.perf_counter
+    with pytest.raises(ConfigError, match="clock must be one of .*'gpu'"):
+        bench.BenchmarkSettings(clock='gpu')
+
+
 def test_settings_reject_unknown_sections():
     with pytest.raises(ConfigError, match="unknown section.*'trian'"):
         bench.BenchmarkSettings(skip={'trian'})
@@ -116,3 +127,77 @@ def test_tool_end_to_end_tiny(tmp_path):
     assert {'encoder', 'decoder', 'backward'} <= set(phases)
     assert any(k.startswith('dgcl.loss') for k in phases)
     assert json.loads(out.read_text())['ratios'] == r['ratios']
+
+
+def test_inference_references_encoder_and_onnxruntime(tmp_path):
+    """The encoder alone and the ONNX Runtime columns run interleaved with the deployed
+    models; the ratios are the medians' quotients."""
+    pytest.importorskip('onnxruntime')
+    cfg = write_configs(tmp_path)
+    r = bench_cli.main([cfg, '--device', 'cpu', '--iters', '2', '--warmup', '0',
+                        '--infer-batch', '1', '2', '--skip', 'train,data,e2e', '--onnx'])
+    for bs in (1, 2):
+        row = r['infer'][f'batch{bs}']
+        assert {'config', 'baseline', 'encoder', 'config_onnxruntime',
+                'encoder_onnxruntime'} <= set(row)
+        assert r['ratios'][f'infer_vs_encoder_batch{bs}'] == pytest.approx(
+            row['config']['latency_ms'] / row['encoder']['latency_ms'])
+        assert r['ratios'][f'infer_onnxruntime_vs_pytorch_batch{bs}'] == pytest.approx(
+            row['config_onnxruntime']['latency_ms'] / row['config']['latency_ms'])
+    assert r['infer']['onnxruntime_providers']['config_onnxruntime'] == 'CPUExecutionProvider'
+    params = r['infer']['params_m']
+    assert params['config'] == params['baseline'] > params['encoder'] > 0
+
+
+def test_encoder_reference_is_the_configs_encoder():
+    cfg = load_config(config_path('dgcl_interhand.py'))
+    from gclhand.benchmark.inference import build_encoder
+    enc = build_encoder(cfg, torch.device('cpu'), False, False, 0)
+    model = bench.build_model(cfg, torch.device('cpu'))
+    assert bench.same_graph(enc, model.encoder) and not enc.training
+
+
+def test_intaghand_path_must_be_a_checkout(tmp_path):
+    with pytest.raises(ConfigError, match='IntagHand checkout'):
+        bench.BenchmarkSettings(intaghand=str(tmp_path / 'missing'))
+    from gclhand.benchmark.peers import build_intaghand
+    with pytest.raises(ConfigError, match=r'models/model\.py is missing.*git clone'):
+        build_intaghand(str(tmp_path))
+
+
+@pytest.mark.skipif(not os.environ.get('GCLHAND_INTAGHAND'),
+                    reason='set GCLHAND_INTAGHAND to an IntagHand checkout to run the peer')
+def test_intaghand_peer_from_checkout():
+    """With a checkout of github.com/Dw1010/IntagHand: its network builds with the
+    stand-ins, maps a batch to 778 vertices per hand and leaves sys.modules as it was."""
+    import sys
+
+    from gclhand.benchmark.peers import build_intaghand
+    before = set(sys.modules)
+    net = build_intaghand(os.environ['GCLHAND_INTAGHAND'])
+    assert not {k for k in set(sys.modules) - before
+                if k.split('.')[0] in ('models', 'utils', 'dataset', 'torchvision', 'yacs')}
+    with torch.inference_mode():
+        result = net(torch.randn(1, 3, 256, 256))[0]
+    assert result['verts3d']['left'].shape == result['verts3d']['right'].shape == (1, 778, 3)
+    assert 'torchvision' in net.stand_ins['encoder']
+
+
+def test_cpu_amp_autocasts_the_forward_pass_only():
+    """On the CPU (no AmpOptimWrapper) --amp puts the forward pass under autocast through
+    the optimiser wrapper's optim_context, as AmpOptimWrapper does on a GPU; the backward
+    pass and the update run outside it."""
+    from mmengine.config import Config
+    model = torch.nn.Linear(4, 4)
+    cfg = Config(dict(optim_wrapper=dict(type='OptimWrapper',
+                                         optimizer=dict(type='SGD', lr=0.1))))
+    ow = bench.build_optim_wrapper(cfg, model, torch.device('cpu'), 'bf16')
+    assert type(ow).__name__ == 'CpuAutocastOptimWrapper'
+    with ow.optim_context(model):
+        assert torch.is_autocast_enabled('cpu')
+        y = model(torch.randn(2, 4))
+    assert y.dtype == torch.bfloat16 and not torch.is_autocast_enabled('cpu')
+    ow.update_params(y.float().sum())
+    assert model.weight.grad is None or model.weight.grad.dtype == torch.float32
+    plain = bench.build_optim_wrapper(cfg, model, torch.device('cpu'), None)
+    assert type(plain).__name__ == 'OptimWrapper'

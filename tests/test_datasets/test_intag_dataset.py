@@ -174,3 +174,62 @@ def test_synthetic_data_generated_on_demand(tmp_path):
     InterHandIntagDataset(root, 'train', synthetic=dict(num=dict(train=4), splits=['train'],
                                                         seed=0, img_size=64, progress=False))
     assert os.stat(os.path.join(root, 'train', 'img', '0.jpg')).st_mtime_ns == mtime
+
+
+def test_lazy_mode_reads_no_annotation_at_start_up(tmp_path, monkeypatch):
+    """``precompute_gt=False`` is the large-split mode: initialisation only lists ``anno/``
+    (366K pickles would take minutes), keeps no per-sample arrays, and each sample is read
+    once, when it is loaded."""
+    from gclhand.datasets import intag_dataset
+    write_intag_split(str(tmp_path), 'train', num=3)
+    calls = []
+    real = intag_dataset.read_intag_annotation
+    monkeypatch.setattr(intag_dataset, 'read_intag_annotation',
+                        lambda path, *a: calls.append(path) or real(path, *a))
+    ds = InterHandIntagDataset(str(tmp_path), 'train', precompute_gt=False)
+    assert calls == [] and len(ds) == 3
+    # the packed data list holds file indices only: a few dozen bytes per sample
+    assert ds.data_bytes.nbytes / len(ds) < 64
+    info = ds.get_data_info(2)
+    assert [os.path.basename(p) for p in calls] == ['2.pkl']
+    assert info['img_path'].endswith('train/img/2.jpg') and info['file_idx'] == 2
+    assert info['anno_path'].endswith('train/anno/2.pkl')
+    assert info['hand_type'] == 'interacting' and info['gt_verts_3d'].shape == (2, 778, 3)
+    assert info['hand_valid'].tolist() == [1.0, 1.0]
+    assert not {'mano', 'cam_R', 'cam_t'} & set(info)
+    eager = InterHandIntagDataset(str(tmp_path), 'train').get_data_info(2)
+    assert set(info) == set(eager)
+    for key, atol in (('gt_verts_3d', 1e-5), ('gt_joints_3d', 1e-5), ('gt_joints_2d', 1e-3),
+                      ('cam_K', 0)):
+        np.testing.assert_allclose(info[key], eager[key], atol=atol)  # 2D: pixels
+
+
+def test_lazy_mode_bad_sample_raises_when_loaded(tmp_path):
+    _corrupt(tmp_path)
+    ds = InterHandIntagDataset(str(tmp_path), 'train', precompute_gt=False,
+                               pipeline=PIPELINE)
+    assert len(ds) == 4  # nothing is read at start-up
+    with pytest.raises(AnnotationError, match=r"anno/1\.pkl: missing key 'camera.t'"):
+        ds[1]
+    with pytest.raises(AnnotationError, match=r"anno/3\.pkl: its image .*img/3\.jpg"):
+        ds[3]
+
+
+def test_lazy_mode_skip_invalid_refetches_in_training_only(tmp_path):
+    _corrupt(tmp_path)  # only sample 0 is valid
+    logger, handler = MMLogger.get_current_instance(), _ListHandler()
+    logger.addHandler(handler)
+    try:
+        ds = InterHandIntagDataset(str(tmp_path), 'train', precompute_gt=False,
+                                   skip_invalid=True, pipeline=PIPELINE, max_refetch=200)
+        for idx in (1, 2, 3):
+            assert ds[idx]['data_samples'].img_path.endswith('train/img/0.jpg')
+    finally:
+        logger.removeHandler(handler)
+    assert ds.num_skipped >= 3
+    log = '\n'.join(handler.messages)
+    assert "1.pkl: missing key 'camera.t'" in log and '3.jpg' in log
+    test_ds = InterHandIntagDataset(str(tmp_path), 'train', precompute_gt=False,
+                                    skip_invalid=True, pipeline=PIPELINE, test_mode=True)
+    with pytest.raises(AnnotationError, match=r'anno/2\.pkl'):
+        test_ds[2]

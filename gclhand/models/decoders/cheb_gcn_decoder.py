@@ -121,11 +121,19 @@ def cheb_conv_dense(conv: ChebConv, x: torch.Tensor, lap: torch.Tensor) -> torch
 
 def node_major_op(matrix: torch.Tensor) -> Callable:
     """``t (N, M, C) -> (matrix @ t.view(N, M * C)).view(N', M, C)`` for a dense or sparse
-    CSR ``matrix`` ``(N', N)``: one matrix product for every sample and channel."""
+    CSR ``matrix`` ``(N', N)``: one matrix product for every sample and channel.
+
+    A sparse product runs in fp32 with autocast off (CPU's sparse kernels have no bf16 /
+    fp16, and it is a small share of the work), its result cast back to ``t``'s dtype: in
+    fp32 that is the plain product, under AMP it is what the dense path gives to rounding.
+    """
     def apply(t: torch.Tensor) -> torch.Tensor:
         flat = t.reshape(t.shape[0], -1)
-        out = torch.sparse.mm(matrix, flat) if matrix.layout == torch.sparse_csr \
-            else torch.matmul(matrix.to(flat.dtype), flat)
+        if matrix.layout == torch.sparse_csr:
+            with torch.autocast(flat.device.type, enabled=False):
+                out = torch.sparse.mm(matrix, flat.float()).to(flat.dtype)
+        else:
+            out = torch.matmul(matrix.to(flat.dtype), flat)
         return out.view(matrix.shape[0], *t.shape[1:])
     return apply
 
@@ -327,13 +335,15 @@ class ChebGCNDecoder(nn.Module):
                                              self.num_nodes[0])
         return node_major_op(self._matrix(lap))
 
-    def _upsample_nodes(self, level: int, x: torch.Tensor) -> torch.Tensor:
-        """Level ``level`` -> ``level + 1`` node-major features: the fixed copy matrix, as a
-        row gather when every row copies one parent."""
+    def _next_level(self, level: int, x: torch.Tensor) -> torch.Tensor:
+        """Level ``level`` -> ``level + 1`` node-major features: the fixed copy matrix and
+        the linear map ``C_l -> C_{l+1}``.  When every row copies one parent the copy is a
+        row gather, and it commutes with the (row-wise) linear map: map the coarse nodes,
+        then copy - the same numbers with half the rows through the linear map."""
         parent = getattr(self, f'upsample_parent_{level}')
         if parent is not None and self.laplacian == 'csr':
-            return x.index_select(0, parent)
-        return node_major_op(getattr(self, f'upsample_{level}'))(x)
+            return self.transitions[level](x).index_select(0, parent)
+        return self.transitions[level](node_major_op(getattr(self, f'upsample_{level}'))(x))
 
     def forward(self, G: torch.Tensor, feats: List[torch.Tensor],
                 graph_override: Optional[Tuple[torch.Tensor, Optional[torch.Tensor]]] = None
@@ -355,7 +365,7 @@ class ChebGCNDecoder(nn.Module):
                 x4 = self._attend(lvl, x4, feats)
                 x = x4.permute(2, 0, 1, 3).reshape(n, B * H, -1)
             if lvl < self.num_levels - 1:
-                x = self.transitions[lvl](self._upsample_nodes(lvl, x))
+                x = self._next_level(lvl, x)
         n = self.num_nodes[-1]
         x = x.view(n, B, H, self.out_channels)
         nodes = torch.einsum('nbhc,hcd->nbhd', x, self.head_weight) + self.head_bias[:, 0]

@@ -149,9 +149,26 @@ class TwoHandEstimator(BaseModel):
 
     # -- network -----------------------------------------------------------------------
     def joints_from_vertices(self, verts: torch.Tensor) -> torch.Tensor:
-        """``(B, 2, 778, 3)`` -> ``(B, 2, 21, 3)`` with each side's regressor + tip vertices."""
-        return torch.stack([self.hand_model.joints_from_vertices(verts[:, h], side)
-                            for h, side in enumerate(HANDS)], 1)
+        """``(B, 2, 778, 3)`` -> ``(B, 2, 21, 3)`` with each side's regressor + tip vertices,
+        as one product with :meth:`joint_matrix` for both hands."""
+        return torch.matmul(self.joint_matrix(verts.shape[-2], verts.device, verts.dtype),
+                            verts)
+
+    def joint_matrix(self, num_verts: int, device: torch.device,
+                     dtype: torch.dtype) -> torch.Tensor:
+        """``(2, 21, V)``: joint ``j`` of hand ``h`` (library order) as a weighted sum of the
+        hand's vertices - the hand model's regressor rows and one-hot fingertip rows.
+
+        ``hand_model.joints_from_vertices`` is linear in the vertices, so it is evaluated
+        once on the identity (each vertex a unit vector) and cached per device / dtype.
+        """
+        cache = self.__dict__.setdefault('_joint_matrices', {})
+        key = (num_verts, device, dtype)
+        if key not in cache:
+            eye = torch.eye(num_verts, dtype=torch.float64)[None]  # (1, V, V): V "coordinates"
+            rows = [self.hand_model.joints_from_vertices(eye, side)[0] for side in HANDS]
+            cache[key] = torch.stack(rows).to(device=device, dtype=dtype)
+        return cache[key]
 
     def _forward_net(self, inputs: torch.Tensor,
                      with_dgcl: bool = False) -> Tuple[dict, list, Optional[tuple]]:
