@@ -118,8 +118,15 @@ def shrink(cfg) -> None:
 
 
 def load_check_config(path: str, dry_run: bool):
-    from gclhand.cli.config import load_config
-    cfg = load_config(path)
+    # gclhand.cli sits above this package (it dispatches `gclhand benchmark`): read the
+    # config with MMEngine directly; `gclhand::NAME` is resolved like on the command line
+    from mmengine.config import Config
+
+    from gclhand.utils.package_configs import resolve_config_path
+    resolved = resolve_config_path(path)
+    if not osp.isfile(resolved):
+        raise FileNotFoundError(f'config file {resolved} not found')
+    cfg = Config.fromfile(resolved)
     if dry_run:
         shrink(cfg)
     return cfg
