@@ -106,7 +106,7 @@ def main(argv=None) -> None:
     cfg.load_from, cfg.resume = args.checkpoint, False
     check_registered_types(cfg)
 
-    from gclhand.engine import build_runner
+    from gclhand.engine import build_runner, finish_distributed
     from gclhand.engine.config_utils import evaluation_only_config
     runner = build_runner(evaluation_only_config(cfg))  # never builds the train/val splits
     if args.checkpoint is None:  # untrained: the weights train.py starts from
@@ -119,3 +119,4 @@ def main(argv=None) -> None:
         from gclhand.evaluation import dump_results
         path = dump_results(metrics, merge_per_sample(captured), args.out)
         runner.logger.info(f'wrote {path}')
+    finish_distributed()

@@ -65,6 +65,7 @@ def main(argv=None) -> None:
         cfg.resume, cfg.load_from = True, args.resume
     check_registered_types(cfg)
 
-    from gclhand.engine import build_runner
+    from gclhand.engine import build_runner, finish_distributed
     runner = build_runner(cfg)
     runner.train()
+    finish_distributed()

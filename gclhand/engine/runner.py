@@ -182,3 +182,17 @@ def build_runner(cfg) -> Runner:
     if cfg.get('runner_type') is None:
         cfg.runner_type = 'GCLHandRunner'
     return RUNNERS.build(cfg)
+
+
+def finish_distributed() -> None:
+    """End a distributed run cleanly: wait for every rank, then destroy the process group.
+
+    A process that exits with the gloo process group still alive can abort in the C++
+    teardown ("terminate called without an active exception", SIGABRT) while another rank
+    still talks to it; every rank leaving together after ``destroy_process_group`` does
+    not.  A no-op outside a distributed run.
+    """
+    import torch.distributed as dist
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
