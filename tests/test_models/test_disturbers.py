@@ -196,6 +196,24 @@ def test_graph_unet_disturber(graph):
         d(torch.randn(2, 12, 5), ei, ew)
 
 
+
+@pytest.mark.parametrize('dtype', [torch.bfloat16, torch.float16])
+def test_graph_unet_disturber_under_cpu_autocast(graph, dtype):
+    """AMP training: the U-Net's sparse adjacency product has no low-precision CPU kernel,
+    so it runs in fp32 and returns the input's dtype (the fp32 result, rounded)."""
+    x, ei, ew = graph
+    torch.manual_seed(0)
+    d = GraphUNetDisturber(channels=8, hidden_channels=16, depth=2, pool_ratios=0.5)
+    low = x.to(dtype).requires_grad_()
+    with torch.autocast('cpu', dtype=dtype):
+        out = d(low, ei, ew).x
+    assert out.dtype == dtype
+    out.float().sum().backward()
+    assert low.grad is not None and all(p.grad is not None for p in d.parameters())
+    with torch.no_grad():
+        ref = d(low.detach().float(), ei, ew).x
+    torch.testing.assert_close(out.detach(), ref.to(dtype))
+
 def test_compose_and_random_choice(graph):
     x, ei, ew = graph
     torch.manual_seed(1)

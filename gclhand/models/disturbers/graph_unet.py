@@ -1,6 +1,7 @@
 """DGCL's learned disturber ``F_gen``: a graph U-Net (HandDGCL eq. 1, Gao & Ji, ICML 2019)."""
 from typing import List, Optional, Tuple, Union
 
+import torch
 from torch_geometric.data import Batch, Data
 from torch_geometric.nn import GraphUNet
 
@@ -66,9 +67,12 @@ class GraphUNetDisturber(Disturber):
                              f'but the graph features have {c}; set '
                              f'model.dgcl.disturber.channels={c}')
         batch = self.batch_graph(g, m)
-        out = self.unet(x.reshape(m * n, c), batch.edge_index, batch=batch.batch,
-                        edge_weight=batch.edge_weight)
-        return g._replace(x=out.view(m, n, c))
+        # fp32 with autocast off: GraphUNet squares the sparse adjacency (augment_adj), and
+        # the CPU sparse kernels have no bf16/fp16 (training with --amp raised otherwise)
+        with torch.autocast(x.device.type, enabled=False):
+            out = self.unet(x.float().reshape(m * n, c), batch.edge_index, batch=batch.batch,
+                            edge_weight=batch.edge_weight)
+        return g._replace(x=out.to(x.dtype).view(m, n, c))
 
     def batch_graph(self, g: Graph, m: int) -> Batch:
         """The block-diagonal batch graph of ``m`` copies of ``g``'s graph (cached)."""
