@@ -59,16 +59,18 @@ def test_skip_train_tests_checkpoints_and_tabulates(tiny_data, tmp_path, capsys,
 
     header, rows = table_rows(printed, '| Table 2 row |')
     assert [c.strip() for c in header.strip('|').split('|')] == [
-        'Table 2 row', 'config', 'MPJPE (mm)', 'MPVPE (mm)', 'paper MPJPE', 'paper MPVPE']
+        'Table 2 row', 'config', 'MPJPE (mm)', 'MPVPE (mm)', 'paper MPJPE', 'paper MPVPE',
+        'MPJPE / image-blind constant']  # the synthetic configs test with ImageBlindMetric
     assert [r[0] for r in rows] == ['GCN baseline',
                                     '+ DGCLNet + similarity distinguish (HandDGCL)']
-    assert [r[4:] for r in rows] == [['9.97', '10.63'], ['8.86', '9.14']]
+    assert [r[4:6] for r in rows] == [['9.97', '10.63'], ['8.86', '9.14']]
     for row, config in zip(rows, CONFIGS):
         name = ablation.config_name(config)
         metrics = json.loads((tmp_path / name / 'test_results.json').read_text())['metrics']
         assert row[1] == f'`{config}`'
         assert row[2:4] == [f"{metrics['intaghand/mpjpe']:.2f}",
                             f"{metrics['intaghand/mpvpe']:.2f}"]  # parsed from test --out
+        assert row[6] == f"{metrics['blind/model_to_constant']:.2f}"
         assert (tmp_path / name / 'test.log').is_file()
         assert not (tmp_path / name / 'train.log').exists()  # --skip-train
     # two seeds, two models: the numbers really come from each run
@@ -155,3 +157,50 @@ def test_train_and_test_end_to_end(tiny_data, tmp_path, capsys, monkeypatch):
     name = ablation.config_name(CONFIGS[1])
     assert 'loss_cross_contrast' in (tmp_path / name / 'train.log').read_text()
     assert os.path.isfile(tmp_path / name / 'epoch_1.pth')
+
+
+def test_seeds_run_each_config_per_seed_and_report_mean_and_sample_std(tmp_path, monkeypatch):
+    calls = []
+
+    def fake_run_config(config, root, cfg_options, skip_train, checkpoint):
+        seed = int(cfg_options[-1].split('=')[1])
+        calls.append((config, root, list(cfg_options)))
+        mpjpe = {0: 10.0, 1: 12.0, 2: 14.0}[seed] + (5.0 if 'dgcl' in config else 0.0)
+        status = 'train failed' if ('dgcl' in config and seed == 1) else 'ok'
+        return dict(config=config, row=config, paper=(None, None), status=status,
+                    metrics={} if status != 'ok' else {'intaghand/mpjpe': mpjpe,
+                                                       'intaghand/mpvpe': 2 * mpjpe,
+                                                       'blind/model_to_constant': mpjpe / 20},
+                    seconds=dict(train=10.0, test=1.0), settings=None)
+
+    monkeypatch.setattr(ablation, 'run_config', fake_run_config)
+    results, report = ablation.run_ablation(['gclhand::gcn_baseline_synth.py',
+                                             'gclhand::dgcl_synth.py'], str(tmp_path),
+                                            ['train_cfg.max_epochs=1'], seeds=[0, 1, 2])
+    assert [c[1] for c in calls[:3]] == [str(tmp_path / f'seed{s}') for s in (0, 1, 2)]
+    assert calls[1][2] == ['train_cfg.max_epochs=1', 'randomness.seed=1']
+    base, dgcl = results
+    assert base['status'] == 'ok' and base['seeds'] == [0, 1, 2]
+    assert base['metrics']['intaghand/mpjpe'] == pytest.approx(12.0)
+    assert base['metrics_std']['intaghand/mpjpe'] == pytest.approx(2.0)  # ddof=1
+    assert base['metrics_std']['intaghand/mpvpe'] == pytest.approx(4.0)
+    assert base['seconds'] == dict(train=30.0, test=3.0)
+    assert dgcl['status'] == 'train failed'  # never a mean over fewer seeds
+    _, rows = table_rows(report, '| Table 2 row |')
+    assert rows[0][2:4] == ['12.00 ± 2.00', '24.00 ± 4.00'] and rows[0][-1] == '0.60 ± 0.10'
+    assert rows[1][2] == 'train failed'
+    assert 'over 3 seeds' in report
+    with pytest.raises(ValueError, match='distinct'):
+        ablation.run_ablation(['gclhand::dgcl_synth.py'], str(tmp_path), seeds=[0, 0])
+
+
+def test_cli_seeds_flag(monkeypatch):
+    seen = {}
+
+    def fake(configs, root, cfg_options, skip_train, checkpoint, command, seeds):
+        seen.update(seeds=seeds, command=command)
+        return [], ''
+
+    monkeypatch.setattr(ablation_cli, 'run_ablation', fake)
+    assert ablation_cli.main(['gclhand::dgcl_synth.py', '--seeds', '0', '1', '2']) == 0
+    assert seen['seeds'] == [0, 1, 2] and '--seeds 0 1 2' in seen['command']

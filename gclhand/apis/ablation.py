@@ -45,6 +45,8 @@ TABLE2 = OrderedDict([
 DATASETS = ('synth', 'interhand')
 #: the test-output keys shown in the table
 METRIC_KEYS = ('intaghand/mpjpe', 'intaghand/mpvpe')
+#: the model's MPJPE over the image-blind constant's (ImageBlindMetric), shown when present
+BLIND_KEY = 'blind/model_to_constant'
 DATASET_SUFFIXES = ('_synth', '_interhand')
 CHECKPOINTS = ('last', 'best')
 
@@ -184,20 +186,66 @@ def _num(value: Optional[float]) -> str:
     return 'n/a' if value is None or not math.isfinite(value) else f'{value:.2f}'
 
 
+def combine_seeds(runs: List[dict], seeds: Sequence[int]) -> dict:
+    """One config's runs with different ``randomness.seed`` -> one table row.
+
+    ``metrics`` holds each metric's mean over the seeds whose run succeeded and
+    ``metrics_std`` its sample standard deviation (``ddof=1``; 0 for a single run);
+    ``seeds`` / ``runs`` keep the per-seed results.  The status is the first failure's, if
+    any run failed (the row then shows it, not a mean over fewer seeds).
+    """
+    ok = [r for r in runs if r['status'] == 'ok']
+    row = dict(runs[0], seeds=list(seeds), runs=runs, metrics={}, metrics_std={},
+               seconds={k: sum(r['seconds'].get(k) or 0.0 for r in runs)
+                        for k in ('train', 'test')})
+    failed = [r['status'] for r in runs if r['status'] != 'ok']
+    row['status'] = failed[0] if failed else 'ok'
+    for key in sorted({k for r in ok for k in r['metrics']}):
+        values = [float(r['metrics'][key]) for r in ok if key in r['metrics']]
+        if len(values) != len(ok) or not all(isinstance(v, float) for v in values):
+            continue
+        mean = sum(values) / len(values)
+        var = (sum((v - mean) ** 2 for v in values) / (len(values) - 1)
+               if len(values) > 1 else 0.0)
+        row['metrics'][key], row['metrics_std'][key] = mean, math.sqrt(var)
+    return row
+
+
+def _cell(result: dict, key: str) -> str:
+    value = result['metrics'].get(key)
+    std = result.get('metrics_std', {}).get(key)
+    if len(result.get('seeds') or ()) > 1 and std is not None and value is not None:
+        return f'{_num(value)} ± {_num(std)}'
+    return _num(value)
+
+
 def format_report(results: List[dict], command: str) -> str:
     """Markdown: the Table 2 layout (ours beside the paper's) and the settings used."""
-    lines = ['## Ablation in the layout of HandDGCL Table 2', '',
-             '| Table 2 row | config | MPJPE (mm) | MPVPE (mm) | paper MPJPE | paper MPVPE |',
-             '|---|---|---:|---:|---:|---:|']
+    seeds = max((len(r.get('seeds') or ()) for r in results), default=0)
+    blind = any(BLIND_KEY in r['metrics'] for r in results)
+    head = '| Table 2 row | config | MPJPE (mm) | MPVPE (mm) | paper MPJPE | paper MPVPE |'
+    rule = '|---|---|---:|---:|---:|---:|'
+    if blind:
+        head, rule = head + ' MPJPE / image-blind constant |', rule + '---:|'
+    lines = ['## Ablation in the layout of HandDGCL Table 2', '', head, rule]
     for r in results:
-        ours = [_num(r['metrics'].get(k)) for k in METRIC_KEYS] if r['status'] == 'ok' \
-            else [r['status']] * 2
+        keys = METRIC_KEYS + ((BLIND_KEY, ) if blind else ())
+        ours = [_cell(r, k) for k in keys] if r['status'] == 'ok' else [r['status']] * len(keys)
         lines.append(f"| {r['row']} | `{r['config']}` | {ours[0]} | {ours[1]} | "
-                     f"{_num(r['paper'][0])} | {_num(r['paper'][1])} |")
+                     f"{_num(r['paper'][0])} | {_num(r['paper'][1])} |"
+                     + (f' {ours[2]} |' if blind else ''))
     lines += ['', f'Paper: {CITATION}. Ours: the IntagHand protocol (root-aligned, '
               'scale-normalised per hand) on each config\'s test split; numbers on other '
-              'data or at another scale are comparable between rows, not with the paper.',
-              '', '### Settings', '',
+              'data or at another scale are comparable between rows, not with the paper.']
+    if seeds > 1:
+        lines += ['', f'Ours: mean ± sample standard deviation over {seeds} seeds '
+                  '(`randomness.seed`: initial weights, sample order, disturbances; the data '
+                  'is the same); train / test seconds are the sums over the seeds.']
+    if blind:
+        lines += ['', 'MPJPE / image-blind constant: the model against the best constant '
+                  'prediction, which ignores the image (`ImageBlindMetric`, `blind/'
+                  'model_to_constant`); 1.0 means nothing was read from the pixels.']
+    lines += ['', '### Settings', '',
               '| config | data | encoder | input px | train samples | test samples | batch | '
               'epochs | iterations | lr | train s | test s |',
               '|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|']
@@ -280,7 +328,8 @@ def run_config(config: str, work_dir_root: str, cfg_options: Sequence[str] = (),
 
 def run_ablation(configs: Sequence[str], work_dir_root: str, cfg_options: Sequence[str] = (),
                  skip_train: bool = False, checkpoint: str = 'last',
-                 command: str = '') -> Tuple[List[dict], str]:
+                 command: str = '', seeds: Optional[Sequence[int]] = None
+                 ) -> Tuple[List[dict], str]:
     """Run every config (:func:`run_config`), write ``work_dir_root/ablation.json``.
 
     Args:
@@ -290,6 +339,9 @@ def run_ablation(configs: Sequence[str], work_dir_root: str, cfg_options: Sequen
         skip_train: only test the checkpoints already in the work dirs.
         checkpoint: ``'last'`` or ``'best'``.
         command: the command line to record in the report.
+        seeds: run every config once per seed (``randomness.seed=S``, work dirs
+            ``work_dir_root/seed<S>/<name>``) and report mean ± std (:func:`combine_seeds`);
+            ``None``: once, with the config's seed, in ``work_dir_root/<name>``.
 
     Returns:
         ``(results, report)``: one dict per config (see :func:`run_config`) and the markdown
@@ -304,8 +356,16 @@ def run_ablation(configs: Sequence[str], work_dir_root: str, cfg_options: Sequen
     missing = [c for c in configs if not c.startswith(SCOPE_PREFIX) and not osp.isfile(c)]
     if missing:
         raise FileNotFoundError(f"config file(s) not found: {', '.join(missing)}")
-    results = [run_config(c, work_dir_root, cfg_options, skip_train, checkpoint)
-               for c in configs]
+    if seeds is None:
+        results = [run_config(c, work_dir_root, cfg_options, skip_train, checkpoint)
+                   for c in configs]
+    else:
+        if len(set(seeds)) != len(seeds) or not seeds:
+            raise ValueError(f'seeds must be distinct and not empty, got {list(seeds)}')
+        results = [combine_seeds([run_config(c, osp.join(work_dir_root, f'seed{seed}'),
+                                             [*cfg_options, f'randomness.seed={seed}'],
+                                             skip_train, checkpoint) for seed in seeds], seeds)
+                   for c in configs]
     report = format_report(results, command)
     os.makedirs(work_dir_root, exist_ok=True)
     with open(osp.join(work_dir_root, 'ablation.json'), 'w') as f:
@@ -314,5 +374,5 @@ def run_ablation(configs: Sequence[str], work_dir_root: str, cfg_options: Sequen
     return results, report
 
 
-__all__ = ['CITATION', 'TABLE2', 'default_configs', 'find_checkpoint', 'format_report',
+__all__ = ['CITATION', 'TABLE2', 'combine_seeds', 'default_configs', 'find_checkpoint', 'format_report',
            'run_ablation', 'run_config', 'shorthand_options', 'table_row']

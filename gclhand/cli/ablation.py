@@ -2,7 +2,8 @@
 
     gclhand ablation [CONFIG ...] [--dataset synth|interhand] [--work-dir-root DIR]
                      [--cfg-options k=v ...] [--epochs N] [--synth-num TRAIN VAL TEST]
-                     [--skip-train] [--checkpoint last|best] [--out results.md]
+                     [--skip-train] [--checkpoint last|best] [--seeds S ...]
+                     [--out results.md]
 
 Each config runs in its own processes: ``gclhand train CONFIG --work-dir ROOT/<name>``
 then ``gclhand test CONFIG <checkpoint> --out ROOT/<name>/test_results.json``, with the
@@ -19,6 +20,9 @@ Examples::
 
     # the full synthetic ablation (CPU: ~10 min a row)
     gclhand ablation --out work_dirs/ablation/results.md
+    # baseline, the best EGD row and HandDGCL, 3 seeds each (mean ± std)
+    gclhand ablation gclhand::gcn_baseline_synth.py gclhand::egd_mask_synth.py \\
+        gclhand::dgcl_synth.py --seeds 0 1 2
     # a quick check on 64 training samples, one epoch, two rows
     GCLHAND_SYNTH_ROOT=/tmp/synth_small gclhand ablation \\
         gclhand::gcn_baseline_synth.py gclhand::dgcl_synth.py --synth-num 64 16 16 --epochs 1
@@ -54,6 +58,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help='only test the checkpoints already in the work dirs')
     parser.add_argument('--checkpoint', choices=CHECKPOINTS, default='last',
                         help='which checkpoint to test (default: the last one)')
+    parser.add_argument('--seeds', type=int, nargs='+', metavar='S',
+                        help='run every config once per seed (randomness.seed=S, work dirs '
+                        'ROOT/seed<S>/<name>) and report mean ± std')
     parser.add_argument('--out', help='also write the markdown report to this file')
     return parser.parse_args(argv)
 
@@ -66,7 +73,7 @@ def main(argv=None) -> int:
         command = f"GCLHAND_SYNTH_ROOT={os.environ['GCLHAND_SYNTH_ROOT']} {command}"
     results, report = run_ablation(args.configs or default_configs(args.dataset),
                                    args.work_dir_root, cfg_options, args.skip_train,
-                                   args.checkpoint, command)
+                                   args.checkpoint, command, args.seeds)
     print(report)
     if args.out:
         os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
