@@ -169,6 +169,7 @@ def test_seeds_run_each_config_per_seed_and_report_mean_and_sample_std(tmp_path,
         status = 'train failed' if ('dgcl' in config and seed == 1) else 'ok'
         return dict(config=config, row=config, paper=(None, None), status=status,
                     metrics={} if status != 'ok' else {'intaghand/mpjpe': mpjpe,
+                                                       'interhand/mpjpe_single': None,
                                                        'intaghand/mpvpe': 2 * mpjpe,
                                                        'blind/model_to_constant': mpjpe / 20},
                     seconds=dict(train=10.0, test=1.0), settings=None)
@@ -185,6 +186,7 @@ def test_seeds_run_each_config_per_seed_and_report_mean_and_sample_std(tmp_path,
     assert base['metrics_std']['intaghand/mpjpe'] == pytest.approx(2.0)  # ddof=1
     assert base['metrics_std']['intaghand/mpvpe'] == pytest.approx(4.0)
     assert base['seconds'] == dict(train=30.0, test=3.0)
+    assert 'interhand/mpjpe_single' not in base['metrics']  # null in the JSON: no mean
     assert dgcl['status'] == 'train failed'  # never a mean over fewer seeds
     _, rows = table_rows(report, '| Table 2 row |')
     assert rows[0][2:4] == ['12.00 ± 2.00', '24.00 ± 4.00'] and rows[0][-1] == '0.60 ± 0.10'

@@ -201,9 +201,11 @@ def combine_seeds(runs: List[dict], seeds: Sequence[int]) -> dict:
     failed = [r['status'] for r in runs if r['status'] != 'ok']
     row['status'] = failed[0] if failed else 'ok'
     for key in sorted({k for r in ok for k in r['metrics']}):
-        values = [float(r['metrics'][key]) for r in ok if key in r['metrics']]
-        if len(values) != len(ok) or not all(isinstance(v, float) for v in values):
+        values = [r['metrics'].get(key) for r in ok]
+        # only numbers every run has (a test JSON writes undefined metrics as null)
+        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
             continue
+        values = [float(v) for v in values]
         mean = sum(values) / len(values)
         var = (sum((v - mean) ** 2 for v in values) / (len(values) - 1)
                if len(values) > 1 else 0.0)

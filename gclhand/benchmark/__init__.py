@@ -26,10 +26,10 @@ from .inputs import (build_loader, build_model, build_optim_wrapper, image_size,
 from .profiling import profile_steps
 from .report import print_report
 from .run import SECTIONS, BenchmarkSettings, default_baseline, run_benchmark
-from .sections import Trainer, bench_data, bench_e2e, bench_infer, bench_train
+from .sections import EncoderTrainer, Trainer, bench_data, bench_e2e, bench_infer, bench_train
 from .timing import interleave, machine_info
 
-__all__ = ['BenchmarkSettings', 'SECTIONS', 'Trainer', 'bench_data', 'bench_e2e',
+__all__ = ['BenchmarkSettings', 'EncoderTrainer', 'SECTIONS', 'Trainer', 'bench_data', 'bench_e2e',
            'bench_infer', 'bench_train', 'build_loader', 'build_model', 'build_optim_wrapper',
            'default_baseline', 'image_size', 'interleave', 'machine_info', 'prepare_data_root',
            'print_report', 'profile_steps', 'run_benchmark', 'same_graph', 'synthetic_batch']

@@ -17,12 +17,15 @@ def print_report(r: dict) -> None:
           f"load {r['machine'].get('loadavg_start')} -> {r['machine'].get('loadavg_end')})")
     if 'train' in r:
         t = r['train']
-        for n in names:
+        for n in names + (['encoder'] if 'encoder' in t else []):
             print(f"train step  {n:<10} {t[n]['step_ms']:9.1f} ms median "
                   f"({t[n]['step_ms_min']:.1f} min)  {t[n]['samples_per_s']:8.1f} samples/s")
         if base:
             print(f"train ratio {cfg}/{base}: {r['ratios']['train_step']:.2f}x median, "
                   f"{r['ratios']['train_step_min']:.2f}x min")
+        if 'encoder' in t:
+            print('train ratio to the encoder alone (fwd + bwd + update): ' + ', '.join(
+                f"{n} {r['ratios'][f'train_step_{n}_vs_encoder']:.2f}x" for n in names))
         print(f"peak memory: {t['peak_memory_mb']:.0f} MiB")
     if 'infer' in r:
         i = r['infer']

@@ -36,7 +36,9 @@ class BenchmarkSettings:
         compile: ``torch.compile`` encoder, hand split, decoder and camera head.
         channels_last: encoder weights and input batch in ``torch.channels_last``.
         profile: profile this many train steps of the config (0: no profile).
-        encoder_reference: time the config's encoder alone beside the deployed models.
+        encoder_reference: time the config's encoder alone beside the deployed models
+            and, in the train section, its forward + backward + update beside the train
+            steps (``ratios['train_step_{config|baseline}_vs_encoder']``).
         onnx: also time the deployed model and the encoder through ONNX Runtime.
         intaghand: path of an IntagHand checkout to time beside gclhand (``None``: skip).
         skip: sections of :data:`SECTIONS` not to run.
@@ -139,6 +141,10 @@ def run_benchmark(cfg, settings: BenchmarkSettings, baseline_cfg=None) -> dict:
                 r['train']['baseline']['step_ms']
             r['ratios']['train_step_min'] = r['train']['config']['step_ms_min'] / \
                 r['train']['baseline']['step_ms_min']
+        if 'encoder' in r['train']:  # each model's step over its encoder's fwd + bwd
+            for n in cfgs:
+                r['ratios'][f'train_step_{n}_vs_encoder'] = r['train'][n]['step_ms'] / \
+                    r['train']['encoder']['step_ms']
     if 'infer' not in skip:
         r['infer'] = bench_infer(cfgs, settings, device)
         r['ratios'].update(inference_ratios(r['infer'], settings.infer_batch))

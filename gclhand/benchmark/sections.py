@@ -40,10 +40,44 @@ class Trainer:
         return clock() - t
 
 
+class EncoderTrainer:
+    """The config's encoder alone, trained on the same preprocessed images: forward, a
+    scalar of its feature maps, backward and the config's optimiser update.  The reference
+    the step-cost goals are ratios to ("DGCL step <= 2.5x the encoder's forward + backward
+    at the same batch"): what a model with this encoder costs at least.
+    """
+
+    def __init__(self, cfg, settings, device: torch.device, batch: int):
+        self.name, self.device, self.settings = 'encoder', device, settings
+        full = build_model(cfg, device, settings.channels_last, settings.compile, settings.seed)
+        data = full.data_preprocessor(synthetic_batch(full, batch, image_size(cfg),
+                                                      settings.seed), True)
+        self.inputs = data['inputs']
+        self.model = full.encoder
+        self.model.train()
+        self.optim = build_optim_wrapper(cfg, self.model, device, settings.amp)
+
+    def step(self, data: Optional[dict] = None) -> float:
+        sync(self.device)
+        clock = clock_fn(getattr(self.settings, 'clock', 'wall'))
+        t = clock()
+        with self.optim.optim_context(self.model):
+            loss = sum(f.float().mean() for f in self.model(self.inputs))
+        self.optim.update_params(loss)
+        sync(self.device)
+        return clock() - t
+
+
 def bench_train(cfgs: Dict[str, object], settings, device, batch) -> dict:
+    """Train steps of each config and, with ``settings.encoder_reference``, of the first
+    config's encoder alone (``'encoder'``), interleaved."""
     trainers = {n: Trainer(n, c, settings, device, batch) for n, c in cfgs.items()}
+    steppers = {n: t.step for n, t in trainers.items()}
+    if getattr(settings, 'encoder_reference', False):
+        steppers['encoder'] = EncoderTrainer(next(iter(cfgs.values())), settings, device,
+                                             batch).step
     reset_peak(device)
-    times = interleave({n: t.step for n, t in trainers.items()}, settings.iters, settings.warmup)
+    times = interleave(steppers, settings.iters, settings.warmup)
     # the minimum is the least load-sensitive figure on a shared machine; report both
     res = {n: dict(step_ms=median_ms(ts), step_ms_min=1e3 * min(ts),
                    samples_per_s=batch / statistics.median(ts),
@@ -116,4 +150,4 @@ def bench_e2e(cfg, settings, device, batch: int, data_root: str, trainer: Traine
                 data_fraction=statistics.median(data_t) / total)
 
 
-__all__ = ['Trainer', 'bench_data', 'bench_e2e', 'bench_infer', 'bench_train']
+__all__ = ['EncoderTrainer', 'Trainer', 'bench_data', 'bench_e2e', 'bench_infer', 'bench_train']

@@ -119,6 +119,10 @@ def test_tool_end_to_end_tiny(tmp_path):
     assert r['baseline'].endswith('gcn_baseline_tiny.py')
     assert set(r['names']) == {'config', 'baseline'}
     assert r['train']['config']['samples_per_s'] > 0 and r['ratios']['train_step'] > 0
+    # the encoder alone, interleaved with the steps: the step-cost goals' reference
+    for name in ('config', 'baseline'):
+        assert r['ratios'][f'train_step_{name}_vs_encoder'] == pytest.approx(
+            r['train'][name]['step_ms'] / r['train']['encoder']['step_ms'])
     # deployed DGCL is exactly the baseline network
     assert r['infer']['identical_graph'] is True and r['infer']['identical_outputs'] is True
     assert r['data']['workers0']['samples_per_s'] > 0
@@ -155,6 +159,19 @@ def test_encoder_reference_is_the_configs_encoder():
     enc = build_encoder(cfg, torch.device('cpu'), False, False, 0)
     model = bench.build_model(cfg, torch.device('cpu'))
     assert bench.same_graph(enc, model.encoder) and not enc.training
+
+
+def test_encoder_train_reference_updates_only_the_configs_encoder(tmp_path):
+    cfg = load_config(write_configs(tmp_path))
+    settings = bench.BenchmarkSettings(iters=1, warmup=0)
+    ref = bench.EncoderTrainer(cfg, settings, torch.device('cpu'), 2)
+    model = bench.build_model(cfg, torch.device('cpu'))
+    assert bench.same_graph(ref.model, model.encoder) and ref.model.training
+    assert ref.inputs.shape == (2, 3, 64, 64) and ref.inputs.dtype == torch.float32
+    before = [p.detach().clone() for p in ref.model.parameters()]
+    assert ref.step() > 0
+    # one Adam update moved every encoder parameter (each one reaches the feature maps)
+    assert all(not torch.equal(a, p) for a, p in zip(before, ref.model.parameters()))
 
 
 def test_intaghand_path_must_be_a_checkout(tmp_path):

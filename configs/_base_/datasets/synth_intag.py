@@ -26,11 +26,7 @@ train_pipeline = [
     dict(type='ResizeHand', size=img_size),
     dict(type='PackHandInputs'),
 ]
-test_pipeline = [
-    dict(type='LoadHandImage'),
-    dict(type='ResizeHand', size=img_size),
-    dict(type='PackHandInputs'),
-]
+test_pipeline = train_pipeline
 
 # num_workers=0: a 64 px sample takes well under a millisecond to load, and loader
 # processes would take CPU from the two compute threads (measured: docs/benchmarks.md).
