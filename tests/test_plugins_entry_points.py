@@ -13,7 +13,7 @@ from mmengine.config import Config
 
 from gclhand.apis import register_all_modules
 from gclhand.cli import print_config
-from gclhand.cli.config import load_needed_plugins
+from gclhand.cli.config import check_registered_types, load_needed_plugins
 from gclhand.cli.errors import run_tool
 from gclhand.registry import DISTURBERS
 from gclhand.utils import ConfigError, build_component
@@ -140,7 +140,30 @@ def test_replacing_a_library_component_names_both_packages(site, tmp_path, force
     assert plugins.plugin_failures() == {'impostor': line}
     with pytest.raises(ConfigError) as exc:
         build_component(DISTURBERS, dict(type='NeedsAPlugin'), key='model.dgcl.disturber')
-    assert str(exc.value).endswith(f'Installed plugins that failed to import: impostor: {line}')
+    # the clash is the likely cause of the missing type, so the line starts with it
+    assert str(exc.value) == (f"{line}; because of it the disturber 'NeedsAPlugin' at config "
+                              "key 'model.dgcl.disturber' is not registered")
+
+
+def test_a_clash_that_knocks_out_the_needed_plugin_leads_the_error(site, tmp_path, capsys):
+    """Two installed packages register one name; the one imported first keeps it and the
+    other, which also provides the type the config needs, is skipped (found by an outside
+    user: the clash was then a parenthesis at the end of an "unknown type" line)."""
+    site('a-plugin', 'a', 'a_plugin_mod', GOOD.format(cls='SharedName'))
+    site('b-plugin', 'b', 'b_plugin_mod', GOOD.format(cls='SharedName')
+         + GOOD.format(cls='OnlyInB').split('\n\n\n', 1)[1])
+    cfg = config(tmp_path, 'OnlyInB')
+
+    def build(argv):  # what training does: check the config, then build the disturber
+        check_registered_types(cfg)
+        build_component(DISTURBERS, cfg.model.dgcl.disturber, key='model.dgcl.disturber')
+
+    assert run_tool(build, []) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    line = clash_line('b-plugin', 'b', 'b_plugin_mod', 'SharedName',
+                      "package 'a-plugin' (a_plugin_mod)")
+    assert err == [f"error: {line}; because of it the disturber 'OnlyInB' at config key "
+                   "'model.dgcl.disturber' is not registered"]
 
 
 def test_two_plugins_with_one_name(site, tmp_path, monkeypatch):
@@ -175,6 +198,10 @@ def test_policy_none_and_a_named_list(site, tmp_path, monkeypatch):
     site('good-plugin', 'good', 'good_plugin_mod', GOOD.format(cls='EpHalf'))
     monkeypatch.setenv(plugins.ENV, 'none')
     assert load_needed_plugins(config(tmp_path, 'EpHalf')) == []
+    with pytest.raises(ConfigError) as exc:  # the error says what kept the plugin out
+        build_component(DISTURBERS, dict(type='EpHalf'), key='model.dgcl.disturber')
+    assert str(exc.value).endswith(
+        ' (GCLHAND_PLUGINS=none kept these installed plugins from being searched: good)')
     monkeypatch.setenv(plugins.ENV, 'other,names')
     assert load_needed_plugins(config(tmp_path, 'EpHalf')) == []
     monkeypatch.setenv(plugins.ENV, 'other,good')

@@ -32,9 +32,15 @@ def build_component(registry: Registry, cfg: Optional[dict], key: str = '', **de
     if isinstance(type_, str):
         registry.import_from_location()
         if registry.get(type_) is None:
-            from .plugins import load_plugins_for, plugin_failures
+            from .plugins import load_plugins_for
             load_plugins_for(lambda: [type_] if registry.get(type_) is None else [])
         if registry.get(type_) is None:
+            from .plugins import plugin_clash, plugin_failures, policy_note
+            clash = plugin_clash()
+            if clash is not None:  # the likely cause comes first
+                raise ConfigError(f"{clash}; because of it the {registry.name} '{type_}'"
+                                  f"{' at config key ' + repr(key) if key else ''} is not "
+                                  'registered')
             known = ', '.join(sorted(registry.module_dict)) or 'none'
             failed = '; '.join(f'{n}: {r}' for n, r in plugin_failures().items())
             raise ConfigError(
@@ -42,7 +48,8 @@ def build_component(registry: Registry, cfg: Optional[dict], key: str = '', **de
                 f"{' at config key ' + repr(key) if key else ''} — did you install/import the "
                 f"plugin that registers it (custom_imports=dict(imports=[...]))? "
                 f"Registered: {known}"
-                + (f'. Installed plugins that failed to import: {failed}' if failed else ''))
+                + (f'. Installed plugins that failed to import: {failed}' if failed else '')
+                + policy_note())
     return registry.build(cfg, default_args=default_args or None)
 
 

@@ -82,6 +82,10 @@ def _package_of_module(module: str) -> str:
     return f"package '{dists[0]}' ({module})" if dists else f"module '{module}'"
 
 
+#: how every clash message starts (:func:`plugin_clash` finds them by it)
+CLASH_PREFIX = 'gclhand plugin clash:'
+
+
 def _describe(ep: EntryPoint) -> str:
     dist = getattr(ep, 'dist', None)
     package = f"package '{dist.name}'" if dist is not None else f"module '{ep.value}'"
@@ -93,7 +97,7 @@ def _clash_message(ep: EntryPoint, kind: str, name: str, owner_module: str) -> s
     fix = ('a plugin must not replace a gclhand component: register it under a new name'
            if owner.startswith('gclhand itself') else
            'rename the component in one of them, or uninstall one')
-    return (f"gclhand plugin clash: {_describe(ep)} registers {kind} '{name}', which "
+    return (f"{CLASH_PREFIX} {_describe(ep)} registers {kind} '{name}', which "
             f'{owner} already registers — {fix} (or set {ENV}=none to load no entry-point '
             'plugins)')
 
@@ -140,7 +144,7 @@ def load_plugins_for(missing: Callable[[], Iterable[str]]) -> List[str]:
         The entry-point names imported by this call.  A plugin that fails to import or
         clashes is skipped with a one-line warning (see :func:`plugin_failures`).
     """
-    loaded = []
+    loaded, wanted = [], sorted(set(missing()))
     for ep in installed_plugins():
         if not set(missing()):
             break
@@ -161,14 +165,42 @@ def load_plugins_for(missing: Callable[[], Iterable[str]]) -> List[str]:
         _ATTEMPTED[ep.name] = None
         loaded.append(ep.name)
     if loaded:
-        print_log(f'gclhand: loaded plugins {loaded} for {sorted(set(missing())) or "the config"}',
-                  logger='current')
+        still = sorted(set(missing()))
+        print_log(f'gclhand: loaded plugins {loaded} looking for {wanted}'
+                  + (f'; still missing: {still}' if still else ''), logger='current')
     return loaded
+
+
+def policy_note() -> str:
+    """`` (GCLHAND_PLUGINS=...: ...)`` when the setting kept installed plugins from being
+    searched, to append to an "unknown type" error; ``''`` otherwise."""
+    mode, names = plugin_policy()
+    if mode == 'all' or (mode == 'auto' and names is None):
+        return ''
+    held_back = sorted(ep.name for ep in entry_points(group=GROUP)
+                       if mode == 'none' or ep.name not in names)
+    if not held_back:
+        return ''
+    return (f" ({ENV}={os.environ.get(ENV, '').strip()} kept these installed plugins from "
+            f"being searched: {', '.join(held_back)})")
 
 
 def plugin_failures() -> Dict[str, str]:
     """Entry-point name -> why it could not be imported, for plugins tried so far."""
     return {name: reason for name, reason in _ATTEMPTED.items() if reason}
+
+
+def plugin_clash() -> Optional[str]:
+    """The first clash among the plugins tried so far (its one-line message), or ``None``.
+
+    A skipped clashing plugin is usually the reason a config's types are missing (two
+    installed packages register the same name; the one imported first keeps it), so an
+    "unknown type" error leads with it.
+    """
+    for reason in plugin_failures().values():
+        if reason.startswith(CLASH_PREFIX):
+            return reason
+    return None
 
 
 def load_plugins(group: str = GROUP) -> List[str]:
@@ -199,4 +231,5 @@ def load_plugins(group: str = GROUP) -> List[str]:
 
 
 __all__ = ['ENV', 'GROUP', 'PluginError', 'installed_plugins', 'load_plugin', 'load_plugins',
-           'load_plugins_for', 'plugin_failures', 'plugin_policy']
+           'load_plugins_for', 'plugin_clash', 'plugin_failures', 'plugin_policy',
+           'policy_note']

@@ -74,6 +74,21 @@ def test_only_known_errors_are_shortened():
         run_tool(lambda argv: {}['missing'], [])
 
 
+
+def test_broken_disturber_plugin_is_one_line_and_exit_2(capsys):
+    """A plugin disturber that breaks the output contract (found by an outside user: a
+    traceback and exit 1 before) gets the contract's one line and status 2."""
+    from gclhand.models.disturbers import DisturberContractError
+
+    def main(argv):
+        raise DisturberContractError("disturber bad_disturbers.WrongNodeCount "
+                                     "(model.dgcl.disturber) returned x of shape\n (4, 9, 8)")
+
+    assert run_tool(main, []) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err == ['error: disturber bad_disturbers.WrongNodeCount (model.dgcl.disturber) '
+                   'returned x of shape (4, 9, 8)']
+
 def test_missing_checkpoint_for_test_tool(capsys):
     status, err = run(test_tool, [TOY_CFG, 'nowhere.pth'], capsys)
     assert (status, err) == (2, ['error: checkpoint nowhere.pth not found'])

@@ -11,13 +11,15 @@ import torch.nn as nn
 from torch import Tensor
 from torch_geometric.utils import is_undirected
 
+from gclhand.utils.build import ConfigError
+
 from .base import Graph
 
 CONTRACT = ('see the contract of gclhand.models.disturbers.Disturber (docs/api/'
             'disturbers.md)')
 
 
-class DisturberContractError(ValueError):
+class DisturberContractError(ConfigError):
     """A disturber returned something that breaks the contract of :class:`Disturber`."""
 
 
