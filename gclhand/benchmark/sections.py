@@ -27,20 +27,27 @@ class Trainer:
             cfg, device, settings.channels_last, settings.compile, settings.seed)
         self.model.train()
         self.optim = build_optim_wrapper(cfg, self.model, device, settings.amp)
-        self.batch = synthetic_batch(self.model, batch, image_size(cfg), settings.seed)
+        self.batch = self.make_batch(cfg, batch)
         self.times: List[float] = []
 
+    def make_batch(self, cfg, batch: int) -> dict:
+        return synthetic_batch(self.model, batch, image_size(cfg), self.settings.seed)
+
     def step(self, data: Optional[dict] = None) -> float:
+        """One timed train step (seconds on the settings' clock)."""
         data = self.batch if data is None else data
         sync(self.device)
         clock = clock_fn(getattr(self.settings, 'clock', 'wall'))
         t = clock()
-        self.model.train_step(data, self.optim)
+        self.train_once(data)
         sync(self.device)
         return clock() - t
 
+    def train_once(self, data: dict) -> None:
+        self.model.train_step(data, self.optim)
 
-class EncoderTrainer:
+
+class EncoderTrainer(Trainer):
     """The config's encoder alone, trained on the same preprocessed images: forward, a
     scalar of its feature maps, backward and the config's optimiser update.  The reference
     the step-cost goals are ratios to ("DGCL step <= 2.5x the encoder's forward + backward
@@ -48,24 +55,21 @@ class EncoderTrainer:
     """
 
     def __init__(self, cfg, settings, device: torch.device, batch: int):
-        self.name, self.device, self.settings = 'encoder', device, settings
-        full = build_model(cfg, device, settings.channels_last, settings.compile, settings.seed)
-        data = full.data_preprocessor(synthetic_batch(full, batch, image_size(cfg),
-                                                      settings.seed), True)
-        self.inputs = data['inputs']
-        self.model = full.encoder
-        self.model.train()
-        self.optim = build_optim_wrapper(cfg, self.model, device, settings.amp)
+        self.full = build_model(cfg, device, settings.channels_last, settings.compile,
+                                settings.seed)
+        super().__init__('encoder', cfg, settings, device, batch, model=self.full.encoder)
+        self.inputs = self.batch['inputs']
+        del self.full  # only the encoder is timed
 
-    def step(self, data: Optional[dict] = None) -> float:
-        sync(self.device)
-        clock = clock_fn(getattr(self.settings, 'clock', 'wall'))
-        t = clock()
+    def make_batch(self, cfg, batch: int) -> dict:
+        # the full model's preprocessed images (the encoder has no data preprocessor)
+        return self.full.data_preprocessor(synthetic_batch(
+            self.full, batch, image_size(cfg), self.settings.seed), True)
+
+    def train_once(self, data: dict) -> None:
         with self.optim.optim_context(self.model):
-            loss = sum(f.float().mean() for f in self.model(self.inputs))
+            loss = sum(f.float().mean() for f in self.model(data['inputs']))
         self.optim.update_params(loss)
-        sync(self.device)
-        return clock() - t
 
 
 def bench_train(cfgs: Dict[str, object], settings, device, batch) -> dict:

@@ -288,7 +288,7 @@ def check_registered_types(cfg: Config, skip_keys: Sequence[str] = ()) -> None:
         ConfigError: naming the key, the unknown type and close registered names.
     """
     from gclhand import registry
-    from gclhand.utils.plugins import plugin_clash, plugin_failures, policy_note
+    from gclhand.utils.plugins import clash_cause, plugin_failures, policy_note
     load_needed_plugins(cfg, skip_keys)
     failed = '; '.join(f'{n}: {r}' for n, r in plugin_failures().items())
     failed = (f' (installed plugins that failed to import: {failed})' if failed else '') \
@@ -306,10 +306,9 @@ def check_registered_types(cfg: Config, skip_keys: Sequence[str] = ()) -> None:
             node = node.parent
         close = difflib.get_close_matches(sub['type'], sorted(known), n=3)
         hint = f"did you mean {' or '.join(map(repr, close))}? " if close else ''
-        clash = plugin_clash()
+        clash = clash_cause(f"the config's {reg.name} '{sub['type']}' at config key '{key}'")
         if clash is not None:  # the likely cause comes first
-            raise ConfigError(f"{clash}; because of it the config's {reg.name} "
-                              f"'{sub['type']}' at config key '{key}' is not registered")
+            raise ConfigError(clash)
         raise ConfigError(
             f"unknown {reg.name} '{sub['type']}' at config key '{key}' — {hint}check the "
             'spelling, or import the plugin that registers it '

@@ -35,12 +35,11 @@ def build_component(registry: Registry, cfg: Optional[dict], key: str = '', **de
             from .plugins import load_plugins_for
             load_plugins_for(lambda: [type_] if registry.get(type_) is None else [])
         if registry.get(type_) is None:
-            from .plugins import plugin_clash, plugin_failures, policy_note
-            clash = plugin_clash()
+            from .plugins import clash_cause, plugin_failures, policy_note
+            clash = clash_cause(f"the {registry.name} '{type_}'"
+                                f"{' at config key ' + repr(key) if key else ''}")
             if clash is not None:  # the likely cause comes first
-                raise ConfigError(f"{clash}; because of it the {registry.name} '{type_}'"
-                                  f"{' at config key ' + repr(key) if key else ''} is not "
-                                  'registered')
+                raise ConfigError(clash)
             known = ', '.join(sorted(registry.module_dict)) or 'none'
             failed = '; '.join(f'{n}: {r}' for n, r in plugin_failures().items())
             raise ConfigError(

@@ -190,6 +190,14 @@ def plugin_failures() -> Dict[str, str]:
     return {name: reason for name, reason in _ATTEMPTED.items() if reason}
 
 
+def clash_cause(missing: str) -> Optional[str]:
+    """``"<clash line>; because of it <missing> is not registered"`` when a plugin clash
+    is the likely reason ``missing`` (e.g. ``"the disturber 'X' at config key '...'"``) is
+    unknown; ``None`` when no plugin clashed."""
+    clash = plugin_clash()
+    return None if clash is None else f'{clash}; because of it {missing} is not registered'
+
+
 def plugin_clash() -> Optional[str]:
     """The first clash among the plugins tried so far (its one-line message), or ``None``.
 
@@ -230,6 +238,6 @@ def load_plugins(group: str = GROUP) -> List[str]:
     return loaded
 
 
-__all__ = ['ENV', 'GROUP', 'PluginError', 'installed_plugins', 'load_plugin', 'load_plugins',
+__all__ = ['ENV', 'GROUP', 'PluginError', 'clash_cause', 'installed_plugins', 'load_plugin', 'load_plugins',
            'load_plugins_for', 'plugin_clash', 'plugin_failures', 'plugin_policy',
            'policy_note']
