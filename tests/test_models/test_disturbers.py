@@ -197,13 +197,140 @@ def test_graph_unet_disturber(graph):
 
 
 
+
+def hand_like_graph(n_real: int = 40, n: int = 48):
+    """A chain with skip edges over the first ``n_real`` nodes, the rest isolated (padding),
+    distinct positive weights (coalesced, symmetric)."""
+    src = torch.cat([torch.arange(n_real - 1), torch.arange(n_real - 3)])
+    dst = torch.cat([src[:n_real - 1] + 1, src[n_real - 1:] + 3])
+    ei = torch.cat([torch.stack([src, dst]), torch.stack([dst, src])], 1)
+    w = torch.rand(src.numel(), generator=torch.Generator().manual_seed(3)) + 0.5
+    return coalesce(ei, torch.cat([w, w]), num_nodes=n), n
+
+
+def dense_and_sparse(**kwargs):
+    dense = GraphUNetDisturber(**kwargs)
+    sparse = GraphUNetDisturber(**kwargs, impl='sparse')
+    sparse.load_state_dict(dense.state_dict())  # the same parameters, two evaluations
+    return dense, sparse
+
+
+def forward_backward(d, x, ei, ew, grad_out):
+    x = x.clone().requires_grad_()
+    out = d(x, ei, ew).x
+    (out * grad_out).sum().backward()
+    return out.detach(), x.grad, [p.grad for p in d.parameters()]
+
+
+@pytest.mark.parametrize('kwargs', [
+    dict(depth=1),
+    dict(depth=2),
+    dict(depth=3, pool_ratios=[0.8, 0.3, 0.5], sum_res=False, act='tanh', hidden_channels=12),
+    dict(depth=2, pool_ratios=[2, 0.5]),  # a ratio >= 1 keeps int(ratio) nodes
+    dict(depth=1, pool_ratios=1),  # ... so 1 keeps one node, not all
+])
+@pytest.mark.parametrize('weighted', [True, False])
+def test_graph_unet_dense_equals_pyg_graph_unet(kwargs, weighted):
+    """impl='dense' is PyG's GraphUNet on the batch graph: output, input gradient and every
+    parameter gradient agree (padding nodes, edge weights, levels, skips, activations)."""
+    torch.manual_seed(0)
+    (ei, ew), n = hand_like_graph()
+    ew = ew if weighted else None
+    dense, sparse = dense_and_sparse(channels=8, **kwargs)
+    x = torch.randn(5, n, 8)
+    grad_out = torch.randn(5, n, 8)
+    (out_d, gx_d, gp_d), (out_s, gx_s, gp_s) = (forward_backward(d, x, ei, ew, grad_out)
+                                                for d in (dense, sparse))
+    torch.testing.assert_close(out_d, out_s, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(gx_d, gx_s, rtol=1e-5, atol=1e-5)
+    for a, b in zip(gp_d, gp_s):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+
+
+def test_graph_unet_dense_follows_edge_direction_and_self_loops():
+    """Messages flow source -> target, degrees count incoming weight, and a self loop keeps
+    its weight (GCNConv's add_remaining_self_loops): directed and looped graphs agree too."""
+    torch.manual_seed(1)
+    # a directed cycle, a loop at 2, a zero-weight loop at 6 (degree 0), 3 -> 4 given twice
+    ei = torch.tensor([[0, 1, 2, 3, 4, 2, 5, 3, 6], [1, 2, 3, 4, 0, 2, 0, 4, 6]])
+    ew = torch.tensor([1.0, 2.0, 0.5, 3.0, 1.5, 4.0, 0.7, 2.5, 0.0])
+    dense, sparse = dense_and_sparse(channels=4, depth=1)
+    x, grad_out = torch.randn(3, 7, 4), torch.randn(3, 7, 4)
+    (out_d, gx_d, _), (out_s, gx_s, _) = (forward_backward(d, x, ei, ew, grad_out)
+                                          for d in (dense, sparse))
+    torch.testing.assert_close(out_d, out_s, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(gx_d, gx_s, rtol=1e-5, atol=1e-5)
+
+
+def test_graph_unet_dense_pooling_multiplier():
+    """TopKPooling's ``multiplier`` scales the pooled features in both evaluations."""
+    torch.manual_seed(2)
+    (ei, ew), n = hand_like_graph()
+    dense, sparse = dense_and_sparse(channels=4, depth=1)
+    for d in (dense, sparse):
+        d.unet.pools[0].multiplier = 2.5
+    x, grad_out = torch.randn(3, n, 4), torch.randn(3, n, 4)
+    (out_d, gx_d, _), (out_s, gx_s, _) = (forward_backward(d, x, ei, ew, grad_out)
+                                          for d in (dense, sparse))
+    torch.testing.assert_close(out_d, out_s, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(gx_d, gx_s, rtol=1e-5, atol=1e-5)
+
+
+def test_dense_gcn_conv_by_hand():
+    """Two nodes joined by weight w, improved self loops (2): out = D^-1/2 (A + 2I) D^-1/2 x."""
+    from torch_geometric.nn import GCNConv
+
+    from gclhand.models.disturbers.dense_graph_unet import dense_adjacency, gcn_conv
+    conv = GCNConv(1, 1, improved=True)
+    with torch.no_grad():
+        conv.lin.weight.fill_(1.0)
+        conv.bias.fill_(0.5)
+    adj, loops = dense_adjacency(torch.tensor([[0], [1]]), torch.tensor([3.0]), 2)
+    assert adj.tolist() == [[0.0, 0.0], [3.0, 0.0]] and loops.isnan().all()
+    x = torch.tensor([[[1.0], [10.0]]])
+    # node 0: no incoming edge, degree 2 -> 2/2 * 1; node 1: degree 5, from 0 (w=3) and itself
+    expected = [[2 / 2 * 1 + 0.5], [(3 / (5 ** 0.5 * 2 ** 0.5)) * 1 + 2 / 5 * 10 + 0.5]]
+    torch.testing.assert_close(gcn_conv(conv, x, adj, loops)[0], torch.tensor(expected))
+    # plain GCN (loops weigh 1), no bias: node 1 has degree 4
+    plain = GCNConv(1, 1, bias=False)
+    with torch.no_grad():
+        plain.lin.weight.fill_(1.0)
+    expected = [[1.0], [3 / (4 ** 0.5 * 1) * 1 + 1 / 4 * 10]]
+    torch.testing.assert_close(gcn_conv(plain, x, adj, loops)[0], torch.tensor(expected))
+
+
+def test_graph_unet_dense_caches_its_adjacency_and_checks_impl(graph):
+    x, ei, ew = graph
+    d = GraphUNetDisturber(channels=8, depth=1)
+    assert d.impl == 'dense'
+    d(x, ei, ew)
+    assert d._dense is not None and d._batch is None  # the dense path ran, not PyG's
+    first = d.dense_graph(Graph(x, ei, ew))
+    assert d.dense_graph(Graph(x[:2], ei, ew)) is first  # M does not matter
+    assert d.dense_graph(Graph(x, ei, ew * 2)) is not first  # new weights, new matrix
+    wider = d.dense_graph(Graph(torch.zeros(4, 14, 8), ei, ew))  # two more padding nodes
+    assert wider[0].shape == (14, 14) and wider[1].shape == (14,)
+    sparse = GraphUNetDisturber(channels=8, depth=1, impl='sparse')
+    sparse(x, ei, ew)
+    assert sparse._batch is not None and sparse._dense is None
+    unet = GraphUNetDisturber(channels=8, depth=1)
+    unet.unet.pools[0].select.min_score = 0.1
+    with pytest.raises(ValueError, match=r'^GraphUNetDisturber\(impl="dense"\) supports '
+                                         r'TopKPooling with a ratio only \(min_score=None\), '
+                                         r'as GraphUNet builds it$'):
+        unet(x, ei, ew)
+    with pytest.raises(ValueError, match=r"^GraphUNetDisturber.impl must be one of "
+                                         r"\('dense', 'sparse'\), got 'csr'$"):
+        GraphUNetDisturber(channels=8, impl='csr')
+
+@pytest.mark.parametrize('impl', ['dense', 'sparse'])
 @pytest.mark.parametrize('dtype', [torch.bfloat16, torch.float16])
-def test_graph_unet_disturber_under_cpu_autocast(graph, dtype):
+def test_graph_unet_disturber_under_cpu_autocast(graph, dtype, impl):
     """AMP training: the U-Net's sparse adjacency product has no low-precision CPU kernel,
     so it runs in fp32 and returns the input's dtype (the fp32 result, rounded)."""
     x, ei, ew = graph
     torch.manual_seed(0)
-    d = GraphUNetDisturber(channels=8, hidden_channels=16, depth=2, pool_ratios=0.5)
+    d = GraphUNetDisturber(channels=8, hidden_channels=16, depth=2, pool_ratios=0.5, impl=impl)
     low = x.to(dtype).requires_grad_()
     with torch.autocast('cpu', dtype=dtype):
         out = d(low, ei, ew).x

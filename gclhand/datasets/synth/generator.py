@@ -14,6 +14,7 @@ A split whose ``meta.json`` matches the request is skipped.  Different settings 
 the split, deleting only files in a folder this generator created (never foreign data).
 """
 import json
+import logging
 import multiprocessing as mp
 import os
 import os.path as osp
@@ -27,6 +28,7 @@ from typing import Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Uni
 import cv2
 import numpy as np
 import torch
+from mmengine.logging import print_log
 from tqdm import tqdm
 
 from gclhand.datasets.aux_maps import (AUX_KINDS, HEATMAP_SIGMA, HEATMAP_SIZE,
@@ -325,9 +327,16 @@ def _prepare_split(split_dir: str, count: int, settings: dict) -> List[int]:
         with open(osp.join(split_dir, PROGRESS_FILE)) as f:
             progress = json.load(f)
     meta = read_meta(split_dir)
-    same = {k: v for k, v in (progress or meta or {}).items() if k in settings} == settings
+    old = {k: v for k, v in (progress or meta or {}).items() if k in settings}
+    same = old == settings
     if osp.exists(osp.join(split_dir, META_FILE)):
         os.remove(osp.join(split_dir, META_FILE))   # incomplete from here until written
+    if not same and (annos or imgs):
+        changed = ', '.join(f'{k}: {old.get(k)!r} -> {v!r}' for k, v in settings.items()
+                            if old.get(k) != v)
+        print_log(f"'{split_dir}' holds {len(annos)} synthetic samples made with other "
+                  f'settings ({changed}); deleting them and generating anew',
+                  logger='current', level=logging.WARNING)
     if not same:                                      # other settings: start over
         for path in list(annos.values()) + list(imgs.values()):
             os.remove(path)

@@ -7,6 +7,9 @@ from torch_geometric.nn import GraphUNet
 
 from gclhand.registry import DISTURBERS
 from .base import Disturber, Graph, edge_weight_or_ones
+from .dense_graph_unet import dense_adjacency, graph_unet
+
+IMPLS = ('dense', 'sparse')
 
 
 @DISTURBERS.register_module()
@@ -14,16 +17,20 @@ class GraphUNetDisturber(Disturber):
     r"""Regenerate the graph features through a graph U-Net: :math:`\hat{\mathbf{G}} =
     F_{gen}(\mathbf{G})` (HandDGCL eq. 1).
 
-    :class:`torch_geometric.nn.GraphUNet` (GCN convolutions, gPool = ``TopKPooling`` down,
-    gUnpool up, skip connections between matching levels) runs on the M samples as one
-    disconnected batch graph, so top-k pooling keeps ``ratio`` of the nodes of *each*
-    sample.  The batch graph (the shared graph replicated M times, with its ``batch``
-    vector) is :meth:`torch_geometric.data.Batch.from_data_list`'s, built once and reused
-    while the input graph (same tensor objects) and M stay the same: building it costs
-    ~0.4 ms against ~0.03 ms for a hand-written ``repeat`` + offsets, both negligible next
-    to the U-Net's ~50+ ms forward + backward (M = 32, N = 63, C = 128, 2 CPU threads), so
-    the library's batching is used and the cache removes the per-step construction. It
-    works with plain PyTorch (no torch-scatter / pyg-lib needed; checked with PyG 2.8).
+    The network and its parameters are :class:`torch_geometric.nn.GraphUNet`'s (GCN
+    convolutions, gPool = ``TopKPooling`` down, gUnpool up, skip connections between
+    matching levels), applied to each of the M samples, so top-k pooling keeps ``ratio`` of
+    the nodes of *each* sample. Two evaluations of the same network, chosen by ``impl``:
+
+    - ``'dense'`` (default): the M samples share one small graph, so the U-Net runs as
+      batched dense products over the ``GraphUNet``'s own parameters
+      (:mod:`~gclhand.models.disturbers.dense_graph_unet`; ~10x cheaper on the CPU, see
+      there); the dense adjacency is built once per graph.
+    - ``'sparse'``: ``GraphUNet.forward`` itself on the M samples as one disconnected batch
+      graph (:meth:`torch_geometric.data.Batch.from_data_list`, built once per graph and M).
+      The reference the dense path is tested against.
+
+    Both work with plain PyTorch (no torch-scatter / pyg-lib needed; checked with PyG 2.8).
 
     There is no identity path from input to output (:math:`\hat{\mathbf{G}} \ne \mathbf{G}
     + f(\mathbf{G})`): every output is produced by graph convolutions, part of it through the
@@ -39,6 +46,7 @@ class GraphUNetDisturber(Disturber):
         pool_ratios: node ratio kept by each pooling (float, or one per level).
         sum_res: combine skip connections by sum (``True``) or concatenation.
         act: activation name (see :class:`~torch_geometric.nn.GraphUNet`).
+        impl: ``'dense'`` or ``'sparse'`` (see above); the parameters are the same.
 
     Shapes:
         x: (M, N, C) -> (M, N, C); the graph is returned unchanged.
@@ -46,15 +54,20 @@ class GraphUNetDisturber(Disturber):
 
     def __init__(self, channels: int, hidden_channels: int = None, depth: int = 2,
                  pool_ratios: Union[float, List[float]] = 0.5, sum_res: bool = True,
-                 act: str = 'relu'):
+                 act: str = 'relu', impl: str = 'dense'):
         super().__init__()
         if depth < 1:
             raise ValueError(f'GraphUNetDisturber.depth must be >= 1, got {depth}')
+        if impl not in IMPLS:
+            raise ValueError(f'GraphUNetDisturber.impl must be one of {IMPLS}, got {impl!r}')
+        self.impl = impl
         self.channels = channels
         self.unet = GraphUNet(channels, hidden_channels or channels, channels, depth=depth,
                               pool_ratios=pool_ratios, sum_res=sum_res, act=act)
         self._batch_key: Optional[Tuple] = None
         self._batch: Optional[Batch] = None
+        self._dense_key: Optional[Tuple] = None
+        self._dense: Optional[Tuple[torch.Tensor, torch.Tensor]] = None
 
     def reset_parameters(self) -> None:
         self.unet.reset_parameters()
@@ -66,13 +79,27 @@ class GraphUNetDisturber(Disturber):
             raise ValueError(f'GraphUNetDisturber was built with channels={self.channels} '
                              f'but the graph features have {c}; set '
                              f'model.dgcl.disturber.channels={c}')
-        batch = self.batch_graph(g, m)
-        # fp32 with autocast off: GraphUNet squares the sparse adjacency (augment_adj), and
-        # the CPU sparse kernels have no bf16/fp16 (training with --amp raised otherwise)
+        # fp32 with autocast off: the sparse path squares a sparse adjacency (augment_adj),
+        # and the CPU sparse kernels have no bf16/fp16 (training with --amp raised otherwise);
+        # the dense path follows so that both give the same numbers under autocast
         with torch.autocast(x.device.type, enabled=False):
-            out = self.unet(x.float().reshape(m * n, c), batch.edge_index, batch=batch.batch,
-                            edge_weight=batch.edge_weight)
+            if self.impl == 'dense':
+                out = graph_unet(self.unet, x.float(), *self.dense_graph(g))
+            else:
+                batch = self.batch_graph(g, m)
+                out = self.unet(x.float().reshape(m * n, c), batch.edge_index,
+                                batch=batch.batch, edge_weight=batch.edge_weight)
         return g._replace(x=out.to(x.dtype).view(m, n, c))
+
+    def dense_graph(self, g: Graph) -> Tuple[torch.Tensor, torch.Tensor]:
+        """``dense_adjacency`` of ``g``'s graph in fp32: (N, N) and (N,) (cached)."""
+        key = (g.edge_index, g.edge_weight, g.x.size(1), g.x.device)
+        old = self._dense_key
+        if old is None or old[0] is not key[0] or old[1] is not key[1] or old[2:] != key[2:]:
+            weight = edge_weight_or_ones(g).float()
+            self._dense = dense_adjacency(g.edge_index, weight, g.x.size(1))
+            self._dense_key = key
+        return self._dense
 
     def batch_graph(self, g: Graph, m: int) -> Batch:
         """The block-diagonal batch graph of ``m`` copies of ``g``'s graph (cached)."""
