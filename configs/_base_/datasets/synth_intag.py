@@ -15,7 +15,7 @@ _base_ = ['./interhand_intag.py']
 
 data_root = '{{$GCLHAND_SYNTH_ROOT:data/synth}}'
 img_size = 64
-synthetic = dict(num=dict(train=25000, val=300, test=300), seed=0, img_size=img_size,
+synthetic = dict(num=dict(train=20000, val=300, test=300), seed=0, img_size=img_size,
                  workers=2, views_per_scene=dict(train=4), aux_maps=(),
                  sampler=dict(placement=dict(orientation='upright')))
 
