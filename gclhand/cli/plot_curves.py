@@ -13,6 +13,12 @@ Examples::
     # two runs side by side, a reference line for the untrained model's test MPJPE
     gclhand plot-curves work_dirs/gcn_baseline_synth work_dirs/dgcl_synth \\
         --labels baseline DGCL --reference 81.9 --out curves.png
+    # one run made of pieces, each started from the last one's weights (load_from): the
+    # pieces follow each other on one axis, a dotted line where each begins
+    gclhand plot-curves work_dirs/long_piece1 work_dirs/long_piece2 --pieces --out long.png
+
+(A run continued with ``--resume`` keeps its iteration count in its own work dir and needs
+no ``--pieces``.)
 """
 import argparse
 import glob
@@ -37,6 +43,11 @@ def parse_args(argv=None):
     p.add_argument('--reference', type=float, default=None,
                    help='draw a horizontal line at this validation value (e.g. the '
                    'untrained model\'s MPJPE from gclhand test CONFIG none)')
+    p.add_argument('--pieces', action='store_true',
+                   help='the work dirs are consecutive pieces of one run (each started from '
+                   "the previous one's weights with load_from, counting iterations and "
+                   'epochs from 0 again): draw them as one line, each piece shifted by the '
+                   'iterations and epochs of the pieces before it')
     p.add_argument('--title', default=None)
     p.add_argument('--out', required=True, help='PNG to write')
     return p.parse_args(argv)
@@ -77,6 +88,32 @@ def load_scalars(work_dir: str, train_keys, val_keys) -> Tuple[Series, Series]:
     return as_list(train), as_list(val)
 
 
+def chain_pieces(pieces: List[Tuple[Series, Series]]) -> Tuple[Series, Series, List[float],
+                                                                List[float]]:
+    """One run from consecutive pieces: each piece's training steps are shifted by the
+    previous pieces' last training step and its validation epochs by their last epoch.
+
+    Returns:
+        ``(train, val, train_starts, val_starts)``: the joined series and where each piece
+        after the first begins on the iteration and the epoch axis.
+    """
+    train: Series = {}
+    val: Series = {}
+    step_offset = epoch_offset = 0.0
+    train_starts: List[float] = []
+    val_starts: List[float] = []
+    for i, (t, v) in enumerate(pieces):
+        if i:
+            train_starts.append(step_offset)
+            val_starts.append(epoch_offset)
+        for joined, series, offset in ((train, t, step_offset), (val, v, epoch_offset)):
+            for key, pts in series.items():
+                joined.setdefault(key, []).extend((x + offset, y) for x, y in pts)
+        step_offset = max([step_offset] + [x for pts in train.values() for x, _ in pts])
+        epoch_offset = max([epoch_offset] + [x for pts in val.values() for x, _ in pts])
+    return train, val, train_starts, val_starts
+
+
 def moving_average(values: List[float], window: int) -> List[float]:
     """Trailing mean over at most ``window`` points (same length as ``values``)."""
     out, acc = [], 0.0
@@ -90,19 +127,29 @@ def moving_average(values: List[float], window: int) -> List[float]:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    if args.labels and len(args.labels) != len(args.work_dirs):
-        sys.exit(f'error: {len(args.labels)} --labels for {len(args.work_dirs)} work dirs')
+    if args.labels and len(args.labels) != (1 if args.pieces else len(args.work_dirs)):
+        sys.exit(f'error: {len(args.labels)} --labels for {len(args.work_dirs)} work dirs'
+                 + (' (--pieces draws one run: give one label)' if args.pieces else ''))
     labels = args.labels or [osp.basename(osp.normpath(w)) for w in args.work_dirs]
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
 
     fig, (ax_t, ax_v) = plt.subplots(1, 2, figsize=(11, 4))
-    for work_dir, label in zip(args.work_dirs, labels):
+    runs = []
+    for work_dir in args.work_dirs:
         try:
-            train, val = load_scalars(work_dir, args.train_keys, args.val_keys)
+            runs.append(load_scalars(work_dir, args.train_keys, args.val_keys))
         except (FileNotFoundError, ValueError) as e:
             sys.exit(f'error: {e}')
+    if args.pieces:
+        train, val, train_starts, val_starts = chain_pieces(runs)
+        runs = [(train, val)]
+        labels = [args.labels[0] if args.labels else 'run']
+        for ax, starts in ((ax_t, train_starts), (ax_v, val_starts)):
+            for x in starts:
+                ax.axvline(x, color='grey', linestyle=':', linewidth=1)
+    for (train, val), label in zip(runs, labels):
         for key, pts in train.items():
             xs, ys = zip(*pts)
             ax_t.plot(xs, moving_average(list(ys), args.smooth), label=f'{label} {key}')

@@ -35,3 +35,22 @@ def test_moving_average_hand_computed():
 def test_missing_scalars_name_the_folder(tmp_path):
     with pytest.raises(SystemExit, match='no vis_data/scalars.json under'):
         plot.main([str(tmp_path), '--out', str(tmp_path / 'x.png')])
+
+
+def test_pieces_follow_each_other(tmp_path):
+    """Piece 2 (load_from, counting from 0 again) continues where piece 1 ended."""
+    one, two = tmp_path / 'one', tmp_path / 'two'
+    write_run(one, [dict(loss=3.0, step=10), dict(loss=2.0, step=20),
+                    {'intaghand/mpjpe': 50.0, 'step': 1}, {'intaghand/mpjpe': 45.0, 'step': 2}])
+    write_run(two, [dict(loss=1.5, step=10), {'intaghand/mpjpe': 44.0, 'step': 1}])
+    runs = [plot.load_scalars(str(d), ['loss'], ['intaghand/mpjpe']) for d in (one, two)]
+    train, val, train_starts, val_starts = plot.chain_pieces(runs)
+    assert train == {'loss': [(10.0, 3.0), (20.0, 2.0), (30.0, 1.5)]}
+    assert val == {'intaghand/mpjpe': [(1.0, 50.0), (2.0, 45.0), (3.0, 44.0)]}
+    assert (train_starts, val_starts) == ([20.0], [2.0])
+    out = tmp_path / 'long.png'
+    assert plot.main([str(one), str(two), '--pieces', '--labels', 'HandDGCL', '--out',
+                      str(out)]) == 0
+    assert out.read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
+    with pytest.raises(SystemExit, match=r'--pieces draws one run: give one label'):
+        plot.main([str(one), str(two), '--pieces', '--labels', 'a', 'b', '--out', str(out)])
