@@ -116,3 +116,36 @@ def test_copy_rows_only_for_one_parent_copy_matrices():
     assert _copy_rows(torch.tensor([[0.5, 0.5], [1., 0.]])) is None   # an average
     assert _copy_rows(torch.tensor([[1., 1.], [1., 0.]])) is None     # two parents
     assert _copy_rows(torch.tensor([[0., 0.], [1., 0.]])) is None     # no parent
+
+
+def test_csr_forms_are_cached_per_buffer_and_remade_when_it_changes():
+    """'csr' mode converts each fixed matrix once; an in-place change of the buffer (a DDP
+    broadcast, a manual edit), a new buffer (``.to``) or a copy makes it again, and a
+    per-call override matrix is never cached."""
+    import copy
+    import pickle
+    dec = decoder('csr').eval()
+    G, fs = torch.randn(2, 2, NUM_NODES[0], 16), feats(2)
+    with torch.no_grad():
+        ref = dec(G, fs)['verts']
+        names = set(dec._csr_cache)
+        assert names == {'laplacian_0', 'laplacian_1', 'laplacian_2', 'mesh_upsample'}
+        first = {k: v[2] for k, v in dec._csr_cache.items()}
+        assert torch.equal(dec(G, fs)['verts'], ref)
+        assert all(dec._csr_cache[k][2] is first[k] for k in names)  # reused
+        dec.laplacian_1.mul_(0.5)  # in place: version bump
+        changed = dec(G, fs)['verts']
+        assert dec._csr_cache['laplacian_1'][2] is not first['laplacian_1']
+        assert torch.equal(dec._csr_cache['laplacian_1'][2].to_dense(), dec.laplacian_1)
+        assert not torch.allclose(changed, ref)
+        dec.laplacian_1.mul_(2.0)
+        torch.testing.assert_close(dec(G, fs)['verts'], ref)
+        moved = dec.to(torch.float64).to(torch.float32)  # new buffer objects
+        torch.testing.assert_close(moved(G, fs)['verts'], ref)
+        assert moved._csr_cache['laplacian_0'][0] is moved.laplacian_0
+        ei = torch.tensor([[0, 2, 2, 5], [2, 0, 5, 2]])
+        dec(G, fs, graph_override=(ei, None))
+        assert set(dec._csr_cache) == names  # the override's matrix is not kept
+        for twin in (copy.deepcopy(dec), pickle.loads(pickle.dumps(dec))):
+            assert twin._csr_cache == {}
+            torch.testing.assert_close(twin(G, fs)['verts'], ref)
