@@ -87,7 +87,7 @@ def parse_views(text: str) -> Union[int, Dict[str, int]]:
         return {k.strip(): int(v) for k, v in (kv.split('=', 1) for kv in text.split(','))}
     except ValueError:
         raise ConfigError(f"--views-per-scene takes a number or split=number pairs such as "
-                 f"'train=4,val=1', got {text!r}")
+                          f"'train=4,val=1', got {text!r}") from None
 
 
 def parse_aux_maps(text: str) -> Tuple[str, ...]:
@@ -98,23 +98,24 @@ def parse_aux_maps(text: str) -> Tuple[str, ...]:
     bad = [k for k in kinds if k not in AUX_KINDS]
     if bad:
         raise ConfigError(f'--aux-maps: unknown map(s) {", ".join(bad)}; choose from '
-                 f'{",".join(AUX_KINDS)} or none')
+                          f'{",".join(AUX_KINDS)} or none')
     return kinds
 
 
 def settings_from_config(args: argparse.Namespace) -> Tuple[str, dict]:
     """``(out, synthetic settings)`` of ``args.config`` (its data_root unless ``--out``)."""
-    given = [f'--{k.replace("_", "-")}' for k in GENERATOR_DEFAULTS if getattr(args, k) is not None]
+    given = [f'--{k.replace("_", "-")}' for k in GENERATOR_DEFAULTS
+             if getattr(args, k) is not None]
     if given:
         raise ConfigError(f'{", ".join(given)} cannot be combined with --config; change the '
-                 "config's settings with --cfg-options synthetic.KEY=VALUE")
+                          "config's settings with --cfg-options synthetic.KEY=VALUE")
     from .config import load_config
     cfg = load_config(args.config, args.cfg_options)
     settings = cfg.get('synthetic', None)
     if not settings:
         raise ConfigError(f'{args.config} has no top-level `synthetic` dict (the generator '
-                 'settings of a synthetic-data config, configs/_base_/datasets/'
-                 'synth_intag.py); give --out and --num instead')
+                          'settings of a synthetic-data config, configs/_base_/datasets/'
+                          'synth_intag.py); give --out and --num instead')
     settings = settings.to_dict() if hasattr(settings, 'to_dict') else dict(settings)
     out = args.out or cfg.get('data_root', None)
     if not out:
@@ -142,7 +143,7 @@ def settings_from_args(args: argparse.Namespace) -> Tuple[str, dict]:
     try:
         sampler = json.loads(opt['sampler']) if opt['sampler'] else None
     except json.JSONDecodeError as e:
-        raise ConfigError(f'--sampler is not valid JSON ({e})')
+        raise ConfigError(f'--sampler is not valid JSON ({e})') from e
     return args.out, dict(num=opt['num'], splits=splits, seed=opt['seed'],
                           img_size=opt['img_size'], jpeg_quality=opt['jpeg_quality'],
                           sampler=sampler, views_per_scene=parse_views(opt['views_per_scene']),
@@ -151,14 +152,15 @@ def settings_from_args(args: argparse.Namespace) -> Tuple[str, dict]:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    from gclhand.datasets.synth import DEFAULT_HAND_MODEL, generate_synthetic_dataset
+    from gclhand.datasets.synth import (DEFAULT_HAND_MODEL, generate_synthetic_dataset,
+                                        split_synthetic_settings)
     from gclhand.datasets.synth.generator import DEFAULT_SPLITS, resolve_splits
 
-    out, settings = settings_from_config(args) if args.config else settings_from_args(args)
-    num = settings.pop('num', settings.pop('num_per_split', None))
+    out, synthetic = settings_from_config(args) if args.config else settings_from_args(args)
+    num, settings = split_synthetic_settings(synthetic)
     settings.setdefault('splits', DEFAULT_SPLITS)
-    workers = settings.pop('workers', 1) if args.workers is None else args.workers
-    settings.pop('workers', None)
+    config_workers = settings.pop('workers', None)
+    workers = config_workers if args.workers is None else args.workers
     try:
         counts = resolve_splits(num, settings['splits'])
     except ValueError as e:

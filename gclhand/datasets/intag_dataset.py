@@ -103,10 +103,9 @@ class InterHandIntagDataset(HandLabelsMixin, BaseDataset):
         if self.synthetic is not None:
             # Cheap when the data is complete (reads meta.json); generates/extends it when
             # it is absent or was made with other settings.
-            from .synth import ensure_synthetic_dataset
-            cfg = dict(self.synthetic)
-            num = cfg.pop('num', cfg.pop('num_per_split', None))
-            ensure_synthetic_dataset(self.data_root, num_per_split=num, **cfg)
+            from .synth import ensure_synthetic_dataset, split_synthetic_settings
+            num, kwargs = split_synthetic_settings(self.synthetic)
+            ensure_synthetic_dataset(self.data_root, num_per_split=num, **kwargs)
         if osp.isdir(anno_dir):
             return
         raise FileNotFoundError(

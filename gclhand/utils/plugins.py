@@ -238,6 +238,6 @@ def load_plugins(group: str = GROUP) -> List[str]:
     return loaded
 
 
-__all__ = ['ENV', 'GROUP', 'PluginError', 'clash_cause', 'installed_plugins', 'load_plugin', 'load_plugins',
-           'load_plugins_for', 'plugin_clash', 'plugin_failures', 'plugin_policy',
-           'policy_note']
+__all__ = ['ENV', 'GROUP', 'PluginError', 'clash_cause', 'installed_plugins', 'load_plugin',
+           'load_plugins', 'load_plugins_for', 'plugin_clash', 'plugin_failures',
+           'plugin_policy', 'policy_note']

@@ -92,7 +92,8 @@ def test_other_settings_are_named_before_regeneration(tmp_path):
 @pytest.mark.parametrize('argv, message', [
     (['--config', CONFIG, '--num', '5'], '--num cannot be combined with --config; change the '
      "config's settings with --cfg-options synthetic.KEY=VALUE"),
-    (['--config', str(REPO / 'configs' / 'gcn_baseline_interhand.py')], 'has no top-level `synthetic` dict'),
+    (['--config', str(REPO / 'configs' / 'gcn_baseline_interhand.py')],
+     'has no top-level `synthetic` dict'),
     (['--out', 'x'], 'give --config CONFIG, or --out DIR and --num N'),
     (['--out', 'x', '--num', '2', '--cfg-options', 'synthetic.num=3'],
      '--cfg-options needs --config'),

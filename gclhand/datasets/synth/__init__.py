@@ -9,7 +9,7 @@ from .preview import contact_sheet, draw_joints
 from .renderer import Fragments, project_points, rasterize, render_mesh, shade
 from .sampler import (CameraSampler, HandParams, PoseSampler, Scene, SceneSampler, SkinSampler,
                       TwoHandPlacer, sample_shapes)
-from .settings import apply_synthetic_settings
+from .settings import apply_synthetic_settings, split_synthetic_settings
 
 __all__ = [
     'DEFAULT_HAND_MODEL', 'DEFAULT_SPLITS', 'GENERATOR_VERSION', 'SyntheticRenderer',
@@ -18,5 +18,5 @@ __all__ = [
     'interpenetration', 'penetration_depth', 'Fragments', 'project_points', 'rasterize',
     'render_mesh', 'shade', 'contact_sheet', 'draw_joints', 'random_background', 'CameraSampler', 'HandParams', 'PoseSampler',
     'Scene', 'SceneSampler', 'SkinSampler', 'TwoHandPlacer', 'sample_shapes',
-    'apply_synthetic_settings'
+    'apply_synthetic_settings', 'split_synthetic_settings'
 ]

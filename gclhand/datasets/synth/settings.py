@@ -1,7 +1,7 @@
 """One place in a config for the synthetic data settings of all its dataloaders."""
 import copy
 
-__all__ = ['apply_synthetic_settings']
+__all__ = ['apply_synthetic_settings', 'split_synthetic_settings']
 
 _LOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
 
@@ -33,3 +33,12 @@ def apply_synthetic_settings(cfg) -> None:
             else dataset.get('type')
         if isinstance(cls, type) and issubclass(cls, InterHandIntagDataset):
             dataset['synthetic'] = copy.deepcopy(settings)
+
+
+def split_synthetic_settings(settings: dict):
+    """``(num, generator_kwargs)`` of a ``synthetic`` dict: the sample count (``num``, or
+    its older name ``num_per_split``) apart from the rest, which are keyword arguments of
+    :func:`~gclhand.datasets.synth.ensure_synthetic_dataset`."""
+    kwargs = dict(settings)
+    num = kwargs.pop('num', kwargs.pop('num_per_split', None))
+    return num, kwargs

@@ -12,6 +12,14 @@ from .dense_graph_unet import dense_adjacency, graph_unet
 IMPLS = ('dense', 'sparse')
 
 
+def _same_graph_key(old: Optional[Tuple], key: Tuple) -> bool:
+    """Cache keys ``(edge_index, edge_weight, *values)``: the same graph tensors (identity,
+    not equality: comparing contents every call would cost what the cache saves) and
+    equal values."""
+    return (old is not None and old[0] is key[0] and old[1] is key[1]
+            and old[2:] == key[2:])
+
+
 @DISTURBERS.register_module()
 class GraphUNetDisturber(Disturber):
     r"""Regenerate the graph features through a graph U-Net: :math:`\hat{\mathbf{G}} =
@@ -94,8 +102,7 @@ class GraphUNetDisturber(Disturber):
     def dense_graph(self, g: Graph) -> Tuple[torch.Tensor, torch.Tensor]:
         """``dense_adjacency`` of ``g``'s graph in fp32: (N, N) and (N,) (cached)."""
         key = (g.edge_index, g.edge_weight, g.x.size(1), g.x.device)
-        old = self._dense_key
-        if old is None or old[0] is not key[0] or old[1] is not key[1] or old[2:] != key[2:]:
+        if not _same_graph_key(self._dense_key, key):
             weight = edge_weight_or_ones(g).float()
             self._dense = dense_adjacency(g.edge_index, weight, g.x.size(1))
             self._dense_key = key
@@ -104,8 +111,7 @@ class GraphUNetDisturber(Disturber):
     def batch_graph(self, g: Graph, m: int) -> Batch:
         """The block-diagonal batch graph of ``m`` copies of ``g``'s graph (cached)."""
         key = (g.edge_index, g.edge_weight, m, g.x.dtype)
-        old = self._batch_key
-        if old is None or old[0] is not key[0] or old[1] is not key[1] or old[2:] != key[2:]:
+        if not _same_graph_key(self._batch_key, key):
             one = Data(edge_index=g.edge_index, edge_weight=edge_weight_or_ones(g),
                        num_nodes=g.x.size(1))
             self._batch = Batch.from_data_list([one] * m)
