@@ -19,21 +19,30 @@ def weights(path):
 
 def test_torchrun_two_cpu_processes_shard_the_data(tmp_path, subprocess_env):
     """``torchrun --nproc_per_node 2 ... --launcher pytorch`` trains with gloo on CPU."""
-    cmd = ['torchrun', '--standalone', '--nproc_per_node', '2', 'tools/train.py', TOY_CFG,
-           '--work-dir', str(tmp_path), '--launcher', 'pytorch']
-    proc = subprocess.run(cmd, cwd=ROOT, env=subprocess_env, capture_output=True, text=True,
-                          timeout=180)
+    env = dict(subprocess_env, PYTHONFAULTHANDLER='1')  # a native abort prints where it was
+    for attempt in range(2):
+        work_dir = tmp_path / f'attempt{attempt}'
+        cmd = ['torchrun', '--standalone', '--nproc_per_node', '2', 'tools/train.py', TOY_CFG,
+               '--work-dir', str(work_dir), '--launcher', 'pytorch']
+        proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True,
+                              timeout=180)
+        # One rank of this run died once in CI (2026-12-01) by SIGABRT ("terminate called
+        # without an active exception", a C++ abort inside PyTorch's gloo/elastic code,
+        # not reproduced in 70 local runs with and without load).  A native abort is
+        # retried once; any Python error, wrong shard or missing checkpoint still fails.
+        if proc.returncode == 0 or 'Signal 6 (SIGABRT)' not in proc.stderr:
+            break
     assert proc.returncode == 0, proc.stderr[-3000:]
-    seen = [json.load(open(tmp_path / f'seen_rank{r}.json')) for r in (0, 1)]
+    seen = [json.load(open(work_dir / f'seen_rank{r}.json')) for r in (0, 1)]
     per_epoch = 16 // 2  # 16 samples, 2 ranks
     for epoch in range(2):
         shard0, shard1 = (set(s[epoch * per_epoch:(epoch + 1) * per_epoch]) for s in seen)
         assert len(shard0) == len(shard1) == per_epoch
         assert not shard0 & shard1 and shard0 | shard1 == set(range(16))
     # max_keep_ckpts=1: only the last checkpoint stays, and last_checkpoint names it
-    assert (tmp_path / 'last_checkpoint').read_text() == str(tmp_path / 'epoch_2.pth')
-    assert not (tmp_path / 'epoch_1.pth').exists()
-    assert set(weights(tmp_path / 'epoch_2.pth')) == {
+    assert (work_dir / 'last_checkpoint').read_text() == str(work_dir / 'epoch_2.pth')
+    assert not (work_dir / 'epoch_1.pth').exists()
+    assert set(weights(work_dir / 'epoch_2.pth')) == {
         'net.0.weight', 'net.0.bias', 'net.3.weight', 'net.3.bias'}
 
 
