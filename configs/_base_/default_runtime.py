@@ -18,6 +18,9 @@ env_cfg = dict(
     mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
     # tools/train.py switches to gloo when CUDA is unavailable
     dist_cfg=dict(backend='nccl'),
+    # glibc malloc keeps freed memory instead of faulting it back in every step
+    # (gclhand.utils.malloc; None leaves a threshold at the C library default)
+    malloc_cfg=dict(mmap_threshold=32 * 2**20, trim_threshold=2**30),
 )
 
 vis_backends = [dict(type='LocalVisBackend')]

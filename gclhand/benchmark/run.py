@@ -7,6 +7,7 @@ from typing import Optional, Sequence, Set
 import torch
 
 from gclhand.utils import ConfigError
+from gclhand.utils.malloc import apply_malloc_cfg
 from gclhand.utils.package_configs import SCOPE_PREFIX
 from .inference import inference_ratios
 from .inputs import prepare_data_root
@@ -117,6 +118,9 @@ def run_benchmark(cfg, settings: BenchmarkSettings, baseline_cfg=None) -> dict:
     """
     if settings.threads:
         torch.set_num_threads(settings.threads)
+    # the allocator the Runner trains with (GCLHandRunner.setup_env), so a step measured
+    # here is a step trained
+    apply_malloc_cfg((cfg.get('env_cfg') or {}).get('malloc_cfg'))
     device = torch.device(settings.device)
     if device.type == 'cuda' and not torch.cuda.is_available():
         raise ConfigError('--device cuda but torch.cuda.is_available() is False; use '

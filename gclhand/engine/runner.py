@@ -15,6 +15,7 @@ from torch.nn.parallel import DistributedDataParallel
 from gclhand.registry import MODEL_WRAPPERS, RUNNERS
 from gclhand.utils import ConfigError
 from gclhand.utils.dist import init_dist, is_cpu_device
+from gclhand.utils.malloc import apply_malloc_cfg
 from gclhand.utils.validation import validate_config
 from .checkpoint import (checkpoint_safe_globals, commit_file, get_rng_state, set_rng_state,
                          tmp_path_for)
@@ -23,11 +24,12 @@ from .hooks import DGCLStepHook, EvalRNGIsolationHook, NonFiniteGuardHook, Plain
 
 @RUNNERS.register_module()
 class GCLHandRunner(Runner):
-    """:class:`mmengine.runner.Runner` with four changes, each a small override.
+    """:class:`mmengine.runner.Runner` with these changes, each a small override.
 
-    1. :meth:`setup_env` initialises the process group with ``gloo`` when CUDA is not
-       available (MMEngine's ``init_dist`` calls ``torch.cuda.set_device`` and fails on
-       CPU-only PyTorch); MMEngine then skips its own initialisation.
+    1. :meth:`setup_env` applies ``env_cfg.malloc_cfg`` (glibc's malloc thresholds,
+       :mod:`gclhand.utils.malloc`) and initialises the process group with ``gloo`` when
+       CUDA is not available (MMEngine's ``init_dist`` calls ``torch.cuda.set_device`` and
+       fails on CPU-only PyTorch); MMEngine then skips its own initialisation.
     2. :meth:`wrap_model` gives ``MMDistributedDataParallel`` ``device_ids=None`` on CPU
        (MMEngine passes ``[LOCAL_RANK]``, which DDP rejects for a CPU module).
     3. :meth:`save_checkpoint` writes through a temporary file and :func:`os.replace`:
@@ -51,6 +53,7 @@ class GCLHandRunner(Runner):
     """
 
     def setup_env(self, env_cfg: Dict) -> None:
+        apply_malloc_cfg(env_cfg.get('malloc_cfg'))
         if self.distributed and not is_distributed():
             init_dist(self.launcher, **dict(env_cfg.get('dist_cfg') or {}))
         super().setup_env(env_cfg)
