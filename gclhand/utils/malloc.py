@@ -1,14 +1,18 @@
 """glibc ``malloc`` settings for training on the CPU (``env_cfg.malloc_cfg``).
 
 PyTorch's CPU tensors come from the C library's ``malloc``.  With glibc's defaults a freed
-block at the top of the heap above 128 KiB is handed back to the kernel (``M_TRIM_THRESHOLD``)
-and blocks above a threshold that adapts up to 32 MiB are ``mmap``-ed and unmapped on free
-(``M_MMAP_THRESHOLD``); the next training step asks for the same sizes again and the kernel
-zero-fills every page at first touch.  On the synthetic HandDGCL step (batch 32, 2 threads)
-that was ~13,000-17,000 page faults a step, ~55 MB of memory zeroed and faulted in each time;
-with both thresholds fixed (32 MiB, 1 GiB) it is ~0-100, and the step took 0.71-0.96x the
-time in four alternating process pairs (docs/benchmarks.md).  The cost: memory freed during
-a step stays with the process (its resident size stays at its peak).
+block at the top of the heap above the trim threshold is handed back to the kernel and
+blocks above an mmap threshold (both adapt, up to 32 / 64 MiB) are ``mmap``-ed and unmapped
+on free; when the next training step asks for the same sizes, the kernel zero-fills every
+page again at first touch.  Whether that happens depends on the process's heap: the
+benchmark's train step (``tools/benchmark.py``, synthetic HandDGCL, batch 32) took
+~13,000-17,000 page faults a step, ~55 MB zero-filled each time, and with both thresholds
+fixed (32 MiB, 1 GiB) ~0-100, the step 5-19% cheaper; the main job's training process
+(``tools/train.py configs/dgcl_synth.py``) took none in 30 s of training with either
+setting, its step time unchanged (docs/benchmarks.md).  The Runner and the benchmark both
+apply ``env_cfg.malloc_cfg``, so a step measured is a step trained, and a leaner training
+process does not pay the faults.  The cost: memory freed within a step stays with the
+process (its resident size stays at its peak).
 
 ``mallopt`` has no Python binding (``ctypes`` reaches it); on a C library other than glibc
 (macOS, musl, Windows) :func:`configure_malloc` does nothing and returns ``False``.  The
