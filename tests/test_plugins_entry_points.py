@@ -115,6 +115,12 @@ def test_build_component_loads_on_demand_and_lists_failures(site, tmp_path):
     assert "unknown disturber 'NoSuchDisturber' at config key 'model.dgcl.disturber'" in message
     assert ('Installed plugins that failed to import: a_broken: ModuleNotFoundError: '
             "No module named 'a_dependency_that_is_not_installed'") in message
+    # the tools' check before anything is built says the same about the broken plugin
+    cfg = config(tmp_path, 'EpHalf')
+    cfg.model.type = 'NoSuchEstimator'
+    with pytest.raises(ConfigError, match="unknown model 'NoSuchEstimator'") as checked:
+        check_registered_types(cfg)
+    assert str(checked.value).endswith(message[message.index('. Installed plugins'):])
 
 
 def clash_line(dist, entry_point, module, name, owner):

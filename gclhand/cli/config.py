@@ -288,11 +288,8 @@ def check_registered_types(cfg: Config, skip_keys: Sequence[str] = ()) -> None:
         ConfigError: naming the key, the unknown type and close registered names.
     """
     from gclhand import registry
-    from gclhand.utils.plugins import clash_cause, plugin_failures, policy_note
+    from gclhand.utils.plugins import clash_cause, unknown_type_note
     load_needed_plugins(cfg, skip_keys)
-    failed = '; '.join(f'{n}: {r}' for n, r in plugin_failures().items())
-    failed = (f' (installed plugins that failed to import: {failed})' if failed else '') \
-        + policy_note()
     for key, sub, registry_name in _registry_sections(cfg):
         if not isinstance(sub, dict) or not isinstance(sub.get('type'), str):
             continue
@@ -312,7 +309,7 @@ def check_registered_types(cfg: Config, skip_keys: Sequence[str] = ()) -> None:
         raise ConfigError(
             f"unknown {reg.name} '{sub['type']}' at config key '{key}' — {hint}check the "
             'spelling, or import the plugin that registers it '
-            f'(custom_imports=dict(imports=[...])){failed}')
+            f'(custom_imports=dict(imports=[...])){unknown_type_note()}')
 
 
 def resolve_work_dir(cfg: Config, config_path: str, work_dir: Optional[str]) -> str:

@@ -35,20 +35,17 @@ def build_component(registry: Registry, cfg: Optional[dict], key: str = '', **de
             from .plugins import load_plugins_for
             load_plugins_for(lambda: [type_] if registry.get(type_) is None else [])
         if registry.get(type_) is None:
-            from .plugins import clash_cause, plugin_failures, policy_note
+            from .plugins import clash_cause, unknown_type_note
             clash = clash_cause(f"the {registry.name} '{type_}'"
                                 f"{' at config key ' + repr(key) if key else ''}")
             if clash is not None:  # the likely cause comes first
                 raise ConfigError(clash)
             known = ', '.join(sorted(registry.module_dict)) or 'none'
-            failed = '; '.join(f'{n}: {r}' for n, r in plugin_failures().items())
             raise ConfigError(
                 f"unknown {registry.name} '{type_}'"
                 f"{' at config key ' + repr(key) if key else ''} — did you install/import the "
                 f"plugin that registers it (custom_imports=dict(imports=[...]))? "
-                f"Registered: {known}"
-                + (f'. Installed plugins that failed to import: {failed}' if failed else '')
-                + policy_note())
+                f"Registered: {known}" + unknown_type_note())
     return registry.build(cfg, default_args=default_args or None)
 
 

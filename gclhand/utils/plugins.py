@@ -185,6 +185,14 @@ def policy_note() -> str:
             f"being searched: {', '.join(held_back)})")
 
 
+def unknown_type_note() -> str:
+    """What an "unknown type" error appends about plugins: ``. Installed plugins that failed
+    to import: NAME: REASON; ...`` when any did, then :func:`policy_note`."""
+    failed = '; '.join(f'{n}: {r}' for n, r in plugin_failures().items())
+    return (f'. Installed plugins that failed to import: {failed}' if failed else '') \
+        + policy_note()
+
+
 def plugin_failures() -> Dict[str, str]:
     """Entry-point name -> why it could not be imported, for plugins tried so far."""
     return {name: reason for name, reason in _ATTEMPTED.items() if reason}
@@ -240,4 +248,4 @@ def load_plugins(group: str = GROUP) -> List[str]:
 
 __all__ = ['ENV', 'GROUP', 'PluginError', 'clash_cause', 'installed_plugins', 'load_plugin',
            'load_plugins', 'load_plugins_for', 'plugin_clash', 'plugin_failures',
-           'plugin_policy', 'policy_note']
+           'plugin_policy', 'policy_note', 'unknown_type_note']
