@@ -14,17 +14,18 @@ ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 GLIBC = malloc_mod._glibc() is not None
 
 # In a fresh process: apply the thresholds, then allocate, touch and free an 8 MiB tensor
-# 30 times; print the minor page faults per cycle after the first.
+# 30 times; print the median of the minor page faults per cycle (the median: the heap may
+# grow now and then, which faults pages in once).
 FAULTS_PER_CYCLE = '''
-import resource, sys, torch
+import resource, statistics, sys, torch
 from gclhand.utils.malloc import configure_malloc
 assert configure_malloc(mmap_threshold=int(sys.argv[1]), trim_threshold=int(sys.argv[2]))
-for _ in range(3):  # warm up
-    torch.empty(2 * 2**20).fill_(1.0)
-before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-for _ in range(30):
+faults = []
+for _ in range(33):
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
     torch.empty(2 * 2**20).fill_(1.0)  # 8 MiB, freed at once
-print((resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / 30)
+    faults.append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+print(statistics.median(faults[3:]))
 '''
 
 
