@@ -28,7 +28,7 @@ def test_torchrun_two_cpu_processes_shard_the_data(tmp_path, subprocess_env):
                               timeout=180)
         # One rank of this run died once in CI (2026-12-01) by SIGABRT ("terminate called
         # without an active exception", a C++ abort inside PyTorch's gloo/elastic code,
-        # not reproduced in 70 local runs with and without load).  A native abort is
+        # not reproduced in ~60 local runs with and without load).  A native abort is
         # retried once; any Python error, wrong shard or missing checkpoint still fails.
         if proc.returncode == 0 or 'Signal 6 (SIGABRT)' not in proc.stderr:
             break
