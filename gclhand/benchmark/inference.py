@@ -18,7 +18,11 @@ machine load hits all alike; each is a median over ``iters`` repetitions after `
   repository (:func:`gclhand.benchmark.peers.build_intaghand`), the peer the paper
   compares with; ``ratios['infer_vs_intaghand_batch{B}']``.
 
-``params_m`` gives each PyTorch network's parameter count in millions.
+``params_m`` gives each PyTorch network's parameter count in millions; each PyTorch row
+also has ``gflop``, the network's arithmetic per call (:func:`count_gflop`), and
+``ratios['infer_flops_vs_encoder_batch{B}']`` the config's over the encoder's: the latency
+ratio at which every operation runs at the encoder's rate (the practical floor of a speed
+path that keeps the model's arithmetic).
 """
 import os.path as osp
 import statistics
@@ -42,7 +46,9 @@ def _check_identical(cfgs, models, settings, device) -> dict:
     a, b = models[names[0]], models[names[1]]
     res = dict(identical_graph=same_graph(a, b))
     if res['identical_graph']:  # a's weights in a fresh baseline -> the same outputs
-        b2 = build_model(cfgs[names[1]], device, settings.channels_last, False,
+        # compiled like a (--compile: compiled and eager kernels round differently); the
+        # state-dict keys then carry torch.compile's '_orig_mod.' in both
+        b2 = build_model(cfgs[names[1]], device, settings.channels_last, settings.compile,
                          settings.seed + 1).deploy().eval()
         b2.load_state_dict(a.state_dict())
         x = synthetic_batch(a, 2, image_size(cfgs[names[0]]), settings.seed)
@@ -83,10 +89,8 @@ def onnxruntime_sessions(model, encoder, size: int, device: torch.device, tmp: s
 
     def cpu_copy(module):  # the timed PyTorch modules stay as they are
         module = getattr(module, '_orig_mod', module)  # torch.compile's wrapper
-        # the hand model is a shared constant asset (it holds a lock): not copied
-        hand_model = module.__dict__.get('hand_model')
-        memo = {} if hand_model is None else {id(hand_model): hand_model}
-        return copy.deepcopy(module, memo).to('cpu').to(memory_format=torch.contiguous_format)
+        # (the shared hand model is not copied: MANOHandModel.__deepcopy__)
+        return copy.deepcopy(module).to('cpu').to(memory_format=torch.contiguous_format)
 
     path = osp.join(tmp, 'model.onnx')
     export_onnx(ExportableHandModel(cpu_copy(model)), torch.rand(1, 3, size, size) * 255, path)
@@ -179,7 +183,28 @@ def _time_batch(models, nets, sessions, settings, device, bs: int, size: int) ->
     row = {n: dict(latency_ms=median_ms(ts), latency_ms_min=1e3 * min(ts),
                    samples_per_s=bs / statistics.median(ts)) for n, ts in times.items()}
     row['peak_memory_mb'] = peak_memory_mb(device)
+    for name, net in nets.items():  # counted on the plain module (not torch.compile's)
+        plain = getattr(net, '_orig_mod', net)
+        fn = ((lambda n=name, p=plain: p(**batches[n], mode='tensor')) if name in models
+              else (lambda p=plain: p(images)))
+        row[name]['gflop'] = count_gflop(fn)
     return row
+
+
+def count_gflop(fn: Callable[[], object]) -> float:
+    """Floating-point operations of one call of ``fn`` in GFLOP (a multiply-add counts 2),
+    counted by :class:`torch.utils.flop_counter.FlopCounterMode` (matrix products,
+    convolutions, attention; element-wise work is not counted).
+
+    The ratio of two networks' counts is the latency ratio they would have if every
+    operation ran at the same rate: what a speed path that keeps the arithmetic (fusing,
+    batching, dropping Python work) approaches when it makes the smaller network's
+    operations as efficient as the larger one's.
+    """
+    from torch.utils.flop_counter import FlopCounterMode
+    with torch.inference_mode(), FlopCounterMode(display=False) as counter:
+        fn()
+    return counter.get_total_flops() / 1e9
 
 
 def inference_ratios(infer: dict, batches) -> Dict[str, float]:
@@ -192,6 +217,9 @@ def inference_ratios(infer: dict, batches) -> Dict[str, float]:
                          ('intaghand', 'infer_vs_intaghand_batch{}')):
             if ref in lat:
                 out[key.format(bs)] = lat['config'] / lat[ref]
+        gflop = {n: v['gflop'] for n, v in row.items() if isinstance(v, dict) and 'gflop' in v}
+        if 'config' in gflop and gflop.get('encoder'):
+            out[f'infer_flops_vs_encoder_batch{bs}'] = gflop['config'] / gflop['encoder']
         if 'config_onnxruntime' in lat:
             out[f'infer_onnxruntime_vs_pytorch_batch{bs}'] = \
                 lat['config_onnxruntime'] / lat['config']
@@ -200,4 +228,5 @@ def inference_ratios(infer: dict, batches) -> Dict[str, float]:
     return out
 
 
-__all__ = ['bench_inference', 'build_encoder', 'inference_ratios', 'onnxruntime_sessions']
+__all__ = ['bench_inference', 'build_encoder', 'count_gflop', 'inference_ratios',
+           'onnxruntime_sessions']

@@ -40,6 +40,10 @@ def print_report(r: dict) -> None:
             s = '  '.join(f"{n} {v['latency_ms']:.1f} ms" for n, v in row.items()
                           if isinstance(v, dict))
             print(f'inference batch {bs:<3} {s}')
+            flops = '  '.join(f"{n} {v['gflop']:.2f}" for n, v in row.items()
+                              if isinstance(v, dict) and 'gflop' in v)
+            if flops:
+                print(f'  GFLOP per call: {flops}')
             ratios = [(_ratio_label(k, bs), v) for k, v in r['ratios'].items()
                       if k.startswith('infer') and k.endswith(f'_batch{bs}')]
             if ratios:

@@ -232,6 +232,25 @@ class MANOHandModel:
         tips = vertices[:, self.fingertip_ids.to(vertices.device)]
         return mano_to_library(torch.cat([mano16, tips], dim=1))
 
+    # ------------------------------------------------------------------ copying
+    def __deepcopy__(self, memo: dict) -> 'MANOHandModel':
+        """The instance itself: it is a shared, read-only resource (see the class note).
+
+        ``copy.deepcopy(model)`` (an EMA or SWA copy of the network, MMEngine's
+        ``EMAHook``) then shares the hand model instead of duplicating its arrays and
+        smplx layers, as every other holder of the memoised instance does.
+        """
+        return self
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        del state['_lock']  # a lock cannot be pickled; a fresh one is made on unpickling
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
     def __repr__(self) -> str:
         kind = 'procedural' if self.is_procedural else f'MANO from {self.model_dir}'
         return (f'{type(self).__name__}({kind}, use_pca={self.use_pca}, '

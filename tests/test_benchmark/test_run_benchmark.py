@@ -149,8 +149,36 @@ def test_inference_references_encoder_and_onnxruntime(tmp_path):
         assert r['ratios'][f'infer_onnxruntime_vs_pytorch_batch{bs}'] == pytest.approx(
             row['config_onnxruntime']['latency_ms'] / row['config']['latency_ms'])
     assert r['infer']['onnxruntime_providers']['config_onnxruntime'] == 'CPUExecutionProvider'
+    for bs in (1, 2):
+        row = r['infer'][f'batch{bs}']
+        flops = {n: row[n]['gflop'] for n in ('config', 'baseline', 'encoder')}
+        assert flops['config'] == flops['baseline'] > flops['encoder'] > 0
+        assert r['ratios'][f'infer_flops_vs_encoder_batch{bs}'] == pytest.approx(
+            flops['config'] / flops['encoder'])
+    assert r['infer']['batch2']['encoder']['gflop'] == pytest.approx(
+        2 * r['infer']['batch1']['encoder']['gflop'])
     params = r['infer']['params_m']
     assert params['config'] == params['baseline'] > params['encoder'] > 0
+
+
+@pytest.mark.slow
+def test_compiled_inference_checks_the_deployed_graph(tmp_path):
+    """``--compile`` wraps the model's parts (``_orig_mod.`` in the state-dict keys): the
+    identical-outputs check loads the weights into an equally compiled baseline."""
+    cfg = write_configs(tmp_path)
+    r = bench_cli.main([cfg, '--device', 'cpu', '--iters', '1', '--warmup', '0',
+                        '--infer-batch', '1', '--skip', 'train,data,e2e', '--compile'])
+    assert r['infer']['identical_graph'] and r['infer']['identical_outputs']
+    assert r['infer']['batch1']['config']['gflop'] > 0
+
+
+def test_count_gflop_hand_computed():
+    """A multiply-add is 2 FLOP: Linear(3 -> 4) on 5 rows is 2*5*3*4 = 120; a 3x3 conv,
+    2 -> 4 channels, on a 6x6 map with padding 1 is 2*36*4*2*9 = 5,184 per image."""
+    from gclhand.benchmark.inference import count_gflop
+    lin, conv = torch.nn.Linear(3, 4), torch.nn.Conv2d(2, 4, 3, padding=1)
+    assert count_gflop(lambda: lin(torch.randn(5, 3))) * 1e9 == pytest.approx(120)
+    assert count_gflop(lambda: conv(torch.randn(3, 2, 6, 6))) * 1e9 == pytest.approx(3 * 5184)
 
 
 def test_encoder_reference_is_the_configs_encoder():

@@ -60,6 +60,22 @@ def test_memoised_and_hashed(hand_model):
     assert isinstance(hand_model.content_hash, str) and len(hand_model.content_hash) == 16
 
 
+def test_copies_share_the_instance_and_pickling_keeps_it_working(hand_model):
+    """A deep copy of a network (an EMA/SWA copy) shares the read-only hand model, and a
+    pickled one (a spawned data-loader worker) works, its lock and lazy layers included."""
+    import copy
+    import pickle
+    holder = torch.nn.Linear(2, 2)
+    holder.hand_model = hand_model
+    twin = copy.deepcopy(holder)
+    assert twin.hand_model is hand_model and twin.weight is not holder.weight
+    restored = pickle.loads(pickle.dumps(hand_model))
+    pose = torch.randn(2, 45, dtype=torch.float64) * 0.3
+    torch.testing.assert_close(restored(side='left', hand_pose=pose).joints,
+                               hand_model(side='left', hand_pose=pose).joints)
+    assert restored._lock is not hand_model._lock
+
+
 def test_gradients_and_float64(hand_model):
     pose = torch.zeros(1, 45, dtype=torch.float64, requires_grad=True)
     out = hand_model(side='right', hand_pose=pose)
