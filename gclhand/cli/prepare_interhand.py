@@ -15,6 +15,7 @@ docs/data.md; the work is done by :func:`gclhand.datasets.interhand_prepare.prep
 import argparse
 
 from gclhand.datasets.aux_maps import AUX_KINDS
+from gclhand.datasets.geometry import INTAGHAND_HAND_RATIO
 from gclhand.datasets.interhand_prepare import format_report, prepare_interhand
 
 
@@ -25,9 +26,9 @@ def parse_args(argv=None):
     parser.add_argument('--split', required=True, choices=['train', 'val', 'test'])
     parser.add_argument('--workers', type=int, default=1, help='worker processes')
     parser.add_argument('--img-size', type=int, default=256, help='crop side in pixels')
-    parser.add_argument('--hand-ratio', type=float, default=0.7,
-                        help="fraction of the crop side spanned by the hands' joints "
-                        '(IntagHand: 0.7)')
+    parser.add_argument('--hand-ratio', type=float, default=INTAGHAND_HAND_RATIO,
+                        help="fraction of the crop side spanned by the hands' projected "
+                        "mesh vertices (IntagHand's HAND_BBOX_RATIO: 0.8)")
     parser.add_argument('--jpeg-quality', type=int, default=95)
     parser.add_argument('--chunk', type=int, default=64,
                         help='samples per work item (one batched hand-model call)')

@@ -4,9 +4,13 @@ IntagHand (Li et al., CVPR 2022) supervises its image encoder with three dense m
 preprocessing (``dataset/interhand.py``) stores them beside ``anno/`` in the IntagHand layout:
 
 * ``{split}/mask/{i}.jpg``: both hands' silhouettes, one per channel: in the array that
-  OpenCV writes and reads (B, G, R order) channel 1 is the left hand, channel 2 the right
-  hand, channel 0 is empty; 255 = hand (IntagHand's loader keeps ``mask[..., 1:]`` and
-  thresholds at 127).
+  OpenCV writes and reads (B, G, R order) channel 1 is the **right** hand, channel 2 the
+  **left** hand, channel 0 is empty; 255 = hand.  This is what IntagHand's preprocessing
+  writes: its ``render_mask`` colours the left hand's vertices in the rendered RGB
+  array's channel 2 and the right hand's in channel 1, and ``cv.imwrite`` stores that
+  array as it is (its loader keeps ``mask[..., 1:]`` and thresholds at 127).  gclhand's
+  files follow it since :data:`AUX_MAPS_FORMAT` 2 (format 1 had the two swapped; data
+  made with it is regenerated or refused, never read swapped).
 * ``{split}/dense/{i}.jpg``: a rendered dense-correspondence image: every visible surface
   point coloured by a fixed colour of the mesh vertex it belongs to (interpolated).
   gclhand colours vertex ``v`` by its rest-pose (template) position normalised to the
@@ -19,7 +23,8 @@ preprocessing (``dataset/interhand.py``) stores them beside ``anno/`` in the Int
   (Gaussian, peak 1 -> 255), three per file in channel order (channel ``c`` of file ``k`` is
   joint ``3k + c``), joints in gclhand's library order (wrist, thumb1..4, ..., pinky1..4,
   the order of IntagHand's MANO layer), drawn on a ``HEATMAP_SIZE`` square covering the crop
-  with ``HEATMAP_SIGMA`` (IntagHand: 64 px, sigma 2).
+  with ``HEATMAP_SIGMA`` (IntagHand: 64 px, sigma 2) the way IntagHand's
+  ``HeatmapGenerator`` draws them (:func:`joint_heatmaps`).
 
 In a pipeline the maps are HWC ``uint8`` arrays under ``gt_mask`` (H, W, 2),
 ``gt_dense`` (H, W, 3) and ``gt_heatmaps`` (h, w, 42) (left hand's 21 first); the
@@ -34,7 +39,7 @@ import numpy as np
 
 from gclhand.structures import HANDS
 
-__all__ = ['AUX_KINDS', 'AUX_KEYS', 'HEATMAP_SIZE', 'HEATMAP_SIGMA', 'HEATMAPS_PER_FILE',
+__all__ = ['AUX_KINDS', 'AUX_KEYS', 'AUX_MAPS_FORMAT', 'HEATMAP_SIZE', 'HEATMAP_SIGMA', 'HEATMAPS_PER_FILE',
            'aux_map_paths', 'joint_heatmaps', 'mask_image', 'dense_vertex_colors',
            'write_aux_maps', 'read_aux_map', 'AuxMapRenderer']
 
@@ -46,6 +51,11 @@ AUX_KEYS = {'mask': 'gt_mask', 'dense': 'gt_dense', 'hms': 'gt_heatmaps'}
 HEATMAP_SIZE, HEATMAP_SIGMA = 64, 2.0
 HEATMAPS_PER_FILE = 3
 _NUM_FILES = 21 // HEATMAPS_PER_FILE
+#: Version of the files' conventions, recorded by the writers (the synthetic generator's
+#: settings, the conversion's ``conversion.json``): 2 = IntagHand's mask channels
+#: (right in channel 1, left in 2) and heatmap coordinates; 1 (before) had the mask
+#: channels swapped and pixel-centre heatmap coordinates.
+AUX_MAPS_FORMAT = 2
 
 
 def aux_map_paths(split_dir: str, idx: int, kind: str):
@@ -62,8 +72,11 @@ def joint_heatmaps(joints_2d: np.ndarray, image_wh: Tuple[int, int], size: int,
                    sigma: float = HEATMAP_SIGMA) -> np.ndarray:
     """Gaussian joint heatmaps with peak 1 on a ``size`` square covering the image.
 
-    Pixel centres are at integer coordinates in both the image and the heatmap, so image
-    pixel ``u`` maps to heatmap coordinate ``(u + 0.5) * size / W - 0.5``.
+    As IntagHand draws them (its ``HeatmapGenerator`` on ``joints_2d * size / W``): image
+    coordinate ``u`` maps to heatmap coordinate ``x = u * size / W`` (``y`` likewise), the
+    map of a joint is :math:`\exp(-((i - x)^2 + (j - y)^2) / 2\sigma^2)` at heatmap pixel
+    ``(i, j)``, and a joint whose ``x`` or ``y`` falls outside ``[0, size)`` leaves its map
+    empty.
 
     Args:
         joints_2d: (2, 21, 2) pixels of the image, hand axis ``HANDS``.
@@ -76,11 +89,12 @@ def joint_heatmaps(joints_2d: np.ndarray, image_wh: Tuple[int, int], size: int,
     """
     pts = np.asarray(joints_2d, np.float64).reshape(-1, 2)
     scale = np.array([size / image_wh[0], size / image_wh[1]])
-    c = (pts + 0.5) * scale - 0.5                                  # (42, 2)
+    c = pts * scale                                                # (42, 2)
     grid = np.arange(size, dtype=np.float64)
     gx = np.exp(-(grid[None, :] - c[:, :1]) ** 2 / (2 * sigma ** 2))  # (42, size)
     gy = np.exp(-(grid[None, :] - c[:, 1:]) ** 2 / (2 * sigma ** 2))
-    return np.einsum('jy,jx->yxj', gy, gx).astype(np.float32)
+    inside = ((c >= 0) & (c < size)).all(1)
+    return np.einsum('jy,jx->yxj', gy, gx * inside[:, None]).astype(np.float32)
 
 
 def mask_image(face_idx: np.ndarray, num_left_faces: int) -> np.ndarray:
@@ -91,8 +105,8 @@ def mask_image(face_idx: np.ndarray, num_left_faces: int) -> np.ndarray:
             first (``num_left_faces`` of them), then the right hand's.
     """
     out = np.zeros(face_idx.shape + (3, ), np.uint8)
-    out[..., 1] = np.where((face_idx >= 0) & (face_idx < num_left_faces), 255, 0)
-    out[..., 2] = np.where(face_idx >= num_left_faces, 255, 0)
+    out[..., 1] = np.where(face_idx >= num_left_faces, 255, 0)                      # right
+    out[..., 2] = np.where((face_idx >= 0) & (face_idx < num_left_faces), 255, 0)   # left
     return out
 
 
@@ -154,8 +168,8 @@ def read_aux_map(split_dir: str, idx: int, kind: str) -> np.ndarray:
     ``mask`` (H, W, 2) uint8 {0, 255} (left, right), ``dense`` (H, W, 3) uint8,
     ``hms`` (h, w, 42) uint8 (left hand's joints first). Raises ``ImageError`` naming a
     missing or broken file."""
-    if kind == 'mask':
-        m = _imread(aux_map_paths(split_dir, idx, 'mask'))[..., 1:]
+    if kind == 'mask':  # the file's channels 2 (left) and 1 (right)
+        m = _imread(aux_map_paths(split_dir, idx, 'mask'))[..., [2, 1]]
         return np.where(m > 127, 255, 0).astype(np.uint8)
     if kind == 'dense':
         return _imread(aux_map_paths(split_dir, idx, 'dense'))

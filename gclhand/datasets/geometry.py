@@ -58,6 +58,42 @@ def rotation_z(theta: float) -> np.ndarray:
     return np.array([[c, -s, 0.], [s, c, 0.], [0., 0., 1.]])
 
 
+#: IntagHand's ``HAND_BBOX_RATIO`` (its ``dataset/dataset_utils.py``): the hands' 2D extent
+#: spans this fraction of the crop side.
+INTAGHAND_HAND_RATIO = 0.8
+
+
+def intaghand_crop_affine(points: np.ndarray, out_size: int,
+                          hand_ratio: float = INTAGHAND_HAND_RATIO) -> np.ndarray:
+    r"""IntagHand's crop (its ``cut_img``): the affine map of a square around ``points``.
+
+    With the points' box ``[lo, hi]``, its centre ``m = (lo + hi) / 2`` and half side
+    ``L = max(hi - lo) / (2 r)`` (``r = hand_ratio``), the map is
+
+    .. math::
+        A = \frac{S}{2L} \begin{pmatrix} 1 & 0 & L - m_x \\ 0 & 1 & L - m_y \end{pmatrix}
+
+    for an ``S x S`` output: ``m`` lands on ``(S/2, S/2)`` (IntagHand's convention, half a
+    pixel from the pixel-centre one of :func:`crop_affine`), no rotation.  IntagHand's
+    preprocessing passes both hands' projected **mesh vertices** as ``points``.  A box
+    smaller than one pixel is taken as one pixel (IntagHand would divide by zero).
+
+    Args:
+        points: ``(N, 2)`` pixel coordinates.
+        out_size: ``S``.
+        hand_ratio: ``r``.
+
+    Returns:
+        ``(2, 3)`` matrix for :func:`cv2.warpAffine` (source -> destination).
+    """
+    pts = np.asarray(points, np.float64).reshape(-1, 2)
+    lo, hi = pts.min(0), pts.max(0)
+    mid = (lo + hi) / 2.0
+    half = max(float((hi - lo).max()), 1.0) / 2.0 / float(hand_ratio)
+    return out_size / 2.0 / half * np.array([[1.0, 0.0, half - mid[0]],
+                                              [0.0, 1.0, half - mid[1]]])
+
+
 def crop_affine(center, size: float, out_size: int, rot: float = 0.0) -> np.ndarray:
     """Affine map taking a square of side ``size`` px centred at ``center`` to an
     ``out_size`` x ``out_size`` image (pixel-centre convention), optionally rotating

@@ -3,16 +3,19 @@
 For every selected annotation (:func:`~.interhand26m.load_interhand_release`: interacting,
 ``hand_type_valid``, both MANO fits) the conversion
 
-1. computes both hands' joints in the camera frame through the hand model and projects
-   them with the original intrinsics,
-2. crops a square centred on the joints' 2D bounding box whose side is the box's longer
-   side divided by ``hand_ratio`` (IntagHand uses 0.7), resized to ``img_size``, and maps
-   ``K`` by the same affine (``K' = A K``),
+1. computes both hands' meshes in the camera frame through the hand model and projects
+   their vertices with the original intrinsics,
+2. crops IntagHand's square (:func:`~.geometry.intaghand_crop_affine`, its ``cut_img``):
+   centred on the 2 x 778 projected vertices' bounding box, side = the box's longer side
+   / ``hand_ratio`` (IntagHand's ``HAND_BBOX_RATIO`` = 0.8), resized to ``img_size`` with
+   bilinear interpolation and black borders, and maps ``K`` by the same affine
+   (``K' = A K``),
 3. writes ``{out}/{split}/img/{i}.jpg`` and ``{out}/{split}/anno/{i}.pkl`` (each file
-   atomically) with the MANO fit in IntagHand's format: ``R`` = rotation matrix of the
-   global orientation, ``pose`` = the 45 PCA coefficients of the finger pose, and the
-   annotated joints ``joint_3d`` (world mm, the data file's ``joint_valid``) for the
-   official protocol,
+   atomically) with IntagHand's keys: ``inter_idx`` (= ``i``), ``image``,
+   ``annotation``, ``mano_params`` (``R`` = rotation matrix of the global orientation,
+   ``pose`` = the 45 PCA coefficients of the finger pose, ``shape``, ``trans``) and
+   ``camera`` (``R``, ``t``, the cropped ``camera`` K); beside them the annotated joints
+   ``joint_3d`` (world mm, the data file's ``joint_valid``) for the official protocol,
 4. renders IntagHand's auxiliary encoder targets from the same meshes into the crop
    (``mask/{i}.jpg``, ``dense/{i}.jpg``, ``hms/{i}_{k}_{left|right}.jpg``;
    :class:`~gclhand.datasets.aux_maps.AuxMapRenderer`), unless ``aux_maps`` is empty.
@@ -22,10 +25,17 @@ frames of the release) are dropped.  ``{out}/{split}/conversion.json`` records t
 model (its PCA basis defines ``pose``; :mod:`gclhand.datasets.provenance`), the settings and
 what was selected and dropped, with counts per reason.
 
-``i`` is the record's position in the release's selection, so an interrupted run can be
-resumed: samples whose two files exist are skipped.  Resuming with another hand model or
-other crop settings is refused.
+While a split is being converted, sample ``i`` is the record's position in the release's
+selection, so an interrupted run can be resumed: samples whose two files exist are
+skipped.  Resuming with another hand model or other crop settings is refused.  When every
+record is converted or dropped, the samples are renumbered ``0 .. N-1`` in the same order
+(:func:`renumber_contiguous`), as IntagHand's own preprocessing numbers them (its reader
+counts ``anno/*.pkl`` and reads ``range(count)``); ``conversion.json`` keeps each sample's
+record position (``source_index``), and a later run that selects more records (a larger
+``--max-samples``) first puts the samples back at their positions.  The renumbering is
+itself resumable: the plan is written first and every move is idempotent.
 """
+import json
 import multiprocessing as mp
 import os
 import os.path as osp
@@ -40,13 +50,14 @@ from tqdm import tqdm
 
 from gclhand.structures import HANDS
 from gclhand.utils.build import ConfigError
-from .aux_maps import AUX_KINDS, AuxMapRenderer, write_aux_maps
+from .aux_maps import AUX_KINDS, AUX_MAPS_FORMAT, AuxMapRenderer, aux_map_paths, write_aux_maps
 from .errors import ImageError
-from .geometry import axis_angle_to_matrix, crop_affine, project_points, to_homogeneous_affine
+from .geometry import (INTAGHAND_HAND_RATIO, axis_angle_to_matrix, intaghand_crop_affine,
+                       project_points, to_homogeneous_affine)
 from .hand_gt import build_dataset_hand_model, two_hand_gt
 from .interhand26m import (describe_dropped, load_interhand_release, mano_fits_to_model_params,
                            read_interhand_release)
-from .io import dump_pickle_atomic, write_bytes_atomic
+from .io import dump_pickle_atomic, load_pickle_restricted, write_bytes_atomic
 from .provenance import (INTERHAND_SOURCE, HandModelMismatchError, hand_model_identity,
                          read_split_record, warn_procedural_on_real_data,
                          write_conversion_record)
@@ -70,12 +81,6 @@ def sample_paths(out_split_dir: str, i: int):
 def is_done(out_split_dir: str, i: int) -> bool:
     """Both files of sample ``i`` exist (each is written atomically)."""
     return all(osp.isfile(p) for p in sample_paths(out_split_dir, i))
-
-
-def square_around(points: np.ndarray, hand_ratio: float = 0.7):
-    """Centre and side of the square crop around ``(N, 2)`` pixel ``points``."""
-    lo, hi = points.min(0), points.max(0)
-    return (lo + hi) / 2.0, max(float((hi - lo).max()), 1.0) / hand_ratio
 
 
 def pca_from_axis_angle(pose: np.ndarray, components: np.ndarray) -> np.ndarray:
@@ -105,7 +110,8 @@ def read_image(path: str) -> np.ndarray:
 
 
 def convert_records(records: List[dict], indices: Sequence[int], out_split_dir: str,
-                    img_size: int = 256, hand_ratio: float = 0.7, jpeg_quality: int = 95,
+                    img_size: int = 256, hand_ratio: float = INTAGHAND_HAND_RATIO,
+                    jpeg_quality: int = 95,
                     hand_model: Optional[dict] = None, pca_hand_model: Optional[dict] = None,
                     skip_bad_images: bool = False, min_image_mean: float = 10.0,
                     aux_maps: Sequence[str] = AUX_KINDS) -> Counter:
@@ -116,7 +122,8 @@ def convert_records(records: List[dict], indices: Sequence[int], out_split_dir: 
         indices: output sample index of each record.
         out_split_dir: ``{out}/{split}``.
         img_size: side of the written crops.
-        hand_ratio: fraction of the crop side taken by the hands' 2D extent.
+        hand_ratio: fraction of the crop side taken by the hands' 2D vertex extent
+            (IntagHand: 0.8).
         jpeg_quality: JPEG quality of the crops.
         hand_model: axis-angle hand model for the fits (default
             :data:`AXIS_ANGLE_HAND_MODEL`).
@@ -157,11 +164,9 @@ def convert_records(records: List[dict], indices: Sequence[int], out_split_dir: 
         if img.mean() < min_image_mean:
             outcome['dark_image'] += 1
             continue
-        center, side_len = square_around(project_points(joints[n], r['K']).reshape(-1, 2),
-                                         hand_ratio)
-        A = crop_affine(center, side_len, img_size)
-        crop = cv2.warpAffine(img, A, (img_size, img_size), flags=cv2.INTER_AREA
-                              if side_len > img_size else cv2.INTER_LINEAR,
+        A = intaghand_crop_affine(project_points(verts[n], r['K']), img_size, hand_ratio)
+        # IntagHand's cv.warpAffine defaults: bilinear, black border
+        crop = cv2.warpAffine(img, A, (img_size, img_size), flags=cv2.INTER_LINEAR,
                               borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0))
         K = (to_homogeneous_affine(A) @ r['K'].astype(np.float64)).astype(np.float32)
         mano = {}
@@ -170,7 +175,7 @@ def convert_records(records: List[dict], indices: Sequence[int], out_split_dir: 
             mano[side] = dict(R=axis_angle_to_matrix(p['global_orient'][n]).astype(np.float32),
                               pose=pca[side][n:n + 1], shape=p['betas'][n:n + 1],
                               trans=p['transl'][n:n + 1])
-        anno = dict(image=dict(r['image'], crop_affine=A.astype(np.float32)),
+        anno = dict(inter_idx=int(i), image=dict(r['image'], crop_affine=A.astype(np.float32)),
                     annotation=dict(r['annotation']), mano_params=mano,
                     camera=dict(R=r['cam_R'], t=r['cam_t'], camera=K),
                     joint_3d=dict(world_coord=r['joints_world'], joint_valid=r['joint_valid']))
@@ -185,6 +190,102 @@ def convert_records(records: List[dict], indices: Sequence[int], out_split_dir: 
         dump_pickle_atomic(anno, anno_path)  # last: the sample counts as done
         outcome['written'] += 1
     return outcome
+
+
+#: The renumbering plan and state of a split (see the module docstring).
+NUMBERING_FILE = 'numbering.json'
+
+
+def read_numbering(out_split_dir: str) -> Optional[dict]:
+    """``{state, source_index}`` of ``{out_split_dir}/numbering.json``; ``None`` while the
+    samples are at their record positions.  ``state`` is ``'contiguous'`` (sample ``j`` is
+    record ``source_index[j]``), or ``'compacting'`` / ``'expanding'`` (a renumbering that
+    was interrupted)."""
+    path = osp.join(out_split_dir, NUMBERING_FILE)
+    if not osp.isfile(path):
+        return None
+    with open(path) as f:
+        return json.load(f)
+
+
+def _write_numbering(out_split_dir: str, state: Optional[str], source_index=()) -> None:
+    path = osp.join(out_split_dir, NUMBERING_FILE)
+    if state is None:
+        if osp.exists(path):
+            os.remove(path)
+        return
+    write_bytes_atomic(json.dumps(dict(state=state, source_index=list(source_index)))
+                       .encode(), path)
+
+
+def _move_sample(out_split_dir: str, src: int, dst: int, aux_maps: Sequence[str]) -> None:
+    """Move sample ``src``'s files to number ``dst`` (``inter_idx`` follows); idempotent,
+    so an interrupted renumbering can be run again: the annotation goes last."""
+    (src_img, src_anno), (dst_img, dst_anno) = (sample_paths(out_split_dir, src),
+                                                sample_paths(out_split_dir, dst))
+    if src != dst:
+        pairs = [(src_img, dst_img)]
+        for kind in aux_maps:
+            a, b = aux_map_paths(out_split_dir, src, kind), aux_map_paths(out_split_dir, dst, kind)
+            pairs += list(zip(a, b)) if isinstance(a, list) else [(a, b)]
+        for a, b in pairs:
+            if osp.exists(a):
+                os.replace(a, b)
+    if osp.exists(src_anno):
+        anno = load_pickle_restricted(src_anno)
+        if anno.get('inter_idx') != dst or src != dst:
+            anno['inter_idx'] = dst
+            dump_pickle_atomic(anno, dst_anno)
+        if src != dst:
+            os.remove(src_anno)
+
+
+def renumber_contiguous(out_split_dir: str, aux_maps: Sequence[str] = AUX_KINDS) -> int:
+    """Number the converted samples ``0 .. N-1`` in the order of their record positions
+    (IntagHand's numbering); resumes an interrupted renumbering.  Returns ``N``.
+
+    Moving in increasing order never overwrites a sample: the ``k``-th sample goes to
+    ``k``, at or below its position, and every position below it is free or done.
+    """
+    plan = read_numbering(out_split_dir)
+    if plan is not None and plan['state'] == 'contiguous':
+        return len(plan['source_index'])
+    if plan is not None and plan['state'] == 'expanding':
+        expand_to_positions(out_split_dir, aux_maps)
+        plan = None
+    if plan is None:
+        anno_dir = osp.join(out_split_dir, 'anno')
+        source = sorted(int(n[:-4]) for n in os.listdir(anno_dir)
+                        if n.endswith('.pkl') and n[:-4].isdigit())
+        _write_numbering(out_split_dir, 'compacting', source)
+    else:
+        source = plan['source_index']
+    for dst, src in enumerate(source):
+        _move_sample(out_split_dir, src, dst, aux_maps)
+    _write_numbering(out_split_dir, 'contiguous', source)
+    return len(source)
+
+
+def expand_to_positions(out_split_dir: str, aux_maps: Sequence[str] = AUX_KINDS) -> None:
+    """Undo :func:`renumber_contiguous` (sample ``j`` back to ``source_index[j]``), so that
+    a conversion can continue with more records; resumes an interrupted expansion."""
+    plan = read_numbering(out_split_dir)
+    if plan is None:
+        return
+    source = plan['source_index']
+    if plan['state'] == 'compacting':  # finish it first: every sample is then at j
+        renumber_contiguous(out_split_dir, aux_maps)
+    _write_numbering(out_split_dir, 'expanding', source)
+    for dst in reversed(range(len(source))):
+        _move_sample(out_split_dir, dst, source[dst], aux_maps)
+    _write_numbering(out_split_dir, None)
+
+
+def _incomplete(out_split_dir: str, count: int) -> bool:
+    """Some sample ``< count`` lacks its image or annotation (files removed by hand)."""
+    names = {sub: set(os.listdir(osp.join(out_split_dir, sub))) for sub in ('img', 'anno')}
+    return any(f'{j}.jpg' not in names['img'] or f'{j}.pkl' not in names['anno']
+               for j in range(count))
 
 
 def pending(records: List[dict], out_split_dir: str) -> List[int]:
@@ -211,6 +312,11 @@ def _work(task: Tuple[List[dict], List[int]]) -> Counter:
     return convert_records(records, indices, **_WORKER_OPTS)
 
 
+#: What a resumed conversion must share with the part already written.
+CROP_SETTINGS = ('img_size', 'hand_ratio', 'crop', 'min_image_mean', 'aux_maps',
+                 'aux_maps_format')
+
+
 def _check_or_write_record(out_split_dir: str, record: dict) -> None:
     """Write ``conversion.json``, or refuse to resume a split made with other settings."""
     old = read_split_record(out_split_dir)
@@ -221,8 +327,7 @@ def _check_or_write_record(out_split_dir: str, record: dict) -> None:
                 f"{old.get('hand_model_kind')} hand model {old['hand_model_hash']}, not with the "
                 f"{record['hand_model_kind']} model {record['hand_model_hash']} loaded now; "
                 'resume with the same --mano-dir, or delete the split folder to start over')
-        changed = [k for k in ('img_size', 'hand_ratio', 'min_image_mean', 'aux_maps')
-                   if old.get(k) != record[k]]
+        changed = [k for k in CROP_SETTINGS if old.get(k) != record.get(k)]
         if changed:
             raise ConfigError(
                 f"{old['_path']}: this split was partly converted with other settings "
@@ -232,7 +337,8 @@ def _check_or_write_record(out_split_dir: str, record: dict) -> None:
 
 
 def prepare_interhand(root: str, out: str, split: str, workers: int = 1, img_size: int = 256,
-                      hand_ratio: float = 0.7, jpeg_quality: int = 95, chunk: int = 64,
+                      hand_ratio: float = INTAGHAND_HAND_RATIO, jpeg_quality: int = 95,
+                      chunk: int = 64,
                       max_samples: Optional[int] = None, mano_dir: Optional[str] = None,
                       skip_bad_images: bool = False, min_image_mean: float = 10.0,
                       aux_maps: Sequence[str] = AUX_KINDS, progress: bool = True) -> dict:
@@ -264,10 +370,25 @@ def prepare_interhand(root: str, out: str, split: str, workers: int = 1, img_siz
     warn_procedural_on_real_data(pca_hm, f'InterHand2.6M {split} (gclhand prepare-interhand)')
     identity = hand_model_identity(pca_hm)
     record = dict(identity, source=INTERHAND_SOURCE, split=split, release_root=osp.abspath(root),
-                  img_size=img_size, hand_ratio=hand_ratio, min_image_mean=min_image_mean,
-                  aux_maps=sorted(aux_maps), converter='gclhand.datasets.interhand_prepare')
+                  img_size=img_size, hand_ratio=hand_ratio, crop='intaghand_vertices',
+                  min_image_mean=min_image_mean, aux_maps=sorted(aux_maps),
+                  converter='gclhand.datasets.interhand_prepare')
+    if aux_maps:
+        record['aux_maps_format'] = AUX_MAPS_FORMAT
     os.makedirs(out_split_dir, exist_ok=True)
+    previous = read_split_record(out_split_dir)
     _check_or_write_record(out_split_dir, record)
+    numbering = read_numbering(out_split_dir)
+    if (numbering is not None and numbering['state'] == 'contiguous' and previous is not None
+            and previous.get('selected') == len(records)
+            and not _incomplete(out_split_dir, len(numbering['source_index']))):  # finished
+        written = len(numbering['source_index'])
+        dropped.update(previous.get('dropped_by_conversion', {}))
+        write_conversion_record(out_split_dir, dict(previous, **record))
+        return dict(selected=len(records), skipped_existing=written, converted=0,
+                    missing=len(records) - written, dropped=dropped, out_dir=out_split_dir,
+                    hand_model=identity)
+    expand_to_positions(out_split_dir, aux_maps)  # back to record positions, if numbered
     todo = pending(records, out_split_dir)
     opts = dict(out_split_dir=out_split_dir, img_size=img_size, hand_ratio=hand_ratio,
                 jpeg_quality=jpeg_quality, skip_bad_images=skip_bad_images,
@@ -296,13 +417,17 @@ def prepare_interhand(root: str, out: str, split: str, workers: int = 1, img_siz
                 bar.update(sum(counts.values()))
     bar.close()
     missing = pending(records, out_split_dir)
-    dropped.update({k: v for k, v in outcome.items() if k != 'written'})
+    conversion_drops = {k: v for k, v in outcome.items() if k != 'written'}
+    dropped.update(conversion_drops)
     stats = dict(selected=len(records), skipped_existing=len(records) - len(todo),
                  converted=len(todo) - len(missing), missing=len(missing),
                  dropped=dropped, out_dir=out_split_dir, hand_model=identity)
+    # every record was tried in this run: the ones not written were dropped by it
+    renumber_contiguous(out_split_dir, aux_maps)
     write_conversion_record(out_split_dir, dict(
         record, selected=len(records), converted_total=len(records) - len(missing),
-        dropped=dict(dropped)))
+        dropped=dict(dropped), dropped_by_conversion=conversion_drops,
+        numbering='contiguous, record positions in numbering.json'))
     return stats
 
 
@@ -321,5 +446,5 @@ def format_report(split: str, stats: dict) -> str:
 
 
 __all__ = ['prepare_interhand', 'load_interhand_release', 'convert_records', 'pending', 'is_done',
-           'pca_from_axis_angle', 'square_around', 'sample_paths', 'format_report',
-           'CONVERSION_DROP_REASONS']
+           'pca_from_axis_angle', 'sample_paths', 'format_report', 'renumber_contiguous',
+           'expand_to_positions', 'read_numbering', 'CONVERSION_DROP_REASONS']

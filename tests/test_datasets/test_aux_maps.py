@@ -48,17 +48,24 @@ def test_heatmap_peaks_at_the_joint():
     assert hm[20, 10, 3] == pytest.approx(1.0)
     assert hm[20, 12, 3] == pytest.approx(np.exp(-4 / 8))   # sigma 2, 2 px away
     assert np.unravel_index(hm[..., 21].argmax(), (64, 64)) == (0, 63)
-    # a half-size heatmap: pixel centres map as (u + 0.5) * s - 0.5
+    # a half-size heatmap: IntagHand draws at u * s / W, so (10, 20) -> (5, 10) exactly
     small = joint_heatmaps(joints, (64, 64), 32, sigma=1.0)
     assert np.unravel_index(small[..., 3].argmax(), (32, 32)) == (10, 5)
+    assert small[10, 5, 3] == pytest.approx(1.0)
+    # a joint outside the map leaves it empty (IntagHand's HeatmapGenerator)
+    joints[1, 1] = (-0.5, 20.0)
+    joints[1, 2] = (64.0, 20.0)
+    hm = joint_heatmaps(joints, (64, 64), 64, sigma=2.0)
+    assert hm[..., 22].max() == 0 and hm[..., 23].max() == 0 and hm[0, 63, 21] == 1
 
 
 def test_mask_image_channels():
     face_idx = np.array([[-1, 0, 5], [6, 9, -1]])
     m = mask_image(face_idx, num_left_faces=6)
     assert m[..., 0].max() == 0
-    np.testing.assert_array_equal(m[..., 1] > 0, [[0, 1, 1], [0, 0, 0]])   # left
-    np.testing.assert_array_equal(m[..., 2] > 0, [[0, 0, 0], [1, 1, 0]])   # right
+    # IntagHand's file: channel 1 the right hand, channel 2 the left
+    np.testing.assert_array_equal(m[..., 2] > 0, [[0, 1, 1], [0, 0, 0]])   # left
+    np.testing.assert_array_equal(m[..., 1] > 0, [[0, 0, 0], [1, 1, 0]])   # right
 
 
 def test_generator_writes_maps_that_match_the_render(root):
@@ -149,3 +156,27 @@ def test_pack_aux_maps_and_generated_heatmaps(root):
     peak = np.unravel_index(s.gt_heatmaps[21].argmax().item(), (8, 8))
     expect = (s.gt_joints_2d[1, 0].numpy() + 0.5) * 8 / 32 - 0.5
     assert np.abs(np.array(peak)[::-1] - expect).max() <= 0.5 + 1e-6
+
+
+def test_maps_in_an_older_gclhand_format_are_refused(root, tmp_path):
+    """Format 1 had the mask's hands swapped: a split whose record says so (or says no
+    format) is refused with the record named, never read swapped; the generator remakes
+    the maps of such a split."""
+    import json
+    import shutil
+
+    from gclhand.datasets.aux_maps import AUX_MAPS_FORMAT
+    from gclhand.datasets.errors import DatasetError
+    copy = str(tmp_path / 'old')
+    shutil.copytree(root, copy)
+    meta_path = osp.join(copy, 'train', 'meta.json')
+    meta = json.load(open(meta_path))
+    assert meta['aux_maps_format'] == AUX_MAPS_FORMAT
+    del meta['aux_maps_format']
+    json.dump(meta, open(meta_path, 'w'))
+    ds = _dataset(copy, [dict(type='LoadHandImage'), dict(type='LoadHandAuxMaps')])
+    with pytest.raises(DatasetError, match=r"meta\.json: its auxiliary maps .* format 1"):
+        ds[0]
+    generate_synthetic_dataset(copy, NUM, seed=0, img_size=SIZE, splits='train',
+                               progress=False)
+    assert json.load(open(meta_path))['aux_maps_format'] == AUX_MAPS_FORMAT

@@ -10,6 +10,7 @@ import pytest
 from datasets_fakes import write_fake_release
 from gclhand.datasets import InterHand26MDataset, InterHandIntagDataset, read_intag_annotation
 from gclhand.datasets.geometry import project_points
+from gclhand.datasets.io import load_pickle_restricted
 from gclhand.hand import build_hand_model
 
 TOOL = os.path.join(os.path.dirname(__file__), '..', '..', 'tools', 'prepare_interhand.py')
@@ -44,11 +45,14 @@ def test_prepare_and_read_back(release, tmp_path, capsys):
         # same 3D labels (PCA round trip of the pose, same extrinsics) ...
         np.testing.assert_allclose(a['gt_joints_3d'], b['gt_joints_3d'], atol=2e-4)
         np.testing.assert_allclose(a['gt_verts_3d'], b['gt_verts_3d'], atol=2e-4)
-        # ... and the crop holds both hands with margin
-        uv = project_points(a['gt_joints_3d'], a['cam_K'])
-        assert uv.min() > 64 * 0.1 and uv.max() < 64 * 0.9
-        side = max(np.ptp(uv[..., 0]), np.ptp(uv[..., 1]))
-        assert abs(side - 0.7 * 64) < 0.5  # hands span hand_ratio of the crop
+        # ... and IntagHand's crop (cut_img): the projected vertices' box spans 0.8 of the
+        # crop side (HAND_BBOX_RATIO) and its centre lands on (S/2, S/2) = (32, 32)
+        uv = project_points(a['gt_verts_3d'], a['cam_K']).reshape(-1, 2)
+        lo, hi = uv.min(0), uv.max(0)
+        assert abs((hi - lo).max() - 0.8 * 64) < 1e-3
+        np.testing.assert_allclose((lo + hi) / 2, [32, 32], atol=1e-3)
+        assert load_pickle_restricted(
+            os.path.join(out, 'test', 'anno', f'{i}.pkl'))['inter_idx'] == i
     sample = prepared[0]
     assert sample['inputs'].shape == (3, 64, 64)
 
@@ -228,7 +232,84 @@ def test_auxiliary_maps_are_written_in_intaghands_layout(release, tmp_path):
     # off: no folders; resuming with the other setting is refused
     _run_tool(release, str(tmp_path / 'plain'), '--split', 'test', '--img-size', '64',
               '--no-aux-maps')
-    assert sorted(os.listdir(tmp_path / 'plain' / 'test')) == ['anno', 'conversion.json', 'img']
+    assert sorted(os.listdir(tmp_path / 'plain' / 'test')) == ['anno', 'conversion.json', 'img',
+                                                                 'numbering.json']
     from gclhand.utils.build import ConfigError
     with pytest.raises(ConfigError, match='aux_maps'):
         _run_tool(release, str(tmp_path / 'plain'), '--split', 'test', '--img-size', '64')
+
+
+def _darken(release, frame):
+    import cv2
+    path = os.path.join(release, 'images', 'test', 'Capture0', 'ROM01', 'cam400262',
+                        f'image{frame}.jpg')
+    cv2.imwrite(path, np.full((240, 160, 3), 4, np.uint8))  # a blank frame
+
+
+def _files(split_dir):
+    return {sub: sorted(os.listdir(os.path.join(split_dir, sub)))
+            if os.path.isdir(os.path.join(split_dir, sub)) else []
+            for sub in ('img', 'anno', 'mask', 'dense', 'hms')}
+
+
+def test_samples_are_numbered_contiguously_like_intaghand(release, tmp_path, capsys):
+    """IntagHand numbers the samples it writes 0..N-1 (its reader counts anno/*.pkl and
+    reads range(count)): when the first selected record is dropped (a blank frame), the
+    second becomes sample 0, with all its files, ``inter_idx`` 0 and its record position
+    kept in numbering.json; a re-run does nothing, and a run that selects more records
+    first puts the samples back at their positions."""
+    from gclhand.datasets.interhand_prepare import read_numbering
+    _darken(release, 100)                                  # record 0 of the selection
+    out = str(tmp_path / 'intag')
+    split_dir = os.path.join(out, 'test')
+    _run_tool(release, out, '--split', 'test', '--img-size', '32', '--max-samples', '1')
+    assert _files(split_dir)['anno'] == [] and read_numbering(split_dir)['source_index'] == []
+    _run_tool(release, out, '--split', 'test', '--img-size', '32')
+    files = _files(split_dir)
+    assert files['img'] == ['0.jpg'] and files['anno'] == ['0.pkl']
+    assert files['mask'] == ['0.jpg'] and files['dense'] == ['0.jpg']
+    assert len(files['hms']) == 14 and all(f.startswith('0_') for f in files['hms'])
+    assert read_numbering(split_dir) == dict(state='contiguous', source_index=[1])
+    assert load_pickle_restricted(os.path.join(split_dir, 'anno', '0.pkl'))['inter_idx'] == 0
+    prepared = InterHandIntagDataset(out, 'test')
+    direct = InterHand26MDataset(release, 'test')
+    assert len(prepared) == 1
+    np.testing.assert_allclose(prepared.get_data_info(0)['gt_joints_3d'],
+                               direct.get_data_info(1)['gt_joints_3d'], atol=2e-4)
+    mtime = os.stat(os.path.join(split_dir, 'img', '0.jpg')).st_mtime_ns
+    capsys.readouterr()
+    _run_tool(release, out, '--split', 'test', '--img-size', '32')
+    assert '2 interacting samples selected, 1 already converted, 0 converted now' in \
+        capsys.readouterr().out
+    assert os.stat(os.path.join(split_dir, 'img', '0.jpg')).st_mtime_ns == mtime
+    record = json.load(open(os.path.join(split_dir, 'conversion.json')))
+    assert record['dropped']['dark_image'] == 1 and record['selected'] == 2
+
+
+def test_an_interrupted_renumbering_finishes(release, tmp_path):
+    """Every move is idempotent and the plan is written first: a renumbering stopped after
+    any file resumes to the same files; expanding and compacting again gives them back."""
+    from gclhand.datasets.interhand_prepare import (_write_numbering, expand_to_positions,
+                                                    read_numbering, renumber_contiguous)
+    _darken(release, 100)
+    out = str(tmp_path / 'intag')
+    split_dir = os.path.join(out, 'test')
+    _run_tool(release, out, '--split', 'test', '--img-size', '32')
+    before = {p: open(os.path.join(split_dir, 'img', p), 'rb').read()
+              for p in _files(split_dir)['img']}
+    expand_to_positions(split_dir)
+    assert read_numbering(split_dir) is None
+    files = _files(split_dir)
+    assert files['img'] == ['1.jpg'] and files['anno'] == ['1.pkl']
+    assert load_pickle_restricted(os.path.join(split_dir, 'anno', '1.pkl'))['inter_idx'] == 1
+    # stopped after moving the image and the mask, before the heatmaps and the annotation
+    _write_numbering(split_dir, 'compacting', [1])
+    for sub in ('img', 'mask'):
+        os.replace(os.path.join(split_dir, sub, '1.jpg'), os.path.join(split_dir, sub, '0.jpg'))
+    assert renumber_contiguous(split_dir) == 1
+    files = _files(split_dir)
+    assert files['img'] == files['mask'] == files['dense'] == ['0.jpg']
+    assert files['anno'] == ['0.pkl'] and all(f.startswith('0_') for f in files['hms'])
+    assert load_pickle_restricted(os.path.join(split_dir, 'anno', '0.pkl'))['inter_idx'] == 0
+    assert {p: open(os.path.join(split_dir, 'img', p), 'rb').read()
+            for p in files['img']} == before

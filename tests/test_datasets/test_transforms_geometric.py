@@ -181,8 +181,10 @@ def test_crop_hands_frames_valid_hands():
     r = CropHands(size=64, hand_ratio=0.5)(r)
     assert r['img'].shape == (64, 64, 3)
     _assert_consistent(r)
-    uv = r['gt_joints_2d'].reshape(-1, 2)
+    # IntagHand's crop: the projected vertices span hand_ratio of the side, their box
+    # centre lands on (S/2, S/2)
+    uv = project_points(r['gt_verts_3d'], r['cam_K']).reshape(-1, 2)
     extent = (uv.max(0) - uv.min(0)).max()
-    np.testing.assert_allclose(extent, 0.5 * 64, atol=1e-3)  # joints span hand_ratio
-    np.testing.assert_allclose((uv.max(0) + uv.min(0)) / 2, 31.5, atol=1e-3)  # centred
+    np.testing.assert_allclose(extent, 0.5 * 64, atol=1e-3)
+    np.testing.assert_allclose((uv.max(0) + uv.min(0)) / 2, 32.0, atol=1e-3)
     np.testing.assert_allclose(_bright_centroid(r['img']), r['gt_joints_2d'][0, 0], atol=1.0)

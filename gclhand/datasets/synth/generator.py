@@ -31,7 +31,7 @@ import torch
 from mmengine.logging import print_log
 from tqdm import tqdm
 
-from gclhand.datasets.aux_maps import (AUX_KINDS, HEATMAP_SIGMA, HEATMAP_SIZE,
+from gclhand.datasets.aux_maps import (AUX_KINDS, AUX_MAPS_FORMAT, HEATMAP_SIGMA, HEATMAP_SIZE,
                                        dense_vertex_colors, joint_heatmaps, mask_image,
                                        write_aux_maps)
 from gclhand.datasets.geometry import project_points
@@ -266,11 +266,15 @@ def _settings(seed: int, img_size: int, hand_hash: str, sampler: Optional[dict],
               jpeg_quality: int, aux_maps: Sequence[str] = AUX_KINDS,
               views_per_scene: Union[int, Mapping[str, int]] = 1) -> dict:
     """What determines each sample (the count does not: samples are seeded per index)."""
-    return dict(seed=int(seed), img_size=int(img_size), generator_version=GENERATOR_VERSION,
-                hand_model_hash=hand_hash, jpeg_quality=int(jpeg_quality),
-                sampler=json.loads(json.dumps(sampler or {}, sort_keys=True)),
-                aux_maps=sorted(aux_maps),
-                views_per_scene=json.loads(json.dumps(views_per_scene, sort_keys=True)))
+    settings = dict(seed=int(seed), img_size=int(img_size),
+                    generator_version=GENERATOR_VERSION, hand_model_hash=hand_hash,
+                    jpeg_quality=int(jpeg_quality),
+                    sampler=json.loads(json.dumps(sampler or {}, sort_keys=True)),
+                    aux_maps=sorted(aux_maps),
+                    views_per_scene=json.loads(json.dumps(views_per_scene, sort_keys=True)))
+    if aux_maps:  # maps in an older format (e.g. swapped mask channels) are made anew
+        settings['aux_maps_format'] = AUX_MAPS_FORMAT
+    return settings
 
 
 def read_meta(split_dir: str) -> Optional[dict]:

@@ -5,13 +5,44 @@ arrays (``gt_mask``, ``gt_dense``, ``gt_heatmaps``); the geometric transforms wa
 with the image and ``PackHandInputs(aux_size=...)`` turns them into ``(C, s, s)`` targets.
 """
 import os.path as osp
-from typing import Optional, Sequence
+from typing import Dict, Optional, Sequence
 
 import numpy as np
 from mmcv.transforms import BaseTransform
 
 from gclhand.registry import TRANSFORMS
-from ..aux_maps import AUX_KEYS, AUX_KINDS, HEATMAP_SIGMA, joint_heatmaps, read_aux_map
+from ..aux_maps import (AUX_KEYS, AUX_KINDS, AUX_MAPS_FORMAT, HEATMAP_SIGMA, joint_heatmaps,
+                        read_aux_map)
+from ..errors import DatasetError
+from ..provenance import read_split_record
+
+
+_CHECKED_SPLITS: Dict[str, None] = {}
+
+
+def check_aux_maps_format(split_dir: str) -> None:
+    """Refuse maps that gclhand wrote in an older format (once per split folder).
+
+    A split that gclhand made (``conversion.json`` or the synthetic ``meta.json`` lists
+    ``aux_maps``) must record :data:`~gclhand.datasets.aux_maps.AUX_MAPS_FORMAT`: format 1
+    had the mask's hands in swapped channels, and reading it would train each hand's mask
+    on the other hand's silhouette.  A split without a gclhand record (IntagHand's own
+    preprocessing) is read as IntagHand writes it.
+    """
+    if split_dir in _CHECKED_SPLITS:
+        return
+    record = read_split_record(split_dir)
+    if record is not None and record.get('aux_maps'):
+        found = record.get('aux_maps_format', 1)
+        if found != AUX_MAPS_FORMAT:
+            raise DatasetError(record['_path'], (
+                f'its auxiliary maps (mask/, dense/, hms/) are in gclhand\'s format {found}, '
+                f'this version reads format {AUX_MAPS_FORMAT} (IntagHand\'s mask channels: '
+                'right hand in channel 1, left in 2); make them again: synthetic data is '
+                'regenerated when its data root is used (or `gclhand make-synth`), a '
+                'conversion by deleting the split folder and running `gclhand '
+                'prepare-interhand` again'))
+    _CHECKED_SPLITS[split_dir] = None
 
 
 @TRANSFORMS.register_module()
@@ -41,6 +72,7 @@ class LoadHandAuxMaps(BaseTransform):
 
     def transform(self, results: dict) -> dict:
         split_dir = osp.dirname(osp.dirname(results['anno_path']))
+        check_aux_maps_format(split_dir)
         idx = int(results['file_idx'])
         for kind in self.kinds:
             if not self.required and not osp.isdir(osp.join(split_dir, kind)):

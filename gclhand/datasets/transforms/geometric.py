@@ -19,7 +19,9 @@ from mmcv.transforms import BaseTransform
 from mmcv.transforms.utils import cache_randomness
 
 from gclhand.registry import TRANSFORMS
-from ..geometry import apply_affine_2d, crop_affine, rotation_z, to_homogeneous_affine
+from ..geometry import (INTAGHAND_HAND_RATIO, apply_affine_2d, crop_affine,
+                        intaghand_crop_affine, project_points, rotation_z,
+                        to_homogeneous_affine)
 
 #: Keys holding camera-frame 3D points ``(2, K, 3)`` that rotate with the camera.
 KEYS_3D = ('gt_joints_3d', 'gt_verts_3d', 'gt_joints_3d_annot')
@@ -260,35 +262,42 @@ class ResizeHand(BaseTransform):
 
 @TRANSFORMS.register_module()
 class CropHands(BaseTransform):
-    """Square crop around both hands' 2D joints, resized to ``size`` (IntagHand's crop).
+    """IntagHand's square crop around both hands, resized to ``size``.
 
-    The square is centred on the bounding box of ``gt_joints_2d`` of the valid hands and
-    its side is the box's longer side divided by ``hand_ratio``; ``cam_K`` and the 2D
-    labels follow (no 3D change).  Used to read the official InterHand2.6M images
+    The crop of IntagHand's preprocessing (:func:`~gclhand.datasets.geometry.
+    intaghand_crop_affine`, its ``cut_img``): centred on the 2D bounding box of the valid
+    hands' projected mesh vertices (``gt_verts_3d`` through ``cam_K``; the 2D joints
+    ``gt_joints_2d`` when either is missing), side = the box's longer side /
+    ``hand_ratio``, bilinear, black borders; ``cam_K`` and the 2D labels follow (no 3D
+    change).  Used to read the official InterHand2.6M images
     (:class:`~gclhand.datasets.InterHand26MDataset`) like the prepared crops.
 
-    Required keys: ``img``, ``gt_joints_2d``; optional ``hand_valid``, ``cam_K``.
+    Required keys: ``img``, ``gt_joints_2d``; optional ``hand_valid``, ``cam_K``,
+    ``gt_verts_3d``.
 
     Args:
         size: output side in pixels.
-        hand_ratio: fraction of the crop side spanned by the joints (IntagHand: 0.7).
+        hand_ratio: fraction of the crop side spanned by the hands (IntagHand's
+            ``HAND_BBOX_RATIO``: 0.8).
     """
 
-    def __init__(self, size: int = 256, hand_ratio: float = 0.7):
+    def __init__(self, size: int = 256, hand_ratio: float = INTAGHAND_HAND_RATIO):
         self.size = int(size)
         self.hand_ratio = float(hand_ratio)
 
     def transform(self, results: dict) -> dict:
         joints = np.asarray(results['gt_joints_2d'], np.float64)
         valid = np.asarray(results.get('hand_valid', np.ones(len(joints)))) > 0
-        pts = joints[valid].reshape(-1, 2) if valid.any() else joints.reshape(-1, 2)
-        lo, hi = pts.min(0), pts.max(0)
-        side = max(float((hi - lo).max()), 1.0) / self.hand_ratio
-        A = crop_affine((lo + hi) / 2.0, side, self.size)
+        keep = valid if valid.any() else np.ones_like(valid)
+        if results.get('gt_verts_3d') is not None and results.get('cam_K') is not None:
+            pts = project_points(np.asarray(results['gt_verts_3d'], np.float64)[keep],
+                                 np.asarray(results['cam_K'], np.float64))
+        else:
+            pts = joints[keep]
+        A = intaghand_crop_affine(pts.reshape(-1, 2), self.size, self.hand_ratio)
         h, w = results['img'].shape[:2]
         results['img'] = cv2.warpAffine(
-            results['img'], A, (self.size, self.size),
-            flags=cv2.INTER_AREA if side > self.size else cv2.INTER_LINEAR,
+            results['img'], A, (self.size, self.size), flags=cv2.INTER_LINEAR,
             borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0))
         results['img_shape'] = (self.size, self.size)
         update_labels(results, A)
