@@ -224,3 +224,80 @@ def test_policy_all_loads_eagerly_and_a_broken_plugin_is_named(site, tmp_path, m
     with pytest.raises(plugins.PluginError, match="gclhand plugin package 'broken-plugin' "
                        "\\(entry point 'a_broken' = broken_plugin_mod\\) failed to import"):
         register_all_modules()
+
+
+FAILS_AFTER_FORCING = """
+from gclhand.models.disturbers import Disturber
+from gclhand.registry import DISTURBERS
+
+
+@DISTURBERS.register_module(name='FeatureMask', force=True)
+class Impostor(Disturber):
+    pass
+
+
+import a_dependency_that_is_not_installed
+"""
+
+
+def test_a_plugin_that_fails_part_way_leaves_no_registration(site, tmp_path):
+    """It forced a library name and then failed to import: skipped, and gclhand's class is
+    back in place (it stayed replaced before)."""
+    site('half-plugin', 'half', 'half_plugin_mod', FAILS_AFTER_FORCING)
+    original = DISTURBERS.get('FeatureMask')
+    assert load_needed_plugins(config(tmp_path, 'NeedsAPlugin')) == []
+    assert DISTURBERS.get('FeatureMask') is original
+    assert 'ModuleNotFoundError' in plugins.plugin_failures()['half']
+
+
+SIZED = """
+from gclhand.models.disturbers import Disturber, Graph
+from gclhand.registry import DISTURBERS
+
+
+@DISTURBERS.register_module()
+class EpSized(Disturber):
+    def __init__(self, channels):
+        super().__init__()
+        self.channels = channels
+
+    def disturb(self, g: Graph) -> Graph:
+        return g._replace(x=g.x * 0.5)
+"""
+
+
+def test_sizes_are_filled_for_a_plugin_loaded_on_demand(site, tmp_path):
+    """A parent fills the sizes a child's __init__ takes (fill_defaults); for an installed
+    plugin built from Python (no command line loading it first) the lookup loads it, so
+    the first build gets them too (it raised "missing 'channels'" before)."""
+    from gclhand.utils.build import fill_defaults
+    site('sized-plugin', 'sized', 'sized_plugin_mod', SIZED)
+    cfg = fill_defaults(DISTURBERS, dict(type='EpSized'), channels=16, unused=3)
+    assert cfg == dict(type='EpSized', channels=16)
+    assert build_component(DISTURBERS, cfg).channels == 16
+
+
+LOOP = """
+from mmengine.runner import EpochBasedTrainLoop
+
+from gclhand.registry import LOOPS
+
+
+@LOOPS.register_module()
+class EpLoop(EpochBasedTrainLoop):
+    pass
+"""
+
+
+def test_a_plugin_training_loop_is_loaded(site, tmp_path):
+    """train_cfg's type is a LOOPS name: searched like the model's types (the walk once
+    skipped every *_cfg key, so an installed loop was reported unknown)."""
+    from gclhand.registry import LOOPS
+    site('loop-plugin', 'loop', 'loop_plugin_mod', LOOP)
+    cfg = config(tmp_path, 'FeatureMask')
+    cfg.train_cfg = dict(type='EpLoop', max_epochs=1)
+    try:
+        assert load_needed_plugins(cfg) == ['loop']
+        check_registered_types(cfg)
+    finally:
+        LOOPS._module_dict.pop('EpLoop', None)

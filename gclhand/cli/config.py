@@ -100,6 +100,10 @@ def load_config(path: str, cfg_options: Optional[dict] = None,
     return cfg
 
 
+#: Top-level ``*_cfg`` keys whose ``type`` is looked up in a gclhand registry by the Runner.
+RUNNER_CFG_SECTIONS = ('train_cfg', 'val_cfg', 'test_cfg', 'model_wrapper_cfg')
+
+
 def _unregistered_types(node, key: str = '') -> Iterator[Tuple[str, str]]:
     """(config key, type) of every ``type='Name'`` in ``node`` that no registry knows."""
     from gclhand import registry
@@ -114,7 +118,9 @@ def _unregistered_types(node, key: str = '') -> Iterator[Tuple[str, str]]:
             if not found:
                 yield key, type_
         for k, v in node.items():
-            if not str(k).endswith('_cfg'):  # norm_cfg, init_cfg, ...: built by helpers
+            # norm_cfg, init_cfg, ...: built by helpers from their own registries; the
+            # runner's sections (train_cfg: LOOPS, ...) are gclhand registries' types
+            if not str(k).endswith('_cfg') or (not key and k in RUNNER_CFG_SECTIONS):
                 yield from _unregistered_types(v, f'{key}.{k}' if key else str(k))
     elif isinstance(node, (list, tuple)):
         for i, v in enumerate(node):

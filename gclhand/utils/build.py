@@ -59,8 +59,12 @@ def fill_defaults(registry: Registry, cfg: Optional[dict], **candidates: Any) ->
     if not isinstance(cfg, dict) or not isinstance(cfg.get('type'), str):
         return cfg
     registry.import_from_location()
-    cls = registry.get(cfg['type'])
-    if cls is None:
+    type_ = cfg['type']
+    if registry.get(type_) is None:  # an installed plugin's type: load it now, as the
+        from .plugins import load_plugins_for  # build that follows would, so its sizes fill
+        load_plugins_for(lambda: [type_] if registry.get(type_) is None else [])
+    cls = registry.get(type_)
+    if cls is None:  # unknown: the build that follows says so
         return cfg
     params = inspect.signature(cls.__init__).parameters
     takes_any = any(p.kind is p.VAR_KEYWORD for p in params.values())

@@ -109,6 +109,7 @@ def load_plugin(ep: EntryPoint) -> None:
         PluginError: the plugin registers a name that was already registered (MMEngine
             refused it, or the plugin forced it); every registration the import made is
             undone first, so gclhand's and the other plugins' components stay in place.
+            Any other exception of the import is raised after the same undoing.
     """
     registries = _gclhand_registries()
     before = {id(r): dict(r.module_dict) for r in registries}
@@ -120,11 +121,14 @@ def load_plugin(ep: EntryPoint) -> None:
 
     try:
         import_module(ep.value.split(':')[0])
-    except KeyError as exc:
-        taken = _TAKEN.search(str(exc.args[0]) if exc.args else '')
+    except Exception as exc:
+        # a plugin that fails part-way (an ImportError after a forced registration, a
+        # clash) leaves no registration behind: gclhand's own components stay in place
+        undo()
+        taken = (_TAKEN.search(str(exc.args[0]) if exc.args else '')
+                 if isinstance(exc, KeyError) else None)
         if taken is None:
             raise
-        undo()
         name, kind, owner = taken.groups()
         raise PluginError(_clash_message(ep, kind, name, owner)) from None
     for reg in registries:

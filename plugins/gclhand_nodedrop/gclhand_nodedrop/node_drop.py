@@ -33,7 +33,7 @@ class NodeDrop(Disturber):
     def disturb(self, g: Graph) -> Graph:
         x = g.x
         keep = torch.rand(x.size(0), x.size(1), 1, device=x.device) >= self.p
-        return Graph(x * keep.to(x.dtype), g.edge_index, g.edge_weight)
+        return g._replace(x=x * keep.to(x.dtype))  # the same graph, node_mask passed on
 
     def extra_repr(self) -> str:
         return f'p={self.p}'
