@@ -12,6 +12,8 @@ import pickle
 import tempfile
 from typing import Any, Callable
 
+import numpy as np
+
 _BUILTINS = frozenset({
     'dict', 'list', 'tuple', 'set', 'frozenset', 'str', 'bytes', 'bytearray', 'int',
     'float', 'complex', 'bool'
@@ -28,6 +30,21 @@ _NUMPY = frozenset({
 _OTHER = frozenset({('_codecs', 'encode'), ('collections', 'OrderedDict')})
 
 
+#: numpy 2 renamed ``numpy.core`` to ``numpy._core`` (the old name still imports, with a
+#: warning); numpy 1.x has only ``numpy.core``.  Pickles name whichever wrote them.
+_NUMPY_CORE = 'numpy._core' if np.lib.NumpyVersion(np.__version__) >= '2.0.0' \
+    else 'numpy.core'
+
+
+def _numpy_module(module: str) -> str:
+    """``module`` with its ``numpy.core`` / ``numpy._core`` prefix spelled as the
+    installed numpy names it."""
+    for prefix in ('numpy.core.', 'numpy._core.'):
+        if module.startswith(prefix):
+            return f'{_NUMPY_CORE}.{module[len(prefix):]}'
+    return module
+
+
 class UnsafePickleError(pickle.UnpicklingError):
     """A pickle references a global outside the allowed set (it may run code)."""
 
@@ -42,10 +59,7 @@ class RestrictedUnpickler(pickle.Unpickler):
     def find_class(self, module: str, name: str) -> Any:
         if (module == 'builtins' and name in _BUILTINS) or (module, name) in _NUMPY \
                 or (module, name) in _OTHER:
-            if module.startswith('numpy.core.'):
-                # numpy 2 renamed numpy.core -> numpy._core; importing the old alias warns.
-                module = 'numpy._core.' + module[len('numpy.core.'):]
-            return super().find_class(module, name)
+            return super().find_class(_numpy_module(module), name)
         raise UnsafePickleError(
             f"refusing to unpickle global '{module}.{name}': annotation pickles may only "
             'contain dicts, lists, strings, numbers and numpy arrays')

@@ -52,3 +52,21 @@ def test_atomic_write_failure_leaves_nothing(tmp_path):
     with pytest.raises((pickle.PicklingError, AttributeError)):
         dump_pickle_atomic({'f': lambda: 0}, path)
     assert os.listdir(tmp_path) == []
+
+
+def test_numpy_core_and_private_core_pickles_both_load(tmp_path, monkeypatch):
+    """A pickle names numpy.core (numpy 1.x wrote it) or numpy._core (numpy 2): both load
+    under the installed numpy, whichever of the two names it has."""
+    import gclhand.datasets.io as gio
+    arr = np.arange(6, dtype=np.float32).reshape(2, 3)
+    raw = pickle.dumps(dict(a=arr), protocol=2)
+    ours = gio._NUMPY_CORE.encode()
+    other = b'numpy.core' if ours == b'numpy._core' else b'numpy._core'
+    for data in (raw, raw.replace(ours, other)):
+        path = tmp_path / 'a.pkl'
+        path.write_bytes(data)
+        np.testing.assert_array_equal(gio.load_pickle_restricted(str(path))['a'], arr)
+    assert gio._numpy_module('numpy.core.multiarray') == f'{gio._NUMPY_CORE}.multiarray'
+    assert gio._numpy_module('numpy._core.multiarray') == f'{gio._NUMPY_CORE}.multiarray'
+    monkeypatch.setattr(gio, '_NUMPY_CORE', 'numpy.core')  # what numpy 1.x gets
+    assert gio._numpy_module('numpy._core.numeric') == 'numpy.core.numeric'
