@@ -290,3 +290,44 @@ def test_handedness_threshold_is_strict_and_empty_is_nan():
     extra['hand_type_valid'] = torch.zeros(2)
     res = evaluate(InterHandMetric(), make_samples(gj, gv, pj, pv, _gt_rel(annot), **extra))
     assert np.isnan(res['interhand/handedness_acc'])
+
+
+def test_joint_regressor_regresses_the_predicted_mesh(tmp_path):
+    """With the release's mesh-to-joint regressor (21 x V, InterHand2.6M's joint order) the
+    predicted joints come from ``pred_verts_3d``: a regressor that averages two vertices per
+    joint, on a mesh whose vertex pairs average to the annotated joints, scores 0; moving
+    the right wrist's two vertices by 6 mm scores 6/21 mm on the right hand.  The model's own
+    joints are then ignored."""
+    from gclhand.hand.joints import INTERHAND_HAND_TO_LIBRARY
+    num, V = 2, 50
+    gj, gv, annot, extra = _annotated(num)
+    g = torch.Generator().manual_seed(3)
+    reg = np.zeros((21, V))
+    verts = torch.zeros(num, 2, V, 3, **F64)
+    for lib in range(21):
+        ih = INTERHAND_HAND_TO_LIBRARY[lib]              # row of library joint `lib`
+        a, b = 2 * ih, 2 * ih + 1
+        reg[ih, [a, b]] = 0.5
+        d = 0.01 * torch.randn(num, 2, 3, generator=g, **F64)
+        verts[:, :, a] = annot[:, :, lib] + d
+        verts[:, :, b] = annot[:, :, lib] - d
+    wrist = annot[:, :, :1]
+    verts = verts - wrist                                # wrist-relative, like predictions
+    path = tmp_path / 'J_regressor_mano_ih26m.npy'
+    np.save(path, reg)
+    garbage = torch.randn(num, 2, 21, 3, generator=g, **F64)
+    metric = InterHandMetric(joint_regressor=str(path), with_mrrpe=False)
+    res = evaluate(metric, make_samples(gj, gv, garbage, verts, **extra))
+    assert res['interhand/mpjpe_all'] == pytest.approx(0, abs=1e-9)
+    wrist_ih = INTERHAND_HAND_TO_LIBRARY[0]
+    verts[:, 1, [2 * wrist_ih, 2 * wrist_ih + 1]] += torch.tensor([0., 0.006, 0.], **F64)
+    res = evaluate(InterHandMetric(joint_regressor=str(path), with_mrrpe=False),
+                   make_samples(gj, gv, garbage, verts, **extra))
+    # the wrist is the root: moving it moves the 20 others by -6 mm relative to it
+    assert res['interhand/mpjpe_right'] == pytest.approx(6 * 20 / 21)
+    assert res['interhand/mpjpe_left'] == pytest.approx(0, abs=1e-9)
+    with pytest.raises(FileNotFoundError, match='J_regressor_mano_ih26m.npy of the InterHand'):
+        InterHandMetric(joint_regressor=str(tmp_path / 'missing.npy'))
+    np.save(tmp_path / 'bad.npy', np.zeros((16, V)))
+    with pytest.raises(ValueError, match=r'shape \(16, 50\); expected a finite \(21, '):
+        InterHandMetric(joint_regressor=str(tmp_path / 'bad.npy'))

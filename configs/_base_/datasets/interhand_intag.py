@@ -35,6 +35,10 @@ test_dataloader = dict(
     dataset=dict(type='InterHandIntagDataset', data_root=data_root, split='test',
                  hand_model=hand_model, pipeline=test_pipeline, test_mode=True))
 
+# InterHandMetric: the release's official protocol on its annotated joints.  For joints
+# regressed from the predicted mesh the way the release fits its annotations, give a copy
+# of its tool/MANO_world_to_camera/J_regressor_mano_ih26m.npy:
+#   dict(type='InterHandMetric', joint_regressor='checkpoints/J_regressor_mano_ih26m.npy')
 val_evaluator = [
     dict(type='IntagHandMetric'),
     dict(type='InterHandMetric'),

@@ -6,6 +6,7 @@ import numpy as np
 import torch
 from mmengine.logging import print_log
 
+from gclhand.hand.joints import INTERHAND_HAND_TO_LIBRARY
 from gclhand.registry import METRICS
 from ..functional import INTERHAND_ROOT, align_root, mrrpe, point_errors
 from .base_hand_metric import (BaseHandMetric, Rows, hand_valid, nanmean, sample_meta,
@@ -24,6 +25,21 @@ def _optional_field(data_samples: Sequence[Any], key: str, owner: str,
     if all(s.get(key, None) is None for s in data_samples):
         return None
     return stack_field(data_samples, key, owner, shape)
+
+
+def load_joint_regressor(path: str) -> torch.Tensor:
+    """A ``(21, V)`` mesh-to-joint regressor from a ``.npy`` file, as float64."""
+    import os.path as osp
+    if not osp.isfile(path):
+        raise FileNotFoundError(
+            f"InterHandMetric.joint_regressor: '{path}' does not exist; it is "
+            'tool/MANO_world_to_camera/J_regressor_mano_ih26m.npy of the InterHand2.6M '
+            'repository (github.com/facebookresearch/InterHand2.6M): copy it and give its path')
+    reg = np.load(path, allow_pickle=False)
+    if reg.ndim != 2 or reg.shape[0] != 21 or not np.isfinite(reg).all():
+        raise ValueError(f"InterHandMetric.joint_regressor: '{path}' holds an array of shape "
+                         f'{reg.shape}; expected a finite (21, num_vertices) regressor')
+    return torch.as_tensor(reg, dtype=torch.float64)
 
 
 def per_joint_mean(errors: np.ndarray) -> np.ndarray:
@@ -70,7 +86,17 @@ class InterHandMetric(BaseHandMetric):
     from ``hand_valid``; with ``gt_source='auto'`` (default) this is logged once, with
     ``'annotated'`` it raises.
 
-    Reads ``pred_joints_3d`` (2, 21, 3) m, ``gt_joints_3d_annot`` (2, 21, 3) m,
+    Predicted joints: by default the model's own (``pred_joints_3d``: the hand model's 16
+    joints and 5 fingertip vertices of its mesh).  InterHand2.6M's annotated joints are not
+    where MANO's joint regressor puts its joints; the release turns a MANO mesh into its
+    joints with its own regressor (``tool/MANO_world_to_camera/J_regressor_mano_ih26m.npy``,
+    21 x 778, InterHand2.6M's joint order, the same for both hands).  With
+    ``joint_regressor`` set to that file the predicted joints are regressed from the
+    predicted mesh ``pred_verts_3d`` with it, the way the release fits its annotations
+    (nothing is downloaded: give the path of your copy).
+
+    Reads ``pred_joints_3d`` (2, 21, 3) m (or ``pred_verts_3d`` (2, 778, 3) m with
+    ``joint_regressor``), ``gt_joints_3d_annot`` (2, 21, 3) m,
     ``joints_valid`` (2, 21), ``gt_hand_type`` (2,), ``hand_type_valid`` (), and, with
     ``with_mrrpe``, ``pred_rel_root`` (3,) m; optionally ``pred_hand_type`` (2,).
 
@@ -82,6 +108,9 @@ class InterHandMetric(BaseHandMetric):
         root_index: root joint (0 = wrist).
         with_mrrpe: compute MRRPE (needs ``pred_rel_root``).
         gt_source: ``'auto'``, ``'annotated'`` or ``'mesh'`` (see above).
+        joint_regressor: path of a ``(21, V)`` ``.npy`` mesh-to-joint regressor in
+            InterHand2.6M's joint order (the release's ``J_regressor_mano_ih26m.npy``), or
+            ``None`` for the model's joints (see above).
         outfile_prefix, collect_device, prefix, collect_dir: see
             :class:`~gclhand.evaluation.metrics.base_hand_metric.BaseHandMetric`.
     """
@@ -89,8 +118,11 @@ class InterHandMetric(BaseHandMetric):
     default_prefix = 'interhand'
 
     def __init__(self, root_index: int = INTERHAND_ROOT, with_mrrpe: bool = True,
-                 gt_source: str = 'auto', **kwargs) -> None:
+                 gt_source: str = 'auto', joint_regressor: Optional[str] = None,
+                 **kwargs) -> None:
         super().__init__(**kwargs)
+        self.joint_regressor = None if joint_regressor is None else \
+            load_joint_regressor(joint_regressor)
         if gt_source not in GT_SOURCES:
             raise ValueError(f'InterHandMetric: gt_source must be one of {GT_SOURCES}, got '
                              f'{gt_source!r}')
@@ -132,7 +164,12 @@ class InterHandMetric(BaseHandMetric):
 
     def process_samples(self, data_samples: Sequence[Any]) -> List[dict]:
         name = type(self).__name__
-        pred = stack_field(data_samples, 'pred_joints_3d', name, (2, -1, 3))
+        if self.joint_regressor is None:
+            pred = stack_field(data_samples, 'pred_joints_3d', name, (2, -1, 3))
+        else:  # (21, V) @ (B, 2, V, 3) in InterHand2.6M's order -> the library's
+            verts = stack_field(data_samples, 'pred_verts_3d', name,
+                                (2, self.joint_regressor.shape[1], 3))
+            pred = torch.matmul(self.joint_regressor, verts)[:, :, INTERHAND_HAND_TO_LIBRARY]
         gt, valid, present, type_valid = self._ground_truth(data_samples)
         r = self.root_index
         err = point_errors(align_root(pred, r), align_root(gt, r)) * 1000.
