@@ -320,3 +320,24 @@ def test_aux_heads_feed_losses_and_are_training_only(tmp_path):
     plain = build()
     load_state_dict(plain, state, strict=True)  # aux_heads.* dropped with a log line
     assert model.deploy().aux_heads is None
+
+
+@LOSSES.register_module(force=True)
+class PerSampleLossForTest(HandLoss):
+    """Forgets to reduce: one value per sample."""
+
+    default_pred = default_target = 'rel_root'
+
+    def forward(self, pred, target, valid=None):
+        return (pred - target).norm(dim=-1)
+
+
+def test_a_loss_that_is_not_a_scalar_is_refused_with_its_key():
+    """MMEngine would average a (B,) loss silently; the estimator names the key, the
+    class and the shape instead."""
+    model = build(losses=dict(per=dict(type='PerSampleLossForTest')))
+    data = model.data_preprocessor(make_batch(model), True)
+    with pytest.raises(ConfigError, match=r'model\.losses\.per \(.*PerSampleLossForTest\) '
+                                          r'returned a tensor of shape \(2,\); a loss returns '
+                                          r'a scalar'):
+        model(**data, mode='loss')

@@ -7,7 +7,7 @@ import torch
 
 from gclhand.models.sim_targets import CosineTarget, DotTarget, GaussianTarget, HardTarget
 from gclhand.registry import SIM_TARGETS
-from gclhand.utils import build_component
+from gclhand.utils import ConfigError, build_component
 
 
 def pose(**joints):
@@ -98,3 +98,20 @@ def test_cosine_target_excludes_its_root_joint():
 def test_gaussian_target_bandwidth_message():
     with pytest.raises(ValueError, match=r'^GaussianTarget.bandwidth must be > 0, got -1$'):
         GaussianTarget(bandwidth=-1)
+
+
+def test_a_target_of_the_wrong_shape_is_refused_with_its_name():
+    """A plugin target returning (M,) would broadcast against (M, M) at the first step (the
+    pool is empty, K == M) and train on garbage: refused, naming the class and the shape."""
+    from gclhand.models.sim_targets.base import SimTarget
+
+    class RowTarget(SimTarget):
+        def similarity(self, joints_q, joints_k):
+            return (joints_q * joints_k).flatten(1).sum(1)  # (M,): one value per row
+
+    q = torch.randn(4, 21, 3)
+    with pytest.raises(ConfigError, match=r'RowTarget \(model\.dgcl\.cross_contrast\.'
+                                          r'sim_target\) returned a torch.float32 tensor of '
+                                          r'shape \(4,\); expected a float \(M, K\) = '
+                                          r'\(4, 4\)'):
+        RowTarget()(q, q)

@@ -277,7 +277,15 @@ class TwoHandEstimator(BaseModel):
                 kwargs = loss_fn.select(preds, targets)
             except MissingLossInput as e:
                 raise ConfigError(f'model.losses.{name}: {e.args[0]}') from None
-            losses[f'loss_{name}'] = loss_fn(**kwargs)
+            value = loss_fn(**kwargs)
+            if not isinstance(value, torch.Tensor) or value.dim() != 0:
+                # MMEngine would average a non-scalar silently
+                got = (f'a tensor of shape {tuple(value.shape)}'
+                       if isinstance(value, torch.Tensor) else f'a {type(value).__name__}')
+                raise ConfigError(f'model.losses.{name} ({type(loss_fn).__module__}.'
+                                  f'{type(loss_fn).__qualname__}) returned {got}; a loss '
+                                  'returns a scalar tensor (its weighted mean)')
+            losses[f'loss_{name}'] = value
 
         if self.dgcl is not None:
             # wrist-relative, in units of each hand's wrist-to-middle-MCP length (the

@@ -4,22 +4,36 @@ from abc import ABCMeta, abstractmethod
 import torch.nn as nn
 from torch import Tensor
 
+from gclhand.utils.build import ConfigError
+
 
 class SimTarget(nn.Module, metaclass=ABCMeta):
     """Maps two sets of root-relative 3D poses to a target similarity matrix.
 
     ``target(J_q, J_k)`` with ``J_q`` (M, 21, 3) and ``J_k`` (K, 21, 3), each pose relative
     to its own root joint (the wrist) and, from DGCLNet, divided by the hand's
-    wrist-to-middle-MCP length (section 3.4's normalised poses), returns ``S_g`` (M, K) in the range of the predicted
-    similarity ``S_p`` (dot products of unit vectors, [-1, 1]). Targets carry no gradient
-    and have no parameters.
+    wrist-to-middle-MCP length (section 3.4's normalised poses), returns ``S_g`` (M, K) in
+    the range of the predicted similarity ``S_p`` (dot products of unit vectors, [-1, 1]).
+    Targets carry no gradient and have no parameters; :meth:`forward` refuses a result that
+    is not a float ``(M, K)`` tensor, naming the class.
     """
 
     def forward(self, joints_q: Tensor, joints_k: Tensor) -> Tensor:
         if joints_q.dim() != 3 or joints_k.dim() != 3 or joints_q.shape[1:] != joints_k.shape[1:]:
             raise ValueError(f'{type(self).__name__} expects poses (M, J, 3) and (K, J, 3), '
                              f'got {tuple(joints_q.shape)} and {tuple(joints_k.shape)}')
-        return self.similarity(joints_q.detach(), joints_k.detach())
+        out = self.similarity(joints_q.detach(), joints_k.detach())
+        expected = (joints_q.shape[0], joints_k.shape[0])
+        if not isinstance(out, Tensor) or tuple(out.shape) != expected \
+                or not out.is_floating_point():
+            # broadcasting would hide a wrong shape (an (M,) result fits (M, M) at step 1)
+            got = (f'a {out.dtype} tensor of shape {tuple(out.shape)}'
+                   if isinstance(out, Tensor) else f'a {type(out).__name__}')
+            raise ConfigError(f'similarity target {type(self).__module__}.'
+                              f'{type(self).__qualname__} (model.dgcl.cross_contrast.sim_target)'
+                              f' returned {got}; expected a float (M, K) = {expected} tensor '
+                              f'for {expected[0]} query and {expected[1]} key poses')
+        return out
 
     @abstractmethod
     def similarity(self, joints_q: Tensor, joints_k: Tensor) -> Tensor:
