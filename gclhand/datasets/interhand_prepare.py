@@ -384,7 +384,8 @@ def prepare_interhand(root: str, out: str, split: str, workers: int = 1, img_siz
             and not _incomplete(out_split_dir, len(numbering['source_index']))):  # finished
         written = len(numbering['source_index'])
         dropped.update(previous.get('dropped_by_conversion', {}))
-        write_conversion_record(out_split_dir, dict(previous, **record))
+        kept = {k: v for k, v in previous.items() if k != '_path'}  # read_split_record's
+        write_conversion_record(out_split_dir, dict(kept, **record))
         return dict(selected=len(records), skipped_existing=written, converted=0,
                     missing=len(records) - written, dropped=dropped, out_dir=out_split_dir,
                     hand_model=identity)

@@ -284,6 +284,7 @@ def test_samples_are_numbered_contiguously_like_intaghand(release, tmp_path, cap
     assert os.stat(os.path.join(split_dir, 'img', '0.jpg')).st_mtime_ns == mtime
     record = json.load(open(os.path.join(split_dir, 'conversion.json')))
     assert record['dropped']['dark_image'] == 1 and record['selected'] == 2
+    assert '_path' not in record
 
 
 def test_an_interrupted_renumbering_finishes(release, tmp_path):
