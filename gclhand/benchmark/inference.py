@@ -156,8 +156,10 @@ def _time_batch(models, nets, sessions, settings, device, bs: int, size: int) ->
     raw_np = raw.float().cpu().contiguous().numpy()
     norm_np = images.float().cpu().contiguous().numpy()
 
-    def torch_fn(name) -> Callable[[], None]:
+    def torch_fn(name, plain: bool = False) -> Callable[[], None]:
         net = nets[name]
+        if plain:  # the module under torch.compile's wrapper
+            net = getattr(net, '_orig_mod', net)
         if name in models:
             return lambda: net(**batches[name], mode='tensor')
         return lambda: net(images)
@@ -183,11 +185,8 @@ def _time_batch(models, nets, sessions, settings, device, bs: int, size: int) ->
     row = {n: dict(latency_ms=median_ms(ts), latency_ms_min=1e3 * min(ts),
                    samples_per_s=bs / statistics.median(ts)) for n, ts in times.items()}
     row['peak_memory_mb'] = peak_memory_mb(device)
-    for name, net in nets.items():  # counted on the plain module (not torch.compile's)
-        plain = getattr(net, '_orig_mod', net)
-        fn = ((lambda n=name, p=plain: p(**batches[n], mode='tensor')) if name in models
-              else (lambda p=plain: p(images)))
-        row[name]['gflop'] = count_gflop(fn)
+    for name in nets:  # counted on the plain module (not torch.compile's)
+        row[name]['gflop'] = count_gflop(torch_fn(name, plain=True))
     return row
 
 

@@ -39,7 +39,8 @@ import numpy as np
 
 from gclhand.structures import HANDS
 
-__all__ = ['AUX_KINDS', 'AUX_KEYS', 'AUX_MAPS_FORMAT', 'HEATMAP_SIZE', 'HEATMAP_SIGMA', 'HEATMAPS_PER_FILE',
+__all__ = ['AUX_KINDS', 'AUX_KEYS', 'AUX_MAPS_FORMAT', 'HEATMAP_SIZE', 'HEATMAP_SIGMA',
+           'HEATMAPS_PER_FILE',
            'aux_map_paths', 'joint_heatmaps', 'mask_image', 'dense_vertex_colors',
            'write_aux_maps', 'read_aux_map', 'AuxMapRenderer']
 

@@ -30,7 +30,7 @@ selection, so an interrupted run can be resumed: samples whose two files exist a
 skipped.  Resuming with another hand model or other crop settings is refused.  When every
 record is converted or dropped, the samples are renumbered ``0 .. N-1`` in the same order
 (:func:`renumber_contiguous`), as IntagHand's own preprocessing numbers them (its reader
-counts ``anno/*.pkl`` and reads ``range(count)``); ``conversion.json`` keeps each sample's
+counts ``anno/*.pkl`` and reads ``range(count)``); ``numbering.json`` keeps each sample's
 record position (``source_index``), and a later run that selects more records (a larger
 ``--max-samples``) first puts the samples back at their positions.  The renumbering is
 itself resumable: the plan is written first and every move is idempotent.
@@ -281,21 +281,18 @@ def expand_to_positions(out_split_dir: str, aux_maps: Sequence[str] = AUX_KINDS)
     _write_numbering(out_split_dir, None)
 
 
-def _incomplete(out_split_dir: str, count: int) -> bool:
-    """Some sample ``< count`` lacks its image or annotation (files removed by hand)."""
-    names = {sub: set(os.listdir(osp.join(out_split_dir, sub))) for sub in ('img', 'anno')}
-    return any(f'{j}.jpg' not in names['img'] or f'{j}.pkl' not in names['anno']
-               for j in range(count))
-
-
-def pending(records: List[dict], out_split_dir: str) -> List[int]:
-    """Indices of the records whose output is not complete yet."""
+def _unfinished(out_split_dir: str, count: int) -> List[int]:
+    """The numbers ``< count`` whose image or annotation is missing."""
     for sub in ('img', 'anno'):
         os.makedirs(osp.join(out_split_dir, sub), exist_ok=True)
     done_img = set(os.listdir(osp.join(out_split_dir, 'img')))
     done_anno = set(os.listdir(osp.join(out_split_dir, 'anno')))
-    return [i for i in range(len(records))
-            if f'{i}.jpg' not in done_img or f'{i}.pkl' not in done_anno]
+    return [i for i in range(count) if f'{i}.jpg' not in done_img or f'{i}.pkl' not in done_anno]
+
+
+def pending(records: List[dict], out_split_dir: str) -> List[int]:
+    """Indices of the records whose output is not complete yet."""
+    return _unfinished(out_split_dir, len(records))
 
 
 _WORKER_OPTS: dict = {}
@@ -317,8 +314,9 @@ CROP_SETTINGS = ('img_size', 'hand_ratio', 'crop', 'min_image_mean', 'aux_maps',
                  'aux_maps_format')
 
 
-def _check_or_write_record(out_split_dir: str, record: dict) -> None:
-    """Write ``conversion.json``, or refuse to resume a split made with other settings."""
+def _check_or_write_record(out_split_dir: str, record: dict) -> Optional[dict]:
+    """Write ``conversion.json``, or refuse to resume a split made with other settings;
+    returns the record that was there before (``None`` for a new split)."""
     old = read_split_record(out_split_dir)
     if old is not None and 'hand_model_hash' in old:
         if old.get('hand_model_hash') != record['hand_model_hash']:
@@ -334,6 +332,7 @@ def _check_or_write_record(out_split_dir: str, record: dict) -> None:
                 f"({', '.join(f'{k}={old.get(k)}' for k in changed)}); resume with the same "
                 'options, or delete the split folder to start over')
     write_conversion_record(out_split_dir, record)
+    return old
 
 
 def prepare_interhand(root: str, out: str, split: str, workers: int = 1, img_size: int = 256,
@@ -376,12 +375,11 @@ def prepare_interhand(root: str, out: str, split: str, workers: int = 1, img_siz
     if aux_maps:
         record['aux_maps_format'] = AUX_MAPS_FORMAT
     os.makedirs(out_split_dir, exist_ok=True)
-    previous = read_split_record(out_split_dir)
-    _check_or_write_record(out_split_dir, record)
+    previous = _check_or_write_record(out_split_dir, record)
     numbering = read_numbering(out_split_dir)
     if (numbering is not None and numbering['state'] == 'contiguous' and previous is not None
             and previous.get('selected') == len(records)
-            and not _incomplete(out_split_dir, len(numbering['source_index']))):  # finished
+            and not _unfinished(out_split_dir, len(numbering['source_index']))):  # finished
         written = len(numbering['source_index'])
         dropped.update(previous.get('dropped_by_conversion', {}))
         kept = {k: v for k, v in previous.items() if k != '_path'}  # read_split_record's

@@ -31,9 +31,7 @@ def build_component(registry: Registry, cfg: Optional[dict], key: str = '', **de
     type_ = cfg['type']
     if isinstance(type_, str):
         registry.import_from_location()
-        if registry.get(type_) is None:
-            from .plugins import load_plugins_for
-            load_plugins_for(lambda: [type_] if registry.get(type_) is None else [])
+        _load_plugin_for(registry, type_)
         if registry.get(type_) is None:
             from .plugins import clash_cause, unknown_type_note
             clash = clash_cause(f"the {registry.name} '{type_}'"
@@ -49,6 +47,13 @@ def build_component(registry: Registry, cfg: Optional[dict], key: str = '', **de
     return registry.build(cfg, default_args=default_args or None)
 
 
+def _load_plugin_for(registry: Registry, type_: str) -> None:
+    """Load the installed entry-point plugins if ``type_`` is not registered yet."""
+    if registry.get(type_) is None:
+        from .plugins import load_plugins_for
+        load_plugins_for(lambda: [type_] if registry.get(type_) is None else [])
+
+
 def fill_defaults(registry: Registry, cfg: Optional[dict], **candidates: Any) -> Optional[dict]:
     """Return a copy of ``cfg`` with each ``candidates`` key its class accepts and lacks.
 
@@ -60,9 +65,7 @@ def fill_defaults(registry: Registry, cfg: Optional[dict], **candidates: Any) ->
         return cfg
     registry.import_from_location()
     type_ = cfg['type']
-    if registry.get(type_) is None:  # an installed plugin's type: load it now, as the
-        from .plugins import load_plugins_for  # build that follows would, so its sizes fill
-        load_plugins_for(lambda: [type_] if registry.get(type_) is None else [])
+    _load_plugin_for(registry, type_)  # as the build that follows would, so its sizes fill
     cls = registry.get(type_)
     if cls is None:  # unknown: the build that follows says so
         return cfg

@@ -5,7 +5,7 @@ arrays (``gt_mask``, ``gt_dense``, ``gt_heatmaps``); the geometric transforms wa
 with the image and ``PackHandInputs(aux_size=...)`` turns them into ``(C, s, s)`` targets.
 """
 import os.path as osp
-from typing import Dict, Optional, Sequence
+from typing import Optional, Sequence, Set
 
 import numpy as np
 from mmcv.transforms import BaseTransform
@@ -17,7 +17,7 @@ from ..errors import DatasetError
 from ..provenance import read_split_record
 
 
-_CHECKED_SPLITS: Dict[str, None] = {}
+_CHECKED_SPLITS: Set[str] = set()
 
 
 def check_aux_maps_format(split_dir: str) -> None:
@@ -42,7 +42,7 @@ def check_aux_maps_format(split_dir: str) -> None:
                 'regenerated when its data root is used (or `gclhand make-synth`), a '
                 'conversion by deleting the split folder and running `gclhand '
                 'prepare-interhand` again'))
-    _CHECKED_SPLITS[split_dir] = None
+    _CHECKED_SPLITS.add(split_dir)
 
 
 @TRANSFORMS.register_module()
