@@ -16,7 +16,7 @@ default_hooks = dict(
 env_cfg = dict(
     cudnn_benchmark=False,
     mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
-    # tools/train.py switches to gloo when CUDA is unavailable
+    # the runner (GCLHandRunner.setup_env) switches to gloo when CUDA is unavailable
     dist_cfg=dict(backend='nccl'),
     # glibc malloc keeps freed memory instead of faulting it back in every step
     # (gclhand.utils.malloc; None leaves a threshold at the C library default)
