@@ -4,10 +4,9 @@
 # dense-correspondence maps at a quarter of the input resolution.
 # The maps are read from the IntagHand layout beside anno/ (hms/, mask/, dense/), which
 # `gclhand prepare-interhand` writes (docs/data.md); required=True: a split without them
-# stops with the missing folder named instead of training without the supervision.
-# Weights: IntagHand's utils/defaults.yaml (100 / 500 / 30 beside 100 on its 3D terms,
-# which is gclhand's 10 in its units: gclhand/models/losses/aux_map_loss.py).
-_base_ = ['./dgcl_interhand.py']
+# stops, naming the missing file, instead of training without the supervision.
+# The head and IntagHand's loss weights: configs/_base_/models/intag_aux.py.
+_base_ = ['./dgcl_interhand.py', './_base_/models/intag_aux.py']
 
 aux_size = 64  # 256 px / 4: the resolution of the encoder's first stage and of IntagHand's maps
 train_pipeline = [
@@ -20,11 +19,4 @@ train_pipeline = [
 ]
 train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
 
-model = dict(
-    aux_heads=dict(maps=dict(type='AuxMapHead', outputs=('heatmaps', 'mask', 'dense'))),
-    losses=dict(
-        heatmaps=dict(type='HeatmapMSELoss', loss_weight=100.0),
-        mask=dict(type='MaskLoss', loss_weight=500.0),
-        dense=dict(type='DenseMapLoss', loss_weight=30.0),
-    ),
-)
+model = dict(aux_heads=_base_.pop('aux_heads'), losses=_base_.pop('aux_losses'))

@@ -4,7 +4,7 @@
 # Not a Table 2 row.  The data goes to its own folder (data/synth_aux, or
 # $GCLHAND_SYNTH_AUX_ROOT): a data root records its settings and is never mixed with data
 # made without the maps, so the main job's data/synth is left as it is.
-_base_ = ['./dgcl_synth.py']
+_base_ = ['./dgcl_synth.py', './_base_/models/intag_aux.py']
 
 data_root = '{{$GCLHAND_SYNTH_AUX_ROOT:data/synth_aux}}'
 synthetic = dict(aux_maps=('mask', 'dense', 'hms'))
@@ -20,11 +20,4 @@ train_dataloader = dict(dataset=dict(data_root=data_root, pipeline=train_pipelin
 val_dataloader = dict(dataset=dict(data_root=data_root))
 test_dataloader = dict(dataset=dict(data_root=data_root))
 
-model = dict(
-    aux_heads=dict(maps=dict(type='AuxMapHead', outputs=('heatmaps', 'mask', 'dense'))),
-    losses=dict(
-        heatmaps=dict(type='HeatmapMSELoss', loss_weight=100.0),
-        mask=dict(type='MaskLoss', loss_weight=500.0),
-        dense=dict(type='DenseMapLoss', loss_weight=30.0),
-    ),
-)
+model = dict(aux_heads=_base_.pop('aux_heads'), losses=_base_.pop('aux_losses'))
