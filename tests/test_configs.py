@@ -108,12 +108,14 @@ def parse_cfg_options(options: Sequence[str]) -> dict:
     return parser.parse_args(['--cfg-options', *options]).cfg_options
 
 
-def make_tiny_data(root: str) -> str:
+def make_tiny_data(root: str,
+                   config: str = str(CONFIG_DIR / '_base_' / 'datasets' / 'synth_intag.py')
+                   ) -> str:
     """Generate the ``TINY_NUM`` synthetic samples into ``root`` (about a second), with the
-    synthetic configs' settings as :func:`tiny_cfg_options` leaves them."""
+    ``synthetic`` settings of ``config`` (default: the synthetic configs' shared ones) as
+    :func:`tiny_cfg_options` leaves them."""
     from gclhand.datasets import ensure_synthetic_dataset
-    settings = dict(Config.fromfile(str(CONFIG_DIR / '_base_' / 'datasets' /
-                                        'synth_intag.py')).synthetic, **TINY_SYNTH)
+    settings = dict(Config.fromfile(config).synthetic, **TINY_SYNTH)
     settings.pop('num')
     return ensure_synthetic_dataset(root, num_per_split=TINY_NUM, progress=False, **settings)
 

@@ -12,23 +12,17 @@ from gclhand.cli.config import load_config
 from gclhand.datasets.errors import ImageError
 from gclhand.registry import MODELS
 
-from test_configs import (TINY_BATCH, TINY_NUM, TINY_SYNTH, config_path,  # noqa: F401
-                          parse_cfg_options, tiny_cfg_options, tiny_data)
+from test_configs import (TINY_BATCH, TINY_NUM, cheap_config_text, config_path,  # noqa: F401
+                          make_tiny_data, one_thread, parse_cfg_options, tiny_cfg_options,
+                          tiny_data)
 
 AUX_LOSSES = {'loss_heatmaps', 'loss_mask', 'loss_dense'}
 
 
-def _tiny_aux_data(root: str) -> str:
-    from gclhand.datasets import ensure_synthetic_dataset
-    settings = dict(Config.fromfile(config_path('dgcl_intagaux', 'synth')).synthetic,
-                    **TINY_SYNTH)
-    settings.pop('num')
-    return ensure_synthetic_dataset(root, num_per_split=TINY_NUM, progress=False, **settings)
-
-
 @pytest.fixture(scope='module')
 def tiny_aux_data(tmp_path_factory) -> str:
-    return _tiny_aux_data(str(tmp_path_factory.mktemp('tiny_synth_aux')))
+    return make_tiny_data(str(tmp_path_factory.mktemp('tiny_synth_aux')),
+                          config_path('dgcl_intagaux', 'synth'))
 
 
 @pytest.mark.parametrize('dataset', ['synth', 'interhand'])
@@ -61,22 +55,17 @@ def test_synth_config_keeps_the_main_jobs_data_root():
     assert tuple(cfg.synthetic.aux_maps) == ('mask', 'dense', 'hms')
 
 
-def test_synth_config_trains_with_the_aux_losses(tiny_aux_data, tmp_path, monkeypatch):
+def test_synth_config_trains_with_the_aux_losses(tiny_aux_data, tmp_path, one_thread,
+                                                 cheap_config_text):
     from gclhand.engine import build_runner
-    monkeypatch.setattr(Config, 'pretty_text', property(lambda self: self.text))
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        register_all_modules()
-        path = config_path('dgcl_intagaux', 'synth')
-        cfg = load_config(path, parse_cfg_options(tiny_cfg_options(path, tiny_aux_data)))
-        cfg.work_dir = str(tmp_path)
-        cfg.experiment_name = 'test_intagaux_synth'
-        cfg.log_level = 'WARNING'
-        runner = build_runner(cfg)
-        runner.train()
-    finally:
-        torch.set_num_threads(threads)
+    register_all_modules()
+    path = config_path('dgcl_intagaux', 'synth')
+    cfg = load_config(path, parse_cfg_options(tiny_cfg_options(path, tiny_aux_data)))
+    cfg.work_dir = str(tmp_path)
+    cfg.experiment_name = 'test_intagaux_synth'
+    cfg.log_level = 'WARNING'
+    runner = build_runner(cfg)
+    runner.train()
     scalars = runner.message_hub.log_scalars
     losses = {k[len('train/'):]: v for k, v in scalars.items() if k.startswith('train/loss_')}
     assert AUX_LOSSES <= set(losses)

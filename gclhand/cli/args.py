@@ -9,8 +9,8 @@ def add_cfg_options(parser: argparse.ArgumentParser) -> None:
     """Add ``--cfg-options k=v ...`` (MMEngine's syntax; ``+k=v`` adds a new key)."""
     parser.add_argument(
         '--cfg-options', nargs='+', action=DictAction, metavar='KEY=VALUE',
-        help="override config values, e.g. 'model.dgcl.self_contrast.tau=0.2 train_dataloader.batch_size=4'"
-        "; a key must already exist in the config unless written '+key=value'")
+        help="override config values, e.g. 'model.dgcl.self_contrast.tau=0.2 "
+        "train_dataloader.batch_size=4'; a key must already exist in the config unless written '+key=value'")
 
 
 def add_launcher_args(parser: argparse.ArgumentParser) -> None:
