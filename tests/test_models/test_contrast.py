@@ -190,6 +190,23 @@ def test_momentum_update_exact():
     assert torch.allclose(key_w, expected, atol=1e-7)
 
 
+def test_momentum_update_follows_a_compiled_decoder():
+    # the GPU check and users compile the decoder after the estimator made the key copy:
+    # torch.compile's wrapper renames the parameters ('_orig_mod.lin.weight'), and the
+    # update must still average the same tensors
+    torch.manual_seed(0)
+    dec, proj = _Dec(), GraphReadoutProjector(4, 4, 2)
+    ke = MomentumKeyEncoder(momentum=0.5)
+    ke.init(dec, proj)
+    compiled = torch.compile(dec, backend='eager')
+    assert 'lin.weight' not in dict(compiled.named_parameters())
+    with torch.no_grad():
+        dec.lin.weight.fill_(1.0)
+    q0 = ke.ema.module['decoder'].lin.weight.clone()
+    ke.update(compiled, torch.compile(proj, backend='eager'))
+    assert torch.allclose(ke.ema.module['decoder'].lin.weight, 0.5 * q0 + 0.5, atol=1e-7)
+
+
 def test_key_encoder_no_grad_and_lazy_resume():
     torch.manual_seed(0)
     dec, proj = _Dec(), GraphReadoutProjector(4, 4, 2)

@@ -22,6 +22,18 @@ def test_resnet_multiscale_shapes(depth, expansion):
         (2, c, 64 // s, 64 // s) for c, s in zip(m.out_channels, (4, 8, 16, 32))]
 
 
+def test_resnet_without_stem_pool_halves_every_stride():
+    pooled, unpooled = _tiny(), _tiny(stem_pool=False)
+    unpooled.load_state_dict(pooled.state_dict())  # same parameters: the pool has none
+    x = torch.randn(2, 3, 64, 64)
+    feats = unpooled(x)
+    assert [f.shape[-1] for f in feats] == [32, 16, 8, 4]
+    # the stem's output reaches stage 1 unpooled: equal to the pooled network fed the stem
+    # output directly
+    stem = pooled.relu(pooled.bn1(pooled.conv1(x)))
+    assert torch.allclose(feats[0], pooled.layer1(stem), atol=1e-6)
+
+
 def test_resnet_standard_sizes_match_torchvision():
     # torchvision resnet18 / resnet50 parameter counts minus their fc layer (512*1000+1000,
     # 2048*1000+1000)

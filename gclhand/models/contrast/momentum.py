@@ -46,7 +46,11 @@ class MomentumKeyEncoder(nn.Module):
 
     @staticmethod
     def _pair(decoder: nn.Module, projector: nn.Module) -> nn.ModuleDict:
-        return nn.ModuleDict({'decoder': decoder, 'projector': projector})
+        # a module under torch.compile names its parameters '_orig_mod.*'; the average is
+        # over the plain module's (the same tensors), so compiling the decoder or the
+        # projector after the copy was made leaves the keys of the average unchanged
+        return nn.ModuleDict({'decoder': getattr(decoder, '_orig_mod', decoder),
+                              'projector': getattr(projector, '_orig_mod', projector)})
 
     def init(self, decoder: nn.Module, projector: nn.Module) -> None:
         """Make the EMA copy of ``decoder`` and ``projector`` (no-op if it exists)."""

@@ -89,6 +89,9 @@ class ResNet(BaseModule):
             mode; 0 freezes the stem, -1 freezes nothing.
         norm_eval: keep every BatchNorm in eval mode during training (small batches).
         zero_init_residual: zero the last norm's weight in each residual block.
+        stem_pool: max-pool after the stem convolution (the standard network).  ``False``
+            drops it, as ResNets for small images do: every map is twice as large (strides
+            2, 4, 8, 16) and the stages cost 4x the FLOPs.
         norm_cfg: mmcv norm config (``dict(type='BN')``; ``'SyncBN'`` for multi-GPU).
         init_cfg: ``dict(type='Pretrained', checkpoint='path/resnet50.pth')`` loads ImageNet
             weights from a local file in torchvision's layout (also accepted: a dict with a
@@ -98,7 +101,7 @@ class ResNet(BaseModule):
     Shapes:
         - input: ``(B, 3, H, W)`` normalised image.
         - output: list of 4 tensors ``(B, C_i, H / s_i, W / s_i)`` with strides
-          ``s = (4, 8, 16, 32)`` and ``C = base * (1, 2, 4, 8) * expansion``
+          ``s = (4, 8, 16, 32)`` (``(2, 4, 8, 16)`` without ``stem_pool``) and ``C = base * (1, 2, 4, 8) * expansion``
           (ResNet-50: 256, 512, 1024, 2048).  :attr:`out_channels` lists ``C``.
     """
 
@@ -117,6 +120,7 @@ class ResNet(BaseModule):
                  frozen_stages: int = -1,
                  norm_eval: bool = False,
                  zero_init_residual: bool = False,
+                 stem_pool: bool = True,
                  norm_cfg: dict = dict(type='BN', requires_grad=True),
                  init_cfg: Optional[dict] = None):
         super().__init__(init_cfg=init_cfg)
@@ -135,7 +139,8 @@ class ResNet(BaseModule):
         self.conv1 = build_conv_layer(None, 3, base_channels, 7, 2, 3, bias=False)
         self.bn1 = build_norm_layer(norm_cfg, base_channels)[1]
         self.relu = nn.ReLU(inplace=True)
-        self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
+        self.maxpool = (nn.MaxPool2d(kernel_size=3, stride=2, padding=1) if stem_pool
+                        else nn.Identity())
 
         inplanes = base_channels
         self.out_channels: Tuple[int, ...] = ()
