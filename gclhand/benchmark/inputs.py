@@ -49,7 +49,8 @@ def synthetic_batch(model, batch: int, img_size: int, seed: int = 0) -> dict:
 
     Labels are posed hands of ``model.hand_model`` (random PCA pose, orientation, a left/right
     offset, 0.6 m in front of a camera with focal length ``2 * img_size``), projected into
-    the crop, i.e. what ``PackHandInputs`` + ``pseudo_collate`` give the data preprocessor.
+    the crop, i.e. what ``PackHandInputs`` + ``pseudo_collate`` give the data preprocessor;
+    random targets for the model's auxiliary heads (:func:`aux_map_targets`), if any.
     """
     from gclhand.structures.hand_data_sample import HANDS, HandDataSample
     g = torch.Generator().manual_seed(seed)
@@ -71,14 +72,45 @@ def synthetic_batch(model, batch: int, img_size: int, seed: int = 0) -> dict:
     uv = proj[..., :2] / proj[..., 2:]
     images = torch.randint(0, 256, (batch, 3, img_size, img_size), generator=g,
                            dtype=torch.uint8)
+    aux = aux_map_targets(model, batch, img_size, g)
     samples = []
     for i in range(batch):
         s = HandDataSample(metainfo=dict(sample_idx=i, img_shape=(img_size, img_size),
                                          flip=False))
         s.gt_joints_3d, s.gt_verts_3d, s.gt_joints_2d = joints[i], verts[i], uv[i]
         s.cam_K, s.hand_valid = K.clone(), torch.ones(2)
+        for key, maps in aux.items():
+            s.set_field(maps[i], key)
         samples.append(s)
     return dict(inputs=list(images), data_samples=samples)
+
+
+#: an auxiliary head's output name -> the packed target it is compared with
+AUX_TARGETS = {'heatmaps': 'gt_heatmaps', 'mask': 'gt_mask', 'dense': 'gt_dense'}
+
+
+def aux_map_targets(model, batch: int, img_size: int, g: torch.Generator) -> dict:
+    """Random ``(B, C, s, s)`` maps in [0, 1] for every output of the model's training-only
+    ``aux_heads`` (as ``PackHandInputs(aux_size=s)`` packs them), ``s`` being the size the
+    head predicts at: its first encoder level, found by running the encoder once."""
+    from gclhand.datasets.transforms.formatting import PACKED_MAPS
+    heads = getattr(model, 'aux_heads', None) or {}
+    if not heads:
+        return {}
+    encoder = model.encoder
+    was_training = encoder.training
+    param = next(encoder.parameters())
+    with torch.no_grad():
+        feats = encoder.eval()(param.new_zeros(1, 3, img_size, img_size))
+    encoder.train(was_training)
+    out = {}
+    for head in heads.values():
+        side = feats[getattr(head, 'levels', (0, ))[0]].shape[-1]
+        for name in getattr(head, 'outputs', ()):
+            key = AUX_TARGETS.get(name)
+            if key is not None:
+                out[key] = torch.rand(batch, PACKED_MAPS[key], side, side, generator=g)
+    return out
 
 
 class CpuAutocastOptimWrapper(OptimWrapper):
@@ -152,5 +184,5 @@ def build_loader(cfg, data_root: str, batch: int, workers: int):
     return Runner.build_dataloader(dl, seed=0)
 
 
-__all__ = ['CpuAutocastOptimWrapper', 'build_loader', 'build_model', 'build_optim_wrapper',
+__all__ = ['AUX_TARGETS', 'CpuAutocastOptimWrapper', 'aux_map_targets', 'build_loader', 'build_model', 'build_optim_wrapper',
            'image_size', 'prepare_data_root', 'same_graph', 'synthetic_batch']

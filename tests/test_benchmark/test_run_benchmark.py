@@ -40,8 +40,10 @@ TINY_DGCL = """,
 TINY_DATA = """
 train_dataloader = dict(batch_size=2, num_workers=0, persistent_workers=False, dataset=dict(
     synthetic=dict(num=dict(train=4, val=1, test=1), seed=0, img_size=64),
-    pipeline=[dict(type='LoadHandImage'), dict(type='ResizeHand', size=img_size),
-              dict(type='PackHandInputs')]))
+    pipeline=[dict(type='LoadHandImage'),
+              dict(type='LoadHandAuxMaps', kinds=('mask', ), required=True),
+              dict(type='ResizeHand', size=img_size),
+              dict(type='PackHandInputs', aux_size=img_size // 4)]))
 """
 
 
@@ -246,3 +248,19 @@ def test_cpu_amp_autocasts_the_forward_pass_only():
     assert model.weight.grad is None or model.weight.grad.dtype == torch.float32
     plain = bench.build_optim_wrapper(cfg, model, torch.device('cpu'), None)
     assert type(plain).__name__ == 'OptimWrapper'
+
+
+def test_synthetic_batch_feeds_every_aux_head():
+    """The benchmark's random batch carries a target for each output of the training-only
+    heads, at the size the head predicts (IntagHand's three maps here)."""
+    from gclhand.benchmark.inputs import build_model, synthetic_batch
+    cfg = load_config(config_path('dgcl_intagaux_synth.py'))
+    model = build_model(cfg, torch.device('cpu'))
+    batch = synthetic_batch(model, 2, 64)
+    sample = batch['data_samples'][0]
+    assert tuple(sample.gt_mask.shape) == (2, 16, 16)  # 64 px / 4: the head's level 0
+    assert tuple(sample.gt_dense.shape) == (3, 16, 16)
+    assert tuple(sample.gt_heatmaps.shape) == (42, 16, 16)
+    losses = model(**model.data_preprocessor(batch, True), mode='loss')
+    assert {'loss_heatmaps', 'loss_mask', 'loss_dense'} <= set(losses)
+    assert all(torch.isfinite(v) for v in losses.values())

@@ -106,6 +106,14 @@ class ToyDGCLForTest(nn.Module):
         self.steps -= 100
 
 
+def test_a_loss_set_to_none_is_switched_off():
+    losses = tiny_cfg()['losses']
+    model = build(losses=dict(losses, bone_length=None))
+    assert 'bone_length' not in model.losses
+    data = model.data_preprocessor(make_batch(model), True)
+    assert set(model(**data, mode='loss')) == LOSS_KEYS - {'loss_bone_length'}
+
+
 def test_loss_mode_all_terms_and_gradients():
     model = build()
     data = model.data_preprocessor(make_batch(model), True)

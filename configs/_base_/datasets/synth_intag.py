@@ -15,18 +15,28 @@ _base_ = ['./interhand_intag.py']
 
 data_root = '{{$GCLHAND_SYNTH_ROOT:data/synth}}'
 img_size = 64
+# The renderer also writes each image's (left, right) hand masks in IntagHand's layout
+# ({split}/mask/{idx}.jpg, almost free): the synthetic configs supervise the encoder with them
+# (configs/gcn_baseline_synth.py, docs/reproduce.md "What makes the CPU job learn").
 synthetic = dict(num=dict(train=20000, val=300, test=300), seed=0, img_size=img_size,
-                 workers=2, views_per_scene=dict(train=4), aux_maps=(),
+                 workers=2, views_per_scene=dict(train=4), aux_maps=('mask', ),
                  sampler=dict(placement=dict(orientation='upright')))
 
 # No geometric augmentation: train and test views come from one distribution, and at this
 # budget (about 4 passes over the data) widening it costs more than it gives (measured).
+# Training reads the masks too (required: a data root without them stops, naming the file),
+# packed at the encoder's first-stage resolution (64 px / 4).
 train_pipeline = [
+    dict(type='LoadHandImage'),
+    dict(type='LoadHandAuxMaps', kinds=('mask', ), required=True),
+    dict(type='ResizeHand', size=img_size),
+    dict(type='PackHandInputs', aux_size=img_size // 4),
+]
+test_pipeline = [
     dict(type='LoadHandImage'),
     dict(type='ResizeHand', size=img_size),
     dict(type='PackHandInputs'),
 ]
-test_pipeline = train_pipeline
 
 # num_workers=0: a 64 px sample takes well under a millisecond to load, and loader
 # processes would take CPU from the two compute threads (measured: docs/benchmarks.md).

@@ -57,7 +57,8 @@ class TwoHandEstimator(BaseModel):
         losses: mapping ``name -> LOSSES config`` (:class:`~gclhand.models.losses.HandLoss`);
             every entry is computed and summed, logged as ``loss_<name>``. Each loss names
             the prediction and the target it compares (``pred=``, ``target=``; keys in
-            :meth:`loss` and ``docs/internals.md``); weights come from the configs.
+            :meth:`loss` and ``docs/internals.md``); weights come from the configs.  An
+            entry set to ``None`` is left out (``--cfg-options model.losses.mask=None``).
         aux_heads: optional mapping ``name -> HEADS config`` of training-only heads on the
             encoder's feature maps (e.g. IntagHand's 2D heatmap / mask / dense-correspondence
             supervision); each returns a dict of predictions that the losses can name.
@@ -122,9 +123,9 @@ class TwoHandEstimator(BaseModel):
                                                        num_joints=21),
                                   f'model.aux_heads.{name}')
             for name, cfg in aux_heads.items()})
-        self.losses = torch.nn.ModuleDict({
+        self.losses = torch.nn.ModuleDict({  # an entry set to None is switched off
             name: build_component(LOSSES, cfg, f'model.losses.{name}')
-            for name, cfg in (losses or {}).items()
+            for name, cfg in (losses or {}).items() if cfg is not None
         })
         # the DGCL module's sub-components take their sizes from this decoder
         dgcl = fill_defaults(MODELS, dgcl, graph_channels=self.decoder.in_channels,
