@@ -14,7 +14,7 @@ model = dict(
     # IntagHand's hand-mask supervision of the encoder (a training-only head, removed by
     # deploy()), at weight 10 instead of IntagHand's 500, which swamps the mesh losses.
     # Measured on the main job, 3 seeds: test 0.81 vs 0.86x the image-blind constant
-    # without it (docs/reproduce.md, "What makes the CPU job learn").
+    # without it (docs/reproduce.md, "Hand-mask supervision").
     aux_heads=dict(maps=dict(type='AuxMapHead', outputs=('mask', ))),
     losses=dict(mask=dict(type='MaskLoss', loss_weight=10.0)),
 )

@@ -184,5 +184,6 @@ def build_loader(cfg, data_root: str, batch: int, workers: int):
     return Runner.build_dataloader(dl, seed=0)
 
 
-__all__ = ['AUX_TARGETS', 'CpuAutocastOptimWrapper', 'aux_map_targets', 'build_loader', 'build_model', 'build_optim_wrapper',
-           'image_size', 'prepare_data_root', 'same_graph', 'synthetic_batch']
+__all__ = ['AUX_TARGETS', 'CpuAutocastOptimWrapper', 'aux_map_targets', 'build_loader',
+           'build_model', 'build_optim_wrapper', 'image_size', 'prepare_data_root',
+           'same_graph', 'synthetic_batch']

@@ -17,7 +17,7 @@ data_root = '{{$GCLHAND_SYNTH_ROOT:data/synth}}'
 img_size = 64
 # The renderer also writes each image's (left, right) hand masks in IntagHand's layout
 # ({split}/mask/{idx}.jpg, almost free): the synthetic configs supervise the encoder with them
-# (configs/gcn_baseline_synth.py, docs/reproduce.md "What makes the CPU job learn").
+# (configs/gcn_baseline_synth.py, docs/reproduce.md "Hand-mask supervision").
 synthetic = dict(num=dict(train=20000, val=300, test=300), seed=0, img_size=img_size,
                  workers=2, views_per_scene=dict(train=4), aux_maps=('mask', ),
                  sampler=dict(placement=dict(orientation='upright')))

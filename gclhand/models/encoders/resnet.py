@@ -101,8 +101,9 @@ class ResNet(BaseModule):
     Shapes:
         - input: ``(B, 3, H, W)`` normalised image.
         - output: list of 4 tensors ``(B, C_i, H / s_i, W / s_i)`` with strides
-          ``s = (4, 8, 16, 32)`` (``(2, 4, 8, 16)`` without ``stem_pool``) and ``C = base * (1, 2, 4, 8) * expansion``
-          (ResNet-50: 256, 512, 1024, 2048).  :attr:`out_channels` lists ``C``.
+          ``s = (4, 8, 16, 32)`` (``(2, 4, 8, 16)`` without ``stem_pool``) and
+          ``C = base * (1, 2, 4, 8) * expansion`` (ResNet-50: 256, 512, 1024, 2048).
+          :attr:`out_channels` lists ``C``.
     """
 
     arch_settings = {
