@@ -85,14 +85,12 @@ def synthetic_batch(model, batch: int, img_size: int, seed: int = 0) -> dict:
     return dict(inputs=list(images), data_samples=samples)
 
 
-#: an auxiliary head's output name -> the packed target it is compared with
-AUX_TARGETS = {'heatmaps': 'gt_heatmaps', 'mask': 'gt_mask', 'dense': 'gt_dense'}
-
-
 def aux_map_targets(model, batch: int, img_size: int, g: torch.Generator) -> dict:
     """Random ``(B, C, s, s)`` maps in [0, 1] for every output of the model's training-only
     ``aux_heads`` (as ``PackHandInputs(aux_size=s)`` packs them), ``s`` being the size the
-    head predicts at: its first encoder level, found by running the encoder once."""
+    head predicts at: its first encoder level, found by running the encoder once.  Output
+    ``name`` is compared with target ``name``, the data-sample field ``gt_<name>``
+    (``TwoHandEstimator.loss_targets``)."""
     from gclhand.datasets.transforms.formatting import PACKED_MAPS
     heads = getattr(model, 'aux_heads', None) or {}
     if not heads:
@@ -107,8 +105,8 @@ def aux_map_targets(model, batch: int, img_size: int, g: torch.Generator) -> dic
     for head in heads.values():
         side = feats[getattr(head, 'levels', (0, ))[0]].shape[-1]
         for name in getattr(head, 'outputs', ()):
-            key = AUX_TARGETS.get(name)
-            if key is not None:
+            key = f'gt_{name}'
+            if key in PACKED_MAPS:
                 out[key] = torch.rand(batch, PACKED_MAPS[key], side, side, generator=g)
     return out
 
@@ -184,6 +182,6 @@ def build_loader(cfg, data_root: str, batch: int, workers: int):
     return Runner.build_dataloader(dl, seed=0)
 
 
-__all__ = ['AUX_TARGETS', 'CpuAutocastOptimWrapper', 'aux_map_targets', 'build_loader',
-           'build_model', 'build_optim_wrapper', 'image_size', 'prepare_data_root',
-           'same_graph', 'synthetic_batch']
+__all__ = ['CpuAutocastOptimWrapper', 'aux_map_targets', 'build_loader', 'build_model',
+           'build_optim_wrapper', 'image_size', 'prepare_data_root', 'same_graph',
+           'synthetic_batch']

@@ -39,11 +39,7 @@ TINY_DGCL = """,
              dgcl=dict(disturber=dict(_delete_=True, type='FeatureMask', p=0.2))"""
 TINY_DATA = """
 train_dataloader = dict(batch_size=2, num_workers=0, persistent_workers=False, dataset=dict(
-    synthetic=dict(num=dict(train=4, val=1, test=1), seed=0, img_size=64),
-    pipeline=[dict(type='LoadHandImage'),
-              dict(type='LoadHandAuxMaps', kinds=('mask', ), required=True),
-              dict(type='ResizeHand', size=img_size),
-              dict(type='PackHandInputs', aux_size=img_size // 4)]))
+    synthetic=dict(num=dict(train=4, val=1, test=1), seed=0, img_size=64)))
 """
 
 
