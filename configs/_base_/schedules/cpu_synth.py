@@ -9,7 +9,7 @@ param_scheduler = [
     dict(type='CosineAnnealingLR', eta_min=1e-5, by_epoch=True, begin=0, end=4, T_max=4,
          convert_to_iter_based=True),
 ]
-# 4 epochs of 625 iterations of batch 32 (20,000 training images); longer CPU runs:
+# 4 epochs of 782 iterations of batch 32 (25,000 training images); longer CPU runs:
 # --cfg-options train_cfg.max_epochs=N param_scheduler.1.end=N param_scheduler.1.T_max=N
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=4, val_interval=4)
 val_cfg = dict(type='ValLoop')
