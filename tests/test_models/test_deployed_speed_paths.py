@@ -61,10 +61,13 @@ def assert_same_forward_and_grads(module, fast, reference, inputs):
 
 
 @pytest.mark.parametrize('batch', [1, 3])
-def test_image_attention_equals_per_hand_attention(batch):
+@pytest.mark.parametrize('memory_format', [torch.contiguous_format, torch.channels_last])
+def test_image_attention_equals_per_hand_attention(batch, memory_format):
     torch.manual_seed(0)
     block = ImageAttention(channels=8, feat_channels=16, num_heads=2)
-    x, feat = torch.randn(batch, 2, 5, 8), torch.randn(batch, 16, 3, 4)
+    x = torch.randn(batch, 2, 5, 8)
+    # the encoder's maps are channels-last under HandDataPreprocessor(channels_last=True)
+    feat = torch.randn(batch, 16, 3, 4).contiguous(memory_format=memory_format)
     assert_same_forward_and_grads(block, block, lambda a, b: reference_image_attention(
         block, a, b), [x, feat])
     # the token grid is made once per size and reused

@@ -103,7 +103,14 @@ class ImageAttention(_AttentionBlock):
     def forward(self, x: torch.Tensor, feat: torch.Tensor) -> torch.Tensor:
         B, H, N, C = x.shape
         h, w = feat.shape[-2:]
-        tokens = self.proj(feat.flatten(2).transpose(1, 2))  # (B, h*w, C)
+        lin, norm = self.proj
+        # self.proj on the tokens, with its Linear computed as W F on the map's own
+        # (C_f, h*w) layout: the token-major F^T that nn.Linear takes would be copied whole
+        # first (C_f * h*w floats an image, e.g. 2 MiB at 512 x 32 x 32); only the
+        # C-channel result is transposed
+        tokens = torch.baddbmm(lin.bias[:, None], lin.weight.expand(B, -1, -1),
+                               feat.flatten(2))
+        tokens = norm(tokens.transpose(1, 2))  # (B, h*w, C)
         tokens = tokens + self.pos(self.token_grid(h, w, feat.device, feat.dtype))
         # both hands' nodes form one query sequence over the image's tokens: attention is
         # per query, so this equals one sequence per hand with the tokens copied, but the
