@@ -12,7 +12,8 @@ import torch
 import torch.nn.functional as F
 
 from gclhand.models.dgcl import DGCLNet, DGCLPair
-from gclhand.registry import DECODERS, MODELS
+from gclhand.models.disturbers import Disturber, DisturberContractError
+from gclhand.registry import DECODERS, DISTURBERS, MODELS
 from gclhand.utils import ConfigError
 from gclhand.utils.build import build_component
 from toy_hierarchy import ring_hierarchy
@@ -36,11 +37,13 @@ def hierarchy():
     return ring_hierarchy(NUM_NODES, num_real=(PADDING, None, None))
 
 
-def make_decoder(seed=0):
+def make_decoder(seed=0, image_attention=False):
     torch.manual_seed(seed)
+    attention = dict(feat_channels=(4, ), attn_feat_index=(0, 0, 0)) if image_attention else {}
     return build_component(DECODERS, dict(type='ChebGCNDecoder', channels=(C0, 8, CF), K=2,
-                                          image_attention=False, cross_hand_attention=True,
-                                          num_heads=2), graph=hierarchy())
+                                          image_attention=image_attention,
+                                          cross_hand_attention=True, num_heads=2, **attention),
+                           graph=hierarchy())
 
 
 def dgcl_cfg(disturber=None, self_queue=True, consistency=True, similarity=True, **kw):
@@ -62,8 +65,8 @@ def dgcl_cfg(disturber=None, self_queue=True, consistency=True, similarity=True,
     return cfg
 
 
-def build(seed=0, **kw):
-    dec = make_decoder(seed)
+def build(seed=0, image_attention=False, **kw):
+    dec = make_decoder(seed, image_attention)
     torch.manual_seed(seed + 100)
     dgcl = MODELS.build(dgcl_cfg(**kw))
     dgcl.init_key_encoder(dec)
@@ -195,13 +198,15 @@ def test_weights_scale_their_terms():
 
 # ------------------------------------------------------------- one batched decoder pass
 
+@pytest.mark.parametrize('image_attention', [False, True])
 @pytest.mark.parametrize('disturber', [dict(type='GraphUNetDisturber', depth=1),
                                        dict(type='FeatureNoise', sigma=0.1),
                                        dict(type='EdgeAdd', ratio=1.0)])
-def test_decode_equals_separate_decoder_calls(disturber):
+def test_decode_equals_separate_decoder_calls(disturber, image_attention):
     """The main pass and the disturbed pass batched in one decoder call give what two
-    calls give (feature disturbers); edge disturbers run the disturbed graph."""
-    dgcl, dec = build(disturber=disturber)
+    calls give (feature disturbers); edge disturbers run the disturbed graph.  With image
+    attention both passes attend to the image's feature maps."""
+    dgcl, dec = build(disturber=disturber, image_attention=image_attention)
     G, feats, _ = inputs()
     torch.manual_seed(0)
     out, pair = dgcl.decode(G, feats, dec, dec.graph(0))
@@ -233,9 +238,91 @@ def test_disturbed_features_are_normalised_per_node():
 
 def test_real_node_mask_marks_isolated_padding_nodes():
     dgcl, dec = build()
-    mask = dgcl.real_node_mask(dec.graph(0)[0], NUM_NODES[0])
+    edge_index = dec.graph(0)[0]
+    mask = dgcl.real_node_mask(edge_index, NUM_NODES[0])
     assert mask.tolist() == [True] * 5 + [False]
-    assert dgcl.real_node_mask(dec.graph(0)[0], NUM_NODES[0]) is mask  # cached
+    assert dgcl.real_node_mask(edge_index, NUM_NODES[0]) is mask  # cached
+    # the cache follows the node count and the graph object, each on its own
+    assert dgcl.real_node_mask(edge_index, 7).tolist() == [True] * 5 + [False] * 2
+    wired = torch.cat([edge_index, torch.tensor([[0, 5], [5, 0]])], 1)
+    assert dgcl.real_node_mask(wired, 7).tolist() == [True] * 6 + [False]
+
+
+class RecordingDecoder(torch.nn.Module):
+    """The test decoder, recording each call's batch size and ``graph_override``."""
+
+    def __init__(self, decoder):
+        super().__init__()
+        self.decoder, self.calls = decoder, []
+
+    def forward(self, G, feats, graph_override=None):
+        self.calls.append((G.size(0), graph_override))
+        return self.decoder(G, feats, graph_override=graph_override)
+
+
+def symmetric_weights(edge_index):
+    """Edge weights 1, 2 or 3 from the unordered pair (i, j): a weighted, symmetric graph
+    whose normalised Laplacian differs from the unweighted one."""
+    return 1.0 + ((edge_index[0] + edge_index[1]) % 3).float()
+
+
+class ReweightEdges(Disturber):
+    """Keeps the edges (the same ``edge_index`` object), changes their weights."""
+
+    def disturb(self, g):
+        return g._replace(edge_weight=symmetric_weights(g.edge_index))
+
+
+class RecordInput(Disturber):
+    """A feature disturber (identity) that keeps the graph it was called with."""
+
+    def disturb(self, g):
+        self.seen = g
+        return g
+
+
+def test_decode_gives_the_disturber_the_clean_graph_and_passes_its_graph_on():
+    """Eq. 1-2: F_gen sees G on the clean coarse graph (edges, weights, real nodes); a
+    disturber that keeps the graph objects runs in one batched decoder call without an
+    override, and one that changes only the weights is decoded on its weights."""
+    dgcl, dec = build()
+    G, feats, _ = inputs()
+    edge_index, edge_weight = dec.graph(0)
+    dgcl.disturber = RecordInput()
+    recorder = RecordingDecoder(dec)
+    dgcl.decode(G, feats, recorder, (edge_index, edge_weight))
+    seen = dgcl.disturber.seen
+    assert seen.edge_index is edge_index and seen.edge_weight is edge_weight
+    assert seen.node_mask.tolist() == [True] * 5 + [False]
+    assert recorder.calls == [(2 * B, None)]
+
+    dgcl.disturber = ReweightEdges()
+    recorder.calls = []
+    _, pair = dgcl.decode(G, feats, recorder, (edge_index, edge_weight))
+    assert [c[0] for c in recorder.calls] == [B, B] and recorder.calls[0][1] is None
+    override = recorder.calls[1][1]
+    assert override[0] is edge_index
+    torch.testing.assert_close(override[1], symmetric_weights(edge_index))
+    x_hat = F.normalize(G, dim=-1)
+    ref = dec(x_hat, feats, graph_override=override)['node_feats'].flatten(0, 1)
+    torch.testing.assert_close(pair.node_feats_hat, ref)
+    unweighted = dec(x_hat, feats)['node_feats'].flatten(0, 1)
+    assert (pair.node_feats_hat - unweighted).abs().max() > 1e-4
+
+
+class WrongShape(Disturber):
+    def disturb(self, g):
+        return g._replace(x=g.x[:, :-1])
+
+
+def test_a_broken_disturber_is_named_with_what_it_returned():
+    dgcl, dec = build()
+    G, feats, _ = inputs()
+    dgcl.disturber = WrongShape()
+    with pytest.raises(DisturberContractError, match=r'disturber test_dgcl\.WrongShape '
+                       r'\(model\.dgcl\.disturber\) returned x of shape \(6, 5, 8\) for an '
+                       r'input of shape \(6, 6, 8\)'):
+        dgcl.decode(G, feats, dec, dec.graph(0))
 
 
 # ----------------------------------------------------------- once per optimiser step
@@ -262,8 +349,67 @@ def test_loss_without_step_fails_loudly():
     dgcl, dec = build(self_queue=True)
     for seed in range(4):  # the queues hold 4 * M
         run(dgcl, dec, seed=seed)
-    with pytest.raises(RuntimeError, match=r'model.dgcl.step\(decoder\)'):
+    with pytest.raises(RuntimeError) as err:
         run(dgcl, dec, seed=4)
+    assert str(err.value) == (
+        f'DGCLNet.loss: {5 * M} hands wait for the queues, which hold {4 * M}; call '
+        'model.dgcl.step(decoder) after every optimiser step (TwoHandEstimator.train_step '
+        'and DGCLStepHook do) or raise the queue sizes')
+
+
+def test_pool_without_self_queue_is_still_filled_at_step():
+    dgcl, dec = build(self_queue=False)
+    run(dgcl, dec)
+    dgcl.step(dec)
+    assert dgcl.self_queue is None and int(dgcl.pool.num_filled) == M
+
+
+GT_MESSAGE = ('DGCLNet.loss needs gt_joints (B, 2, 21, 3) for the consistency / '
+              'cross-contrast terms')
+
+
+@pytest.mark.parametrize('consistency,similarity', [(True, False), (False, True)])
+def test_gt_joints_are_required_by_consistency_and_by_cross_contrast(consistency,
+                                                                     similarity):
+    dgcl, dec = build(consistency=consistency, similarity=similarity)
+    G, feats, _ = inputs()
+    _, pair = dgcl.decode(G, feats, dec, dec.graph(0))
+    with pytest.raises(ValueError) as err:
+        dgcl.loss(pair)
+    assert str(err.value) == GT_MESSAGE
+
+
+def test_self_contrast_alone_needs_no_gt_joints():
+    dgcl, dec = build(consistency=False, similarity=False)
+    G, feats, _ = inputs()
+    _, pair = dgcl.decode(G, feats, dec, dec.graph(0))
+    losses = dgcl.loss(pair)
+    assert list(losses) == ['loss_self_contrast'] and losses['loss_self_contrast'] > 0
+
+
+def test_unannotated_hands_are_neither_queries_nor_keys_of_the_cross_contrast():
+    """Eq. 12 over annotated pairs only: a hand with hand_valid = 0 (in this batch or
+    stored in the pool) enters no (query, key) pair, whatever its pose holds."""
+    dgcl, dec = build()
+    valid = torch.ones(B, 2, dtype=torch.bool)
+    valid[0, 1] = False
+    run(dgcl, dec, seed=0, hand_valid=valid)
+    dgcl.step(dec)
+    pool_keys, pool_poses, pool_valid = (t.clone() for t in dgcl.pool.entries())
+    assert pool_valid.tolist() == valid.flatten().tolist()
+    G, feats, joints = inputs(seed=3)
+    valid2 = torch.ones(B, 2, dtype=torch.bool)
+    valid2[2, 0] = False
+    _, pair = dgcl.decode(G, feats, dec, dec.graph(0))
+    losses = dgcl.loss(pair, joints, valid2)
+    q = dgcl.projector(pair.node_feats)
+    keys = torch.cat([dgcl.key_encoder(G, feats), pool_keys])
+    poses = torch.cat([joints.flatten(0, 1), pool_poses])
+    err = (q @ keys.t() - dgcl.cross_contrast.sim_target(joints.flatten(0, 1), poses)).square()
+    vq, vk = valid2.flatten(), torch.cat([valid2.flatten(), pool_valid])
+    expected = 1e-2 * err[vq][:, vk].mean()
+    torch.testing.assert_close(losses['loss_cross_contrast'], expected)
+    assert not torch.allclose(expected, 1e-2 * err.mean())
 
 
 def test_resume_is_exact():
@@ -304,3 +450,19 @@ def test_switches_and_config_errors():
     with pytest.raises(ValueError, match=r'\(B, 2, N0, C0\)'):
         dgcl.decode(G[0], feats, dec, dec.graph(0))
 
+
+
+@DISTURBERS.register_module(force=True)
+class NoInitDisturberForTest(Disturber):
+    """A plugin disturber with no ``__init__`` of its own (nn.Module's takes **kwargs)."""
+
+    def disturb(self, g):
+        return g._replace(x=g.x.flip(-1))
+
+
+def test_a_disturber_without_its_own_init_is_given_no_sizes():
+    dgcl, dec = build(disturber=dict(type='NoInitDisturberForTest'))
+    G, feats, _ = inputs()
+    _, pair = dgcl.decode(G, feats, dec, dec.graph(0))
+    torch.testing.assert_close(pair.graph_feats_hat, F.normalize(G.flip(-1), dim=-1)
+                               .flatten(0, 1))

@@ -349,3 +349,85 @@ def test_a_loss_that_is_not_a_scalar_is_refused_with_its_key():
                                           r'returned a tensor of shape \(2,\); a loss returns '
                                           r'a scalar'):
         model(**data, mode='loss')
+
+
+def test_dgcl_joints_are_wrist_relative_whatever_the_loss_root():
+    """The 3D losses may be rooted elsewhere (root_index); DGCL's consistency and pose
+    similarity still get wrist-relative joints in units of the wrist-to-middle-MCP bone."""
+    model = build(dgcl=dict(type='ToyDGCLForTest', channels=16), root_index=9)
+    data = model.data_preprocessor(make_batch(model), True)
+    model(**data, mode='loss')
+    gt = torch.stack([s.gt_joints_3d for s in data['data_samples']])
+    length = (gt[:, :, 9] - gt[:, :, 0]).norm(dim=-1)[..., None, None]
+    torch.testing.assert_close(model.dgcl.calls[-1]['gt_joints'], (gt - gt[:, :, :1]) / length)
+
+
+def test_targets_and_predictions_in_their_units_on_a_non_square_input():
+    """``loss_targets`` / ``loss_predictions`` (the names losses select, docs/internals.md):
+    2D in pixels of a W x H input, metric joints and wrist offsets in metres."""
+    model = build()
+    data = model.data_preprocessor(make_batch(model), True)
+    inputs = data['inputs'][..., :48].contiguous()  # H 64, W 48
+    targets = model.loss_targets(inputs, data['data_samples'])
+    assert targets['image_size'] == (48, 64)
+    gt = torch.stack([s.gt_joints_3d for s in data['data_samples']])
+    torch.testing.assert_close(targets['joints_3d_metric'], gt)
+    torch.testing.assert_close(targets['rel_root'], gt[:, 0, 0] - gt[:, 1, 0])
+    out, feats, _ = model._forward_net(inputs)
+    preds = model.loss_predictions(out, feats, inputs)
+    torch.testing.assert_close(preds['joints_2d'],
+                               out['joints_2d'] * torch.tensor([48., 64.]))
+    torch.testing.assert_close(preds['rel_root'], out['rel_root'] * model.canonical_length)
+    assert preds['cam'] is out['cam'] and preds['joints_3d'] is out['joints']
+    assert preds['verts_3d'] is out['verts']
+
+
+@HEADS.register_module(force=True)
+class ClashingHeadForTest(MeanColourHeadForTest):
+    """Returns a prediction under a name the model already uses."""
+
+    def forward(self, feats):
+        return dict(joints_3d=super().forward(feats)['mean_colour'])
+
+
+@HEADS.register_module(force=True)
+class TensorHeadForTest(MeanColourHeadForTest):
+    """Returns a bare tensor instead of a dict."""
+
+    def forward(self, feats):
+        return super().forward(feats)['mean_colour']
+
+
+def test_an_aux_head_cannot_replace_a_prediction_or_return_a_bare_tensor():
+    data = None
+    for head, message in (('ClashingHeadForTest', r"model\.aux_heads\.bad \(test_estimator\."
+                                                  r"ClashingHeadForTest\) returned "
+                                                  r"\['joints_3d'\], which the model already "
+                                                  r"predicts"),
+                          ('TensorHeadForTest', r"model\.aux_heads\.bad \(test_estimator\."
+                                                r"TensorHeadForTest\) returned Tensor; an "
+                                                r"auxiliary head returns a dict")):
+        model = build(aux_heads=dict(bad=dict(type=head)))
+        data = data or model.data_preprocessor(make_batch(model), True)
+        with pytest.raises(ConfigError, match=message):
+            model(**data, mode='loss')
+
+
+def test_a_dgcl_model_drops_aux_head_keys_it_lacks(monkeypatch):
+    """A checkpoint with auxiliary heads loads into a HandDGCL model without them: the
+    pre-hook drops each training-only module the model lacks, logging how many keys."""
+    import gclhand.models.estimators.two_hand_estimator as module
+    logs = []
+    monkeypatch.setattr(module, 'print_log', lambda msg, *a, **kw: logs.append(msg))
+    trained = build(dgcl=dict(type='ToyDGCLForTest', channels=16),
+                    aux_heads=dict(colour=dict(type='MeanColourHeadForTest')))
+    state = trained.state_dict()
+    model = build(dgcl=dict(type='ToyDGCLForTest', channels=16))
+    model.load_state_dict(state, strict=True)
+    n = sum(k.startswith('aux_heads.') for k in state)
+    assert n == 2 and logs == [f'TwoHandEstimator: dropped {n} training-only "aux_heads." '
+                               'checkpoint entries (model has no such module)']
+
+
+def test_nonfinite_steps_default_limit_is_ten():
+    assert build().max_consecutive_nonfinite == 10

@@ -261,8 +261,18 @@ class TwoHandEstimator(BaseModel):
         preds = dict(joints_3d=out['joints'], verts_3d=out['verts'],
                      joints_2d=out['joints_2d'] * out['joints_2d'].new_tensor(wh),
                      rel_root=out['rel_root'] * self.canonical_length, cam=out['cam'])
-        for head in (self.aux_heads or {}).values():
-            preds.update(head(feats))
+        for name, head in (self.aux_heads or {}).items():
+            aux = head(feats)
+            where = f'model.aux_heads.{name} ({type(head).__module__}.{type(head).__qualname__})'
+            if not isinstance(aux, dict) or not all(
+                    isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in aux.items()):
+                raise ConfigError(f'{where} returned {type(aux).__name__}; an auxiliary head '
+                                  'returns a dict of named tensors, e.g. dict(mask=...)')
+            taken = sorted(set(aux) & set(preds))
+            if taken:  # would silently replace what the losses compare
+                raise ConfigError(f'{where} returned {taken}, which the model already '
+                                  f'predicts; give the head\'s outputs other names')
+            preds.update(aux)
         return preds
 
     def loss(self, inputs: torch.Tensor,
