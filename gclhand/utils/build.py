@@ -1,7 +1,9 @@
 """Building registered components with errors that name the problem."""
+import difflib
 import inspect
 from typing import Any, Optional
 
+import torch
 from mmengine.registry import Registry
 
 
@@ -39,12 +41,25 @@ def build_component(registry: Registry, cfg: Optional[dict], key: str = '', **de
             if clash is not None:  # the likely cause comes first
                 raise ConfigError(clash)
             known = ', '.join(sorted(registry.module_dict)) or 'none'
+            close = difflib.get_close_matches(type_, list(registry.module_dict), n=3,
+                                              cutoff=0.6) or [
+                name for name in registry.module_dict if name.lower() == type_.lower()]
+            hint = f"did you mean {' or '.join(map(repr, close))}? " if close else ''
             raise ConfigError(
                 f"unknown {registry.name} '{type_}'"
-                f"{' at config key ' + repr(key) if key else ''} — did you install/import the "
-                f"plugin that registers it (custom_imports=dict(imports=[...]))? "
+                f"{' at config key ' + repr(key) if key else ''} — {hint}did you install/"
+                f"import the plugin that registers it (custom_imports=dict(imports=[...]))? "
                 f"Registered: {known}" + unknown_type_note())
-    return registry.build(cfg, default_args=default_args or None)
+    try:
+        return registry.build(cfg, default_args=default_args or None)
+    except TypeError as e:
+        # the usual cause: a child config merged into a base one of another type keeps the
+        # base's keys (MMEngine merges dicts key by key)
+        if 'unexpected keyword argument' not in str(e) or not isinstance(type_, str):
+            raise
+        raise ConfigError(f"config key '{key or registry.name}' (type '{type_}'): {e}. If "
+                          'the key comes from a base config that sets another type, replace '
+                          "that dict whole: add _delete_=True beside 'type'") from e
 
 
 def _load_plugin_for(registry: Registry, type_: str) -> None:
@@ -52,6 +67,11 @@ def _load_plugin_for(registry: Registry, type_: str) -> None:
     if registry.get(type_) is None:
         from .plugins import load_plugins_for
         load_plugins_for(lambda: [type_] if registry.get(type_) is None else [])
+
+
+#: ``__init__`` methods that take no configuration although their signature has
+#: ``**kwargs`` (a class that defines no ``__init__`` inherits one of these).
+_TAKE_NOTHING = (torch.nn.Module.__init__, object.__init__)
 
 
 def fill_defaults(registry: Registry, cfg: Optional[dict], **candidates: Any) -> Optional[dict]:
@@ -69,6 +89,8 @@ def fill_defaults(registry: Registry, cfg: Optional[dict], **candidates: Any) ->
     cls = registry.get(type_)
     if cls is None:  # unknown: the build that follows says so
         return cfg
+    if cls.__init__ in _TAKE_NOTHING:  # no __init__ of its own: nn.Module's **kwargs
+        return dict(cfg)                # would accept the sizes, then raise on them
     params = inspect.signature(cls.__init__).parameters
     takes_any = any(p.kind is p.VAR_KEYWORD for p in params.values())
     out = dict(cfg)

@@ -115,3 +115,36 @@ def test_a_target_of_the_wrong_shape_is_refused_with_its_name():
                                           r'shape \(4,\); expected a float \(M, K\) = '
                                           r'\(4, 4\)'):
         RowTarget()(q, q)
+
+
+@pytest.mark.parametrize('scale,bad', [(1.0, False), (1.0 + 1e-6, False), (1.5, True),
+                                       (float('nan'), True), (float('inf'), True)])
+def test_a_target_outside_minus_one_one_or_not_finite_is_refused(scale, bad):
+    """S_g is compared with S_p, dot products of unit vectors: a plugin target out of
+    [-1, 1] (or NaN) would train the features towards values they cannot take."""
+    from gclhand.models.sim_targets.base import SimTarget
+
+    class ScaledTarget(SimTarget):
+        def similarity(self, joints_q, joints_k):
+            out = torch.eye(joints_q.shape[0], joints_k.shape[0])
+            out[0, 1] = -scale
+            return out
+
+    q = torch.randn(3, 21, 3)
+    if not bad:
+        assert ScaledTarget()(q, q)[0, 1] == -scale
+        return
+    with pytest.raises(ConfigError, match=r'ScaledTarget \(model\.dgcl\.cross_contrast\.'
+                                          r'sim_target\) returned values up to '
+                                          r'(1\.5|nan|inf) in magnitude; S_g must be finite '
+                                          r'and within \[-1, 1\]'):
+        ScaledTarget()(q, q)
+
+
+def test_a_nan_pose_is_left_to_the_nonfinite_guard():
+    """A NaN label gives NaN similarities: that is the step's non-finite loss to skip (the
+    estimator names the label), not a broken plugin."""
+    q = torch.randn(3, 21, 3)
+    q[1, 4, 0] = float('nan')
+    out = DotTarget()(q, q)
+    assert torch.isnan(out[1]).all() and torch.isfinite(out[0, [0, 2]]).all()

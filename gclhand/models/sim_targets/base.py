@@ -1,6 +1,7 @@
 """Base of the similarity targets ``S_g`` of the similarity distinguish (HandDGCL section 3.3)."""
 from abc import ABCMeta, abstractmethod
 
+import torch
 import torch.nn as nn
 from torch import Tensor
 
@@ -15,7 +16,9 @@ class SimTarget(nn.Module, metaclass=ABCMeta):
     wrist-to-middle-MCP length (section 3.4's normalised poses), returns ``S_g`` (M, K) in
     the range of the predicted similarity ``S_p`` (dot products of unit vectors, [-1, 1]).
     Targets carry no gradient and have no parameters; :meth:`forward` refuses a result that
-    is not a float ``(M, K)`` tensor, naming the class.
+    is not a float ``(M, K)`` tensor in [-1, 1] (to float rounding), or that is not finite
+    for finite poses, naming the class (non-finite poses, i.e. a corrupt label, are left to
+    the estimator's non-finite guard, which skips the step).
     """
 
     def forward(self, joints_q: Tensor, joints_k: Tensor) -> Tensor:
@@ -33,6 +36,20 @@ class SimTarget(nn.Module, metaclass=ABCMeta):
                               f'{type(self).__qualname__} (model.dgcl.cross_contrast.sim_target)'
                               f' returned {got}; expected a float (M, K) = {expected} tensor '
                               f'for {expected[0]} query and {expected[1]} key poses')
+        values = out.detach().abs()
+        finite = torch.isfinite(values)
+        # a NaN / inf pose (a corrupt label) is the non-finite guard's to report and skip
+        if not bool(finite.all()) and bool(torch.isfinite(joints_q).all()) and \
+                bool(torch.isfinite(joints_k).all()):
+            bound = values[~finite][0]
+        else:
+            bound = values[finite].amax() if bool(finite.any()) else values.new_zeros(())
+        if not bool(bound <= 1 + 1e-5):  # NaN fails too
+            raise ConfigError(f'similarity target {type(self).__module__}.'
+                              f'{type(self).__qualname__} (model.dgcl.cross_contrast.sim_target)'
+                              f' returned values up to {float(bound):.4g} in magnitude; S_g '
+                              'must be finite and within [-1, 1], the range of the predicted '
+                              'similarity of unit features (HandDGCL eq. 5-6)')
         return out
 
     @abstractmethod
