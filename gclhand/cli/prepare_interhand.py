@@ -45,6 +45,10 @@ def parse_args(argv=None):
     parser.add_argument('--no-aux-maps', action='store_true',
                         help="do not render IntagHand's auxiliary encoder targets (mask/, "
                         'dense/, hms/; written by default)')
+    parser.add_argument('--annot-subset', default=None,
+                        choices=['all', 'human_annot', 'machine_annot'],
+                        help='annotation folder of a release before June 2021 (default: '
+                        'annotations/SPLIT/, else annotations/all/)')
     parser.add_argument('--no-progress', action='store_true', help='hide the progress bar')
     return parser.parse_args(argv)
 
@@ -56,6 +60,7 @@ def main(argv=None) -> int:
         hand_ratio=args.hand_ratio, jpeg_quality=args.jpeg_quality, chunk=args.chunk,
         max_samples=args.max_samples, mano_dir=args.mano_dir,
         skip_bad_images=args.skip_bad_images, min_image_mean=args.min_image_mean,
-        aux_maps=() if args.no_aux_maps else AUX_KINDS, progress=not args.no_progress)
+        aux_maps=() if args.no_aux_maps else AUX_KINDS, progress=not args.no_progress,
+        annot_subset=args.annot_subset)
     print(format_report(args.split, stats))
     return 0

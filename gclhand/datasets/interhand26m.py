@@ -8,6 +8,12 @@ Layout of one split (DESIGN.md section 4)::
     {root}/annotations/{split}/InterHand2.6M_{split}_MANO_NeuralAnnot.json  # pose 48, ...
     {root}/images/{split}/Capture*/.../image*.jpg
 
+Releases before June 2021 (and mmpose's InterHand2.6M layout) keep the same four files per
+annotation subset instead of per split: ``annotations/{all,human_annot,machine_annot}/``.
+Without ``annot_subset`` the reader takes ``annotations/{split}/`` and else
+``annotations/all/`` (human + machine annotations, like the current layout); naming a subset
+reads that folder only.
+
 The NeuralAnnot MANO fits are in world coordinates (metres, axis-angle pose whose first 3
 values are the global orientation, ``flat_hand_mean=False``); the camera maps world
 millimetres to camera millimetres by ``X_cam = camrot (X_world - campos)``.
@@ -32,9 +38,41 @@ from .provenance import warn_procedural_on_real_data
 _FILES = ('data', 'camera', 'joint_3d', 'MANO_NeuralAnnot')
 
 
-def release_annotation_path(root: str, split: str, kind: str) -> str:
-    """Path of ``InterHand2.6M_{split}_{kind}.json`` in the official release."""
-    return osp.join(root, 'annotations', split, f'InterHand2.6M_{split}_{kind}.json')
+#: The annotation subsets of the layout before June 2021 (``annotations/{subset}/``).
+ANNOT_SUBSETS = ('all', 'human_annot', 'machine_annot')
+
+
+def annotation_dirs(root: str, split: str, annot_subset: Optional[str] = None) -> List[str]:
+    """The folders that may hold a split's annotation files, in the order they are tried:
+    ``annotations/{annot_subset}`` when a subset is named, else ``annotations/{split}``
+    (the current layout) and ``annotations/all`` (the earlier one)."""
+    if annot_subset is not None and annot_subset not in ANNOT_SUBSETS:
+        raise ValueError(f'InterHand2.6M annot_subset must be one of {ANNOT_SUBSETS} or None, '
+                         f'got {annot_subset!r}')
+    folders = [annot_subset] if annot_subset else [split, 'all']
+    return [osp.join(root, 'annotations', f) for f in folders]
+
+
+def release_annotation_path(root: str, split: str, kind: str,
+                            annot_subset: Optional[str] = None) -> str:
+    """Path of ``InterHand2.6M_{split}_{kind}.json`` in the official release: in the first
+    of :func:`annotation_dirs` that holds the split's data file (the first of them when
+    none does, for error messages)."""
+    dirs = annotation_dirs(root, split, annot_subset)
+    name = f'InterHand2.6M_{split}_{{}}.json'
+    found = next((d for d in dirs if osp.isfile(osp.join(d, name.format('data')))), dirs[0])
+    return osp.join(found, name.format(kind))
+
+
+def _missing_annotations_error(root: str, split: str,
+                               annot_subset: Optional[str]) -> AnnotationError:
+    tried = [osp.join(d, f'InterHand2.6M_{split}_data.json')
+             for d in annotation_dirs(root, split, annot_subset)]
+    return AnnotationError(tried[0], 'file not found (also looked for ' + (', '.join(
+        tried[1:]) or 'nothing else') + '); download the InterHand2.6M annotations '
+        '(docs/data.md) and keep the release layout: annotations/{split}/ (releases since '
+        'June 2021) or annotations/{all,human_annot,machine_annot}/ (earlier ones; '
+        'annot_subset picks one)')
 
 
 def _load_json(path: str):
@@ -85,7 +123,8 @@ def _joint_validity(ann: dict, joint_entry: dict, path: str, where: str) -> np.n
 
 
 def read_interhand_release(root: str, split: str, interacting_only: bool = True,
-                           max_samples: Optional[int] = None) -> Tuple[List[dict], Counter]:
+                           max_samples: Optional[int] = None,
+                           annot_subset: Optional[str] = None) -> Tuple[List[dict], Counter]:
     """Read one split of the official release into per-annotation records.
 
     Selection with ``interacting_only=True`` (IntagHand's): ``hand_type == 'interacting'``,
@@ -98,6 +137,9 @@ def read_interhand_release(root: str, split: str, interacting_only: bool = True,
         split: ``'train'``, ``'val'`` or ``'test'``.
         interacting_only: apply the IntagHand selection.
         max_samples: stop after this many records.
+        annot_subset: ``None`` (``annotations/{split}/``, else ``annotations/all/``) or a
+            subset of the earlier layout, ``'all'``, ``'human_annot'`` or
+            ``'machine_annot'`` (module docstring).
 
     Returns:
         ``(records, dropped)``.  ``records``: list of dicts, in the order of the data file's
@@ -109,7 +151,9 @@ def read_interhand_release(root: str, split: str, interacting_only: bool = True,
         InterHand2.6M order.  ``dropped``: how many annotations each reason of
         :data:`DROP_REASONS` left out (up to ``max_samples``).
     """
-    paths = {k: release_annotation_path(root, split, k) for k in _FILES}
+    paths = {k: release_annotation_path(root, split, k, annot_subset) for k in _FILES}
+    if not osp.isfile(paths['data']):
+        raise _missing_annotations_error(root, split, annot_subset)
     data = _load_json(paths['data'])
     cameras = _load_json(paths['camera'])
     joints = _load_json(paths['joint_3d'])
@@ -178,9 +222,11 @@ def read_interhand_release(root: str, split: str, interacting_only: bool = True,
 
 
 def load_interhand_release(root: str, split: str, interacting_only: bool = True,
-                           max_samples: Optional[int] = None) -> List[dict]:
+                           max_samples: Optional[int] = None,
+                           annot_subset: Optional[str] = None) -> List[dict]:
     """The records of :func:`read_interhand_release` (without the drop counts)."""
-    return read_interhand_release(root, split, interacting_only, max_samples)[0]
+    return read_interhand_release(root, split, interacting_only, max_samples,
+                                  annot_subset)[0]
 
 
 def describe_dropped(dropped: Counter, reasons: Optional[Dict[str, str]] = None) -> List[str]:
@@ -235,6 +281,9 @@ class InterHand26MDataset(HandLabelsMixin, BaseDataset):
             built with ``use_pca=False`` (and ``flat_hand_mean=False``, the default).
         interacting_only: IntagHand's selection (see :func:`read_interhand_release`).
         max_samples: keep only the first ``max_samples`` records.
+        annot_subset: which annotation folder (see :func:`read_interhand_release`):
+            ``None`` for the current layout (or ``annotations/all/`` of an earlier one),
+            ``'human_annot'`` / ``'machine_annot'`` for a subset of an earlier release.
         precompute_gt: run the hand model for all samples at initialisation and keep the
             mesh labels (about 19 KB per sample: ~5 GB for the 261K interacting test
             samples); ``False`` keeps only the MANO fits and computes each sample's labels
@@ -252,6 +301,7 @@ class InterHand26MDataset(HandLabelsMixin, BaseDataset):
                  hand_model: Optional[dict] = None,
                  interacting_only: bool = True,
                  max_samples: Optional[int] = None,
+                 annot_subset: Optional[str] = None,
                  precompute_gt: bool = True,
                  gt_batch_size: int = 512,
                  **kwargs):
@@ -260,6 +310,8 @@ class InterHand26MDataset(HandLabelsMixin, BaseDataset):
             type='MANOHandModel', use_pca=False))
         self.interacting_only = interacting_only
         self.max_samples = max_samples
+        annotation_dirs('', split, annot_subset)  # a wrong subset fails here, named
+        self.annot_subset = annot_subset
         self.precompute_gt = precompute_gt
         self.gt_batch_size = gt_batch_size
         self.dropped: Counter = Counter()
@@ -268,9 +320,11 @@ class InterHand26MDataset(HandLabelsMixin, BaseDataset):
     def load_data_list(self) -> List[dict]:
         """Read the split's selection (:func:`read_interhand_release`) and label it."""
         records, self.dropped = read_interhand_release(
-            self.data_root, self.split, self.interacting_only, self.max_samples)
+            self.data_root, self.split, self.interacting_only, self.max_samples,
+            self.annot_subset)
         if not records:
-            raise AnnotationError(release_annotation_path(self.data_root, self.split, 'data'),
+            raise AnnotationError(release_annotation_path(self.data_root, self.split, 'data',
+                                                          self.annot_subset),
                                   'no annotation passes the selection (interacting, '
                                   'hand_type_valid, MANO fits)')
         hm = build_dataset_hand_model(self.hand_model_cfg)

@@ -56,7 +56,7 @@ from .geometry import (INTAGHAND_HAND_RATIO, axis_angle_to_matrix, intaghand_cro
                        project_points, to_homogeneous_affine)
 from .hand_gt import build_dataset_hand_model, two_hand_gt
 from .interhand26m import (describe_dropped, load_interhand_release, mano_fits_to_model_params,
-                           read_interhand_release)
+                           read_interhand_release, release_annotation_path)
 from .io import dump_pickle_atomic, load_pickle_restricted, write_bytes_atomic
 from .provenance import (INTERHAND_SOURCE, HandModelMismatchError, hand_model_identity,
                          read_split_record, warn_procedural_on_real_data,
@@ -326,6 +326,8 @@ def _check_or_write_record(out_split_dir: str, record: dict) -> Optional[dict]:
                 f"{record['hand_model_kind']} model {record['hand_model_hash']} loaded now; "
                 'resume with the same --mano-dir, or delete the split folder to start over')
         changed = [k for k in CROP_SETTINGS if old.get(k) != record.get(k)]
+        # the annotation folder picks the samples (records before it was kept: not compared)
+        changed += [k for k in ('annotations', ) if k in old and old[k] != record.get(k)]
         if changed:
             raise ConfigError(
                 f"{old['_path']}: this split was partly converted with other settings "
@@ -340,7 +342,8 @@ def prepare_interhand(root: str, out: str, split: str, workers: int = 1, img_siz
                       chunk: int = 64,
                       max_samples: Optional[int] = None, mano_dir: Optional[str] = None,
                       skip_bad_images: bool = False, min_image_mean: float = 10.0,
-                      aux_maps: Sequence[str] = AUX_KINDS, progress: bool = True) -> dict:
+                      aux_maps: Sequence[str] = AUX_KINDS, progress: bool = True,
+                      annot_subset: Optional[str] = None) -> dict:
     """Convert one split of the release to ``{out}/{split}`` (resumable, see module doc).
 
     Args:
@@ -353,6 +356,9 @@ def prepare_interhand(root: str, out: str, split: str, workers: int = 1, img_siz
         mano_dir: real MANO folder (default ``$GCLHAND_MANO_DIR``, else procedural).
         skip_bad_images: skip missing/corrupt source images instead of raising.
         progress: show a tqdm progress bar.
+        annot_subset: annotation folder of a release before June 2021 (``'all'``,
+            ``'human_annot'``, ``'machine_annot'``); ``None`` finds ``annotations/{split}/``
+            or ``annotations/all/`` (:func:`~gclhand.datasets.interhand26m.annotation_dirs`).
 
     Returns:
         dict ``selected`` (samples passing the selection), ``skipped_existing`` (already
@@ -362,13 +368,16 @@ def prepare_interhand(root: str, out: str, split: str, workers: int = 1, img_siz
         :data:`CONVERSION_DROP_REASONS`; the latter counted in this run), ``out_dir`` and
         ``hand_model`` (the identity recorded in ``conversion.json``).
     """
-    records, dropped = read_interhand_release(root, split, max_samples=max_samples)
+    records, dropped = read_interhand_release(root, split, max_samples=max_samples,
+                                              annot_subset=annot_subset)
     out_split_dir = osp.join(out, split)
     hm_cfg = dict(AXIS_ANGLE_HAND_MODEL, model_dir=mano_dir)
     pca_hm = build_dataset_hand_model(dict(hm_cfg, use_pca=True))
     warn_procedural_on_real_data(pca_hm, f'InterHand2.6M {split} (gclhand prepare-interhand)')
     identity = hand_model_identity(pca_hm)
     record = dict(identity, source=INTERHAND_SOURCE, split=split, release_root=osp.abspath(root),
+                  annotations=osp.relpath(osp.dirname(release_annotation_path(
+                      root, split, 'data', annot_subset)), root),
                   img_size=img_size, hand_ratio=hand_ratio, crop='intaghand_vertices',
                   min_image_mean=min_image_mean, aux_maps=sorted(aux_maps),
                   converter='gclhand.datasets.interhand_prepare')

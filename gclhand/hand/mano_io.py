@@ -222,8 +222,10 @@ def load_mano_arrays(path: str) -> Dict[str, Any]:
     return out
 
 
-#: Relative L1 difference below which MANO_LEFT's x shape row counts as a copy of the right one.
-_SAME_ROW_RTOL = 1e-3
+#: Summed absolute difference below which MANO_LEFT's x shape row counts as a copy of the
+#: right one: the threshold of InterHand2.6M's ``render.py`` / ``convert.py`` and IntagHand's
+#: ``fix_shape`` (``sum(|left[:, 0] - right[:, 0]|) < 1``).
+_SAME_ROW_ATOL = 1.0
 _FIXED_LEFT_FILES: set = set()
 
 
@@ -234,16 +236,18 @@ def left_shapedirs_has_sign_bug(left: Dict[str, Any], right: Dict[str, Any]) -> 
     shapes must have the opposite x displacement: ``left[:, 0, :] = -right[:, 0, :]``.  The
     official ``MANO_LEFT.pkl`` stores the right hand's x row unchanged (smplx issue 48;
     InterHand2.6M's ``render.py`` and IntagHand's ``fix_shape`` negate it before use), so
-    the same betas give the two hands different shapes.  Detected as: the left x row equals
-    the right one (relative L1 difference below ``_SAME_ROW_RTOL``) while the right one is
-    not zero.  A correctly mirrored pair (e.g. the procedural hand) is not affected.
+    the same betas give the two hands different shapes.  Detected with the official test,
+    ``sum(|left_x - right_x|) < 1`` (:data:`_SAME_ROW_ATOL`), and, so that a correctly
+    mirrored pair is never flipped, only when the left row is closer to the right row than
+    to its mirror image (``sum(|left_x + right_x|)``); the procedural hand is mirrored and
+    not affected.
     """
     left_x = np.asarray(left['shapedirs'])[:, 0, :]
     right_x = np.asarray(right['shapedirs'])[:, 0, :]
     if left_x.shape != right_x.shape:
         return False
-    scale = np.abs(right_x).sum()
-    return bool(scale > 0 and np.abs(left_x - right_x).sum() < _SAME_ROW_RTOL * scale)
+    same, mirrored = np.abs(left_x - right_x).sum(), np.abs(left_x + right_x).sum()
+    return bool(same < _SAME_ROW_ATOL and same < mirrored)
 
 
 def load_mano_pair(mano_dir: str) -> Dict[str, Dict[str, Any]]:

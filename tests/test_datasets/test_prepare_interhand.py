@@ -4,6 +4,7 @@ import json
 import os
 import runpy
 
+import cv2
 import numpy as np
 import pytest
 
@@ -79,9 +80,11 @@ def test_workers_give_same_output(release, tmp_path):
     for i in range(2):
         a = read_intag_annotation(str(tmp_path / 'a' / 'test' / 'anno' / f'{i}.pkl'))
         b = read_intag_annotation(str(tmp_path / 'b' / 'test' / 'anno' / f'{i}.pkl'))
-        np.testing.assert_array_equal(a['cam_K'], b['cam_K'])
-        assert (tmp_path / 'a' / 'test' / 'img' / f'{i}.jpg').read_bytes() == \
-            (tmp_path / 'b' / 'test' / 'img' / f'{i}.jpg').read_bytes()
+        # one hand-model call per chunk: float32 rounding of batched products may differ
+        np.testing.assert_allclose(a['cam_K'], b['cam_K'], rtol=1e-6)
+        img_a, img_b = (cv2.imread(str(tmp_path / d / 'test' / 'img' / f'{i}.jpg')).astype(int)
+                        for d in 'ab')
+        assert np.abs(img_a - img_b).max() <= 1
 
 
 def test_missing_source_image(release, tmp_path):

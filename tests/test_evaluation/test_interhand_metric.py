@@ -117,6 +117,28 @@ def test_scores_against_annotated_joints_not_mesh_joints():
     assert res['interhand/mpjpe_all'] > 5 and res['interhand/mrrpe'] > 1
 
 
+def test_annotated_joints_without_the_release_regressor_warn_once(monkeypatch, tmp_path):
+    """The model's own joints against InterHand2.6M's annotation mix in the offset between
+    two joint definitions: said once; with ``joint_regressor`` nothing is said."""
+    import gclhand.evaluation.metrics.interhand_metric as module
+    logs = []
+    monkeypatch.setattr(module, 'print_log', lambda msg, **kw: logs.append((msg, kw)),
+                        raising=False)
+    gj, gv, annot, extra = _annotated(2)
+    pj, pv = wrist_relative(annot, gv)
+    metric = InterHandMetric()
+    for _ in range(2):
+        metric.process(None, make_samples(gj, gv, pj, pv, _gt_rel(annot), **extra))
+    assert len(logs) == 1 and 'J_regressor_mano_ih26m.npy' in logs[0][0]
+    assert "'pred_joints_3d'" in logs[0][0]
+    assert logs[0][1] == dict(logger='current', level=logging.WARNING)
+    path = tmp_path / 'reg.npy'
+    np.save(path, np.eye(21, gv.shape[-2]))
+    InterHandMetric(joint_regressor=str(path)).process(
+        None, make_samples(gj, gv, pj, pv, _gt_rel(annot), **extra))
+    assert len(logs) == 1
+
+
 def test_invalid_joints_and_invalid_roots_are_left_out():
     valid = torch.ones(2, 2, 21)
     valid[0, 1, 7] = 0   # sample 0: right index joint not annotated

@@ -170,3 +170,27 @@ def test_correct_mano_pair_is_loaded_unchanged(tmp_path, procedural_arrays, monk
     mirrored = verts['right'] * verts['right'].new_tensor([-1., 1., 1.])
     assert float((verts['left'] - mirrored).abs().max()) < 1e-6
     assert logs == []
+
+
+def test_left_shapedirs_sign_bug_uses_the_official_threshold():
+    """InterHand2.6M / IntagHand flip when ``sum(|left_x - right_x|) < 1``; a pair whose left
+    row is the mirror image is never flipped, however small its blend shapes."""
+    from gclhand.hand.mano_io import left_shapedirs_has_sign_bug
+
+    def pair(right_x, left_x):
+        shape = np.zeros((4, 3, 10))
+        right, left = shape.copy(), shape.copy()
+        right[:, 0, :], left[:, 0, :] = right_x, left_x
+        return dict(shapedirs=left), dict(shapedirs=right)
+
+    right_x = np.full((4, 10), 0.05)  # sum |right_x| = 2
+    off = np.zeros((4, 10))
+    off[0, 0] = 0.9  # a copy off by 0.9 in all: still the official file's bug
+    assert left_shapedirs_has_sign_bug(*pair(right_x, right_x + off))
+    off[0, 0] = 1.1  # off by 1.1: not a copy by the official test
+    assert not left_shapedirs_has_sign_bug(*pair(right_x, right_x + off))
+    assert not left_shapedirs_has_sign_bug(*pair(right_x, -right_x))  # mirrored: correct
+    tiny = np.full((4, 10), 1e-3)  # |left - right| sums to 0.08 < 1, but it is mirrored
+    assert not left_shapedirs_has_sign_bug(*pair(tiny, -tiny))
+    assert left_shapedirs_has_sign_bug(*pair(tiny, tiny))
+    assert not left_shapedirs_has_sign_bug(*pair(0 * tiny, 0 * tiny))  # nothing to flip

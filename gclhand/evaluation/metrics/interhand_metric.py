@@ -130,6 +130,7 @@ class InterHandMetric(BaseHandMetric):
         self.with_mrrpe = with_mrrpe
         self.gt_source = gt_source
         self._warned_mesh = False
+        self._warned_regressor = False
 
     # ------------------------------------------------------------------ per sample
     def _ground_truth(self, data_samples: Sequence[Any]):
@@ -143,6 +144,15 @@ class InterHandMetric(BaseHandMetric):
                 stack_field(data_samples, 'gt_joints_3d_annot', name)  # raises, naming it
         if annot is not None:
             valid = stack_field(data_samples, 'joints_valid', name, (2, annot.shape[-2])) > 0
+            if self.joint_regressor is None and not self._warned_regressor:
+                self._warned_regressor = True
+                print_log(f"{name}: scoring the model's own joints ('pred_joints_3d') against "
+                          "InterHand2.6M's annotated joints, which the release places with "
+                          'its own mesh-to-joint regressor: the errors include the offset '
+                          'between the two joint definitions. For numbers comparable with '
+                          "published ones set joint_regressor='.../J_regressor_mano_ih26m."
+                          "npy' (the release's tool/MANO_world_to_camera/)", logger='current',
+                          level=logging.WARNING)
         else:
             annot = stack_field(data_samples, 'gt_joints_3d', name, (2, -1, 3))
             valid = hand_valid(data_samples)[:, :, None].expand(annot.shape[:-1])
