@@ -7,7 +7,7 @@ from mmengine.optim import OptimWrapper
 from mmengine.runner.checkpoint import load_state_dict
 
 from gclhand.models.losses import HandLoss
-from gclhand.registry import HEADS, LOSSES, MODELS
+from gclhand.registry import ENCODERS, HEADS, LOSSES, MODELS, NECKS
 from gclhand.utils.build import ConfigError
 from gclhand.structures.hand_data_sample import HandDataSample
 
@@ -431,3 +431,52 @@ def test_a_dgcl_model_drops_aux_head_keys_it_lacks(monkeypatch):
 
 def test_nonfinite_steps_default_limit_is_ten():
     assert build().max_consecutive_nonfinite == 10
+
+
+@ENCODERS.register_module(force=True)
+class CoarseFirstEncoderForTest(nn.Module):
+    """Returns the library ResNet's maps coarse -> fine (the wrong order)."""
+
+    def __init__(self):
+        super().__init__()
+        self.net = ENCODERS.build(tiny_cfg()['encoder'])
+        self.out_channels = tuple(reversed(self.net.out_channels))
+
+    def forward(self, x):
+        return list(reversed(self.net(x)))
+
+
+@ENCODERS.register_module(force=True)
+class NoChannelsEncoderForTest(nn.Module):
+    def forward(self, x):
+        return [x]
+
+
+@NECKS.register_module(force=True)
+class NodeFirstNeckForTest(nn.Module):
+    """Graph features as (B, N0, 2, C0) instead of (B, 2, N0, C0)."""
+
+    def __init__(self, in_channels, num_nodes, out_channels):
+        super().__init__()
+        self.split = NECKS.build(dict(type='HandSplit', in_channels=in_channels,
+                                      num_nodes=num_nodes, out_channels=out_channels))
+
+    def forward(self, feats):
+        return self.split(feats).transpose(1, 2)
+
+
+def test_plugin_encoder_and_neck_outputs_are_checked_and_named():
+    with pytest.raises(ConfigError, match=r'model\.encoder \(test_estimator\.'
+                                          r'NoChannelsEncoderForTest\) has no out_channels'):
+        build(encoder=dict(type='NoChannelsEncoderForTest'))
+    model = build(encoder=dict(type='CoarseFirstEncoderForTest'))
+    data = model.data_preprocessor(make_batch(model), True)
+    with pytest.raises(ConfigError, match=r'model\.encoder \(test_estimator\.CoarseFirst'
+                                          r'EncoderForTest\) returned \[\(2, 64, 2, 2\), .*fine '
+                                          r'-> coarse \(H not growing\)'):
+        model(**data, mode='loss')
+    model = build(hand_split=dict(type='NodeFirstNeckForTest'))
+    with pytest.raises(ConfigError, match=r'model\.hand_split \(test_estimator\.NodeFirstNeck'
+                                          r'ForTest\) returned \(2, 63, 2, 16\); expected graph '
+                                          r'features \(B, 2, N0, C0\) = \(2, 2, 63, 16\)'):
+        model(**data, mode='loss')

@@ -39,6 +39,10 @@ from gclhand.utils.nonfinite import NonFiniteTracer
 WRIST, MIDDLE_MCP = 0, 9
 
 
+def _qualname(obj) -> str:
+    return f'{type(obj).__module__}.{type(obj).__qualname__}'
+
+
 @MODELS.register_module()
 class TwoHandEstimator(BaseModel):
     """The GCN baseline (IntagHand-style) with an optional training-only DGCL module.
@@ -108,6 +112,10 @@ class TwoHandEstimator(BaseModel):
         self.canonical_length = float(canonical_length)
 
         self.encoder = build_component(ENCODERS, encoder, 'model.encoder')
+        if not hasattr(self.encoder, 'out_channels'):
+            raise ConfigError(f'model.encoder ({_qualname(self.encoder)}) has no out_channels: '
+                              'an encoder lists the channels of the maps it returns, fine -> '
+                              'coarse (docs/plugins.md, Encoders)')
         enc_channels = tuple(self.encoder.out_channels)
         self.decoder = build_component(DECODERS, decoder, 'model.decoder',
                                        graph=graph_hierarchy, feat_channels=enc_channels,
@@ -178,6 +186,8 @@ class TwoHandEstimator(BaseModel):
         ``dgcl.loss`` takes, else ``pair`` is ``None``."""
         feats = self.encoder(inputs)
         G = self.hand_split(feats)
+        if not (torch.jit.is_tracing() or torch.compiler.is_compiling()):
+            self._check_shapes(inputs, feats, G)
         if with_dgcl:
             out, pair = self.dgcl.decode(G, feats, self.decoder, self.decoder.graph(0))
         else:
@@ -191,6 +201,25 @@ class TwoHandEstimator(BaseModel):
         cam = out['cam']
         out['joints_2d'] = cam[..., None, :1] * out['joints'][..., :2] + cam[..., None, 1:]
         return out, feats, pair
+
+    def _check_shapes(self, inputs: torch.Tensor, feats, G) -> None:
+        """One line naming the component when the encoder's maps or the neck's graph
+        features are not what the decoder reads (plugins, docs/plugins.md)."""
+        channels = tuple(self.encoder.out_channels)
+        maps = [tuple(f.shape) if isinstance(f, torch.Tensor) else type(f).__name__
+                for f in feats] if isinstance(feats, (list, tuple)) else type(feats).__name__
+        if not isinstance(maps, list) or len(maps) != len(channels) or any(
+                not isinstance(m, tuple) or len(m) != 4 or m[1] != c
+                for m, c in zip(maps, channels)) or any(
+                a[2] < b[2] for a, b in zip(maps, maps[1:])):
+            raise ConfigError(f'model.encoder ({_qualname(self.encoder)}) returned {maps}; '
+                              f'expected a list of {len(channels)} (B, C, H, W) maps, fine -> '
+                              f'coarse (H not growing), with C = out_channels {channels}')
+        expected = (inputs.shape[0], 2, self.decoder.num_nodes[0], self.decoder.in_channels)
+        if not isinstance(G, torch.Tensor) or tuple(G.shape) != expected:
+            got = tuple(G.shape) if isinstance(G, torch.Tensor) else type(G).__name__
+            raise ConfigError(f'model.hand_split ({_qualname(self.hand_split)}) returned '
+                              f'{got}; expected graph features (B, 2, N0, C0) = {expected}')
 
     def _forward(self, inputs: torch.Tensor, data_samples=None) -> Dict[str, torch.Tensor]:
         """``tensor`` mode: the raw outputs (normalised units, see the module docstring)."""
@@ -263,7 +292,7 @@ class TwoHandEstimator(BaseModel):
                      rel_root=out['rel_root'] * self.canonical_length, cam=out['cam'])
         for name, head in (self.aux_heads or {}).items():
             aux = head(feats)
-            where = f'model.aux_heads.{name} ({type(head).__module__}.{type(head).__qualname__})'
+            where = f'model.aux_heads.{name} ({_qualname(head)})'
             if not isinstance(aux, dict) or not all(
                     isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in aux.items()):
                 raise ConfigError(f'{where} returned {type(aux).__name__}; an auxiliary head '
@@ -293,8 +322,8 @@ class TwoHandEstimator(BaseModel):
                 # MMEngine would average a non-scalar silently
                 got = (f'a tensor of shape {tuple(value.shape)}'
                        if isinstance(value, torch.Tensor) else f'a {type(value).__name__}')
-                raise ConfigError(f'model.losses.{name} ({type(loss_fn).__module__}.'
-                                  f'{type(loss_fn).__qualname__}) returned {got}; a loss '
+                raise ConfigError(f'model.losses.{name} ({_qualname(loss_fn)}) returned '
+                                  f'{got}; a loss '
                                   'returns a scalar tensor (its weighted mean)')
             losses[f'loss_{name}'] = value
 
