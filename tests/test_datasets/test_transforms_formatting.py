@@ -1,3 +1,5 @@
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -35,6 +37,21 @@ def test_pack_wrong_shape_names_key():
     r = _results()
     r['gt_joints_3d'] = np.zeros((2, 16, 3))
     with pytest.raises(ValueError, match="gt_joints_3d.*x.jpg"):
+        PackHandInputs()(r)
+
+
+@pytest.mark.parametrize('img,got', [(np.zeros((8, 6), np.uint8), 'uint8 array of shape (8, 6)'),
+                                     (np.zeros((8, 6, 3), np.float32),
+                                      'float32 array of shape (8, 6, 3)'),
+                                     (np.zeros((8, 6, 4), np.uint8),
+                                      'uint8 array of shape (8, 6, 4)')])
+def test_pack_refuses_an_image_a_transform_broke(img, got):
+    """A plugin transform that returns a grey, float or RGBA image is named at the packing
+    step, with the sample's path, instead of failing inside torch."""
+    r = _results()
+    r['img'] = img
+    with pytest.raises(ValueError, match=re.escape(f"PackHandInputs: results['img'] is a {got} "
+                                                   '(from x.jpg)')):
         PackHandInputs()(r)
 
 

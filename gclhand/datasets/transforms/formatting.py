@@ -95,6 +95,13 @@ class PackHandInputs(BaseTransform):
 
     def transform(self, results: dict) -> dict:
         img = results['img']
+        if not isinstance(img, np.ndarray) or img.ndim != 3 or img.shape[2] != 3 \
+                or img.dtype != np.uint8:
+            got = (f'a {img.dtype} array of shape {img.shape}' if isinstance(img, np.ndarray)
+                   else f'a {type(img).__name__}')
+            raise ValueError(f"PackHandInputs: results['img'] is {got} (from "
+                            f"{results.get('img_path', 'the pipeline')}); the transforms before "
+                            'it must keep an (H, W, 3) RGB uint8 image (docs/data.md, Pipelines)')
         labels = self._labels(results)
         chw = torch.from_numpy(img).permute(2, 0, 1)
         if self.single_buffer:
