@@ -447,7 +447,8 @@ def test_switches_and_config_errors():
     _, pair = dgcl.decode(G, feats, dec, dec.graph(0))
     with pytest.raises(ValueError, match='gt_joints'):
         dgcl.loss(pair)
-    with pytest.raises(ValueError, match=r'\(B, 2, N0, C0\)'):
+    with pytest.raises(ValueError, match=r'^DGCLNet\.decode expects graph_feats \(B, 2, N0, '
+                                         r'C0\), got \(2, 6, 8\)$'):
         dgcl.decode(G[0], feats, dec, dec.graph(0))
 
 

@@ -391,6 +391,14 @@ class ClashingHeadForTest(MeanColourHeadForTest):
 
 
 @HEADS.register_module(force=True)
+class StringValueHeadForTest(MeanColourHeadForTest):
+    """Returns a dict whose value is not a tensor."""
+
+    def forward(self, feats):
+        return dict(mean_colour='red')
+
+
+@HEADS.register_module(force=True)
 class TensorHeadForTest(MeanColourHeadForTest):
     """Returns a bare tensor instead of a dict."""
 
@@ -406,7 +414,11 @@ def test_an_aux_head_cannot_replace_a_prediction_or_return_a_bare_tensor():
                                                   r"predicts"),
                           ('TensorHeadForTest', r"model\.aux_heads\.bad \(test_estimator\."
                                                 r"TensorHeadForTest\) returned Tensor; an "
-                                                r"auxiliary head returns a dict")):
+                                                r"auxiliary head returns a dict"),
+                          ('StringValueHeadForTest', r"model\.aux_heads\.bad \(test_estimator\."
+                                                     r"StringValueHeadForTest\) returned dict; "
+                                                     r"an auxiliary head returns a dict of named "
+                                                     r"tensors")):
         model = build(aux_heads=dict(bad=dict(type=head)))
         data = data or model.data_preprocessor(make_batch(model), True)
         with pytest.raises(ConfigError, match=message):
@@ -480,3 +492,84 @@ def test_plugin_encoder_and_neck_outputs_are_checked_and_named():
                                           r'ForTest\) returned \(2, 63, 2, 16\); expected graph '
                                           r'features \(B, 2, N0, C0\) = \(2, 2, 63, 16\)'):
         model(**data, mode='loss')
+
+
+def test_outputs_are_root_relative_and_projected_weak_perspective():
+    """tensor mode: joints regressed from the returned vertices, both relative to the root
+    joint; the decoder starts from the rest-pose template with its root at the origin; 2D =
+    s * (x, y) + (tx, ty) per hand, the camera (s, tx, ty) of the camera head."""
+    for root_index in (0, 9):
+        model = build(root_index=root_index).eval()
+        data = model.data_preprocessor(make_batch(model), False)
+        with torch.no_grad():
+            out = model(data['inputs'], mode='tensor')
+        torch.testing.assert_close(out['joints'], model.joints_from_vertices(out['verts']))
+        assert out['joints'][:, :, root_index].abs().max() < 1e-6
+        template_joints = model.joints_from_vertices(model.decoder.template[None])[0]
+        assert template_joints[:, root_index].abs().max() < 1e-6
+        s, t = out['cam'][..., None, :1], out['cam'][..., None, 1:]
+        assert out['cam'].shape == (2, 2, 3)
+        torch.testing.assert_close(out['joints_2d'], s * out['joints'][..., :2] + t)
+        ref_x = out['cam'][0, 1, 0] * out['joints'][0, 1, 5, 0] + out['cam'][0, 1, 1]
+        torch.testing.assert_close(out['joints_2d'][0, 1, 5, 0], ref_x)  # by hand
+        ref_y = out['cam'][0, 0, 0] * out['joints'][0, 0, 7, 1] + out['cam'][0, 0, 2]
+        torch.testing.assert_close(out['joints_2d'][0, 0, 7, 1], ref_y)
+
+
+def test_predict_fills_the_given_samples_and_modes_are_named():
+    model = build().eval()
+    batch = make_batch(model)
+    data = model.data_preprocessor(batch, False)
+    samples = model(**data, mode='predict')
+    assert [id(s) for s in samples] == [id(s) for s in data['data_samples']]
+    assert samples[0].sample_idx == 0 and samples[0].pred_joints_3d.shape == (2, 21, 3)
+    with pytest.raises(ValueError, match=r"TwoHandEstimator\.forward: unknown mode 'train' "
+                                         r"\(use 'loss', 'predict' or 'tensor'\)"):
+        model(**data, mode='train')
+    out = model(data['inputs'])  # the default mode is 'tensor'
+    assert isinstance(out, dict) and out['verts'].shape == (2, 2, 778, 3)
+
+
+def test_joint_matrix_follows_the_dtype():
+    model = build()
+    verts = torch.randn(1, 2, 778, 3, dtype=torch.float64)
+    assert model.joints_from_vertices(verts.float()).dtype == torch.float32
+    joints = model.joints_from_vertices(verts)
+    assert joints.dtype == torch.float64
+    ref = torch.stack([model.hand_model.joints_from_vertices(verts[:, h], side)
+                       for h, side in enumerate(('left', 'right'))], 1)
+    torch.testing.assert_close(joints, ref.to(torch.float64), rtol=1e-10, atol=1e-12)
+
+
+def test_encoder_map_checks_accept_what_the_decoder_reads_and_name_the_rest():
+    model = build()
+    C = tuple(model.encoder.out_channels)
+    x = torch.zeros(2, 3, 64, 64)
+    G = torch.zeros(2, 2, 63, 16)
+
+    def maps(*hw, channels=C):
+        return [torch.zeros(2, c, h, w) for c, (h, w) in zip(channels, hw)]
+
+    # H never growing is enough: equal sizes (dilated stages) and wide maps are fine
+    model._check_shapes(x, maps((16, 16), (8, 8), (8, 8), (4, 4)), G)
+    model._check_shapes(x, maps((8, 2), (4, 4), (4, 8), (2, 8)), G)
+    bad = {
+        'grows again': maps((8, 8), (4, 4), (8, 8), (2, 2)),
+        'too few': maps((16, 16), (8, 8), (4, 4)),
+        'a 3-D map': maps((16, 16), (8, 8), (4, 4)) + [torch.zeros(2, C[3], 4)],
+        'not a tensor': maps((16, 16), (8, 8), (4, 4)) + ['map'],
+        'not a list': dict(enumerate(maps((16, 16), (8, 8), (4, 4), (2, 2)))),
+    }
+    for what, feats in bad.items():
+        with pytest.raises(ConfigError, match=r'model\.encoder \(gclhand\.models\.encoders'
+                                              r'\.resnet\.ResNet\) returned '):
+            model._check_shapes(x, feats, G)
+    with pytest.raises(ConfigError, match=r"returned \[\(2, 8, 16, 16\), \(2, 16, 8, 8\), "
+                                          r"\(2, 32, 4, 4\), 'str'\]"):
+        model._check_shapes(x, bad['not a tensor'], G)
+    with pytest.raises(ConfigError, match=r'returned dict; expected a list of 4'):
+        model._check_shapes(x, bad['not a list'], G)
+    good = maps((16, 16), (8, 8), (4, 4), (2, 2))
+    with pytest.raises(ConfigError, match=r'model\.hand_split \(gclhand\.models\.necks\.'
+                                          r'hand_split\.HandSplit\) returned list; expected'):
+        model._check_shapes(x, good, [G])
