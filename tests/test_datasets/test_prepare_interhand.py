@@ -317,3 +317,23 @@ def test_an_interrupted_renumbering_finishes(release, tmp_path):
     assert load_pickle_restricted(os.path.join(split_dir, 'anno', '0.pkl'))['inter_idx'] == 0
     assert {p: open(os.path.join(split_dir, 'img', p), 'rb').read()
             for p in files['img']} == before
+
+
+def test_an_earlier_layout_subset_is_converted_and_recorded(release, tmp_path):
+    """--annot-subset reads annotations/{subset}/ of a release before June 2021; the
+    folder is recorded, and resuming the split from another folder is refused."""
+    import shutil
+    from gclhand.utils import ConfigError
+    old = tmp_path / 'old'
+    shutil.copytree(os.path.join(release, 'annotations', 'test'),
+                    old / 'annotations' / 'human_annot')
+    os.symlink(os.path.join(release, 'images'), old / 'images')
+    out = str(tmp_path / 'intag')
+    assert _run_tool(str(old), out, '--split', 'test', '--img-size', '32',
+                     '--annot-subset', 'human_annot') == 0
+    record = json.loads(open(os.path.join(out, 'test', 'conversion.json')).read())
+    assert record['annotations'] == os.path.join('annotations', 'human_annot')
+    os.remove(os.path.join(out, 'test', 'anno', '1.pkl'))  # an interrupted conversion
+    shutil.copytree(old / 'annotations' / 'human_annot', old / 'annotations' / 'all')
+    with pytest.raises(ConfigError, match=r'annotations=annotations/human_annot'):
+        _run_tool(str(old), out, '--split', 'test', '--img-size', '32')
