@@ -17,7 +17,7 @@ from mmengine.registry import Registry
 
 from gclhand.apis.deploy import TRAINING_ONLY_KEYS, deployed_model_config
 
-from gclhand.utils.build import ConfigError
+from gclhand.utils.build import ConfigError, did_you_mean
 from gclhand.utils.package_configs import resolve_config_path
 
 
@@ -307,8 +307,7 @@ def check_registered_types(cfg: Config, skip_keys: Sequence[str] = ()) -> None:
         while node is not None:
             known.update(node.module_dict)
             node = node.parent
-        close = difflib.get_close_matches(sub['type'], sorted(known), n=3)
-        hint = f"did you mean {' or '.join(map(repr, close))}? " if close else ''
+        hint = did_you_mean(sub['type'], known)
         clash = clash_cause(f"the config's {reg.name} '{sub['type']}' at config key '{key}'")
         if clash is not None:  # the likely cause comes first
             raise ConfigError(clash)

@@ -42,13 +42,19 @@ _FILES = ('data', 'camera', 'joint_3d', 'MANO_NeuralAnnot')
 ANNOT_SUBSETS = ('all', 'human_annot', 'machine_annot')
 
 
+def check_annot_subset(annot_subset: Optional[str]) -> None:
+    """Raise ``ValueError`` unless ``annot_subset`` is ``None`` or one of
+    :data:`ANNOT_SUBSETS`."""
+    if annot_subset is not None and annot_subset not in ANNOT_SUBSETS:
+        raise ValueError(f'InterHand2.6M annot_subset must be one of {ANNOT_SUBSETS} or None, '
+                         f'got {annot_subset!r}')
+
+
 def annotation_dirs(root: str, split: str, annot_subset: Optional[str] = None) -> List[str]:
     """The folders that may hold a split's annotation files, in the order they are tried:
     ``annotations/{annot_subset}`` when a subset is named, else ``annotations/{split}``
     (the current layout) and ``annotations/all`` (the earlier one)."""
-    if annot_subset is not None and annot_subset not in ANNOT_SUBSETS:
-        raise ValueError(f'InterHand2.6M annot_subset must be one of {ANNOT_SUBSETS} or None, '
-                         f'got {annot_subset!r}')
+    check_annot_subset(annot_subset)
     folders = [annot_subset] if annot_subset else [split, 'all']
     return [osp.join(root, 'annotations', f) for f in folders]
 
@@ -310,7 +316,7 @@ class InterHand26MDataset(HandLabelsMixin, BaseDataset):
             type='MANOHandModel', use_pca=False))
         self.interacting_only = interacting_only
         self.max_samples = max_samples
-        annotation_dirs('', split, annot_subset)  # a wrong subset fails here, named
+        check_annot_subset(annot_subset)
         self.annot_subset = annot_subset
         self.precompute_gt = precompute_gt
         self.gt_batch_size = gt_batch_size

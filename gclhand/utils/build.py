@@ -7,6 +7,20 @@ import torch
 from mmengine.registry import Registry
 
 
+def class_name(obj: Any) -> str:
+    """``module.QualifiedName`` of ``obj``'s class, how errors name a component."""
+    return f'{type(obj).__module__}.{type(obj).__qualname__}'
+
+
+def did_you_mean(name: str, names) -> str:
+    """``"did you mean 'A' or 'B'? "`` for the registered ``names`` close to ``name``
+    (:func:`difflib.get_close_matches`, else a match that differs only in case), or ``''``."""
+    names = sorted(names)
+    close = difflib.get_close_matches(name, names, n=3) or [
+        n for n in names if n.lower() == name.lower()]
+    return f"did you mean {' or '.join(map(repr, close))}? " if close else ''
+
+
 class ConfigError(ValueError):
     """A config value is wrong; the message names the key and how to fix it."""
 
@@ -41,10 +55,7 @@ def build_component(registry: Registry, cfg: Optional[dict], key: str = '', **de
             if clash is not None:  # the likely cause comes first
                 raise ConfigError(clash)
             known = ', '.join(sorted(registry.module_dict)) or 'none'
-            close = difflib.get_close_matches(type_, list(registry.module_dict), n=3,
-                                              cutoff=0.6) or [
-                name for name in registry.module_dict if name.lower() == type_.lower()]
-            hint = f"did you mean {' or '.join(map(repr, close))}? " if close else ''
+            hint = did_you_mean(type_, registry.module_dict)
             raise ConfigError(
                 f"unknown {registry.name} '{type_}'"
                 f"{' at config key ' + repr(key) if key else ''} — {hint}did you install/"

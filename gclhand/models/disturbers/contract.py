@@ -11,7 +11,7 @@ import torch.nn as nn
 from torch import Tensor
 from torch_geometric.utils import is_undirected
 
-from gclhand.utils.build import ConfigError
+from gclhand.utils.build import ConfigError, class_name
 
 from .base import Graph
 
@@ -26,7 +26,7 @@ class DisturberContractError(ConfigError):
 def _describe(obj) -> str:
     if isinstance(obj, Tensor):
         return f'a {type(obj).__name__} {tuple(obj.shape)} {obj.dtype}'
-    return f'a {type(obj).__module__}.{type(obj).__qualname__}'
+    return f'a {class_name(obj)}'
 
 
 def _edge_problem(out: Graph, n: int, device: torch.device,
@@ -73,7 +73,7 @@ def check_disturber_output(disturber: nn.Module, out, g: Graph) -> None:
     The graph checks run only when the disturber changed the graph (returned other
     ``edge_index``/``edge_weight`` objects than it was given).
     """
-    name = f'{type(disturber).__module__}.{type(disturber).__qualname__}'
+    name = class_name(disturber)
 
     def fail(what: str):
         raise DisturberContractError(f'disturber {name} (model.dgcl.disturber) returned '

@@ -32,15 +32,11 @@ from mmengine.optim import OptimWrapper
 from gclhand.models.losses.base import MissingLossInput
 from gclhand.registry import DECODERS, ENCODERS, HEADS, LOSSES, MODELS, NECKS
 from gclhand.structures.hand_data_sample import HANDS, HandDataSample
-from gclhand.utils.build import ConfigError, build_component, fill_defaults
+from gclhand.utils.build import ConfigError, build_component, class_name, fill_defaults
 from gclhand.utils.nonfinite import NonFiniteTracer
 
 #: joints (library order) that define the normalising length: wrist -> middle MCP.
 WRIST, MIDDLE_MCP = 0, 9
-
-
-def _qualname(obj) -> str:
-    return f'{type(obj).__module__}.{type(obj).__qualname__}'
 
 
 @MODELS.register_module()
@@ -113,7 +109,7 @@ class TwoHandEstimator(BaseModel):
 
         self.encoder = build_component(ENCODERS, encoder, 'model.encoder')
         if not hasattr(self.encoder, 'out_channels'):
-            raise ConfigError(f'model.encoder ({_qualname(self.encoder)}) has no out_channels: '
+            raise ConfigError(f'model.encoder ({class_name(self.encoder)}) has no out_channels: '
                               'an encoder lists the channels of the maps it returns, fine -> '
                               'coarse (docs/plugins.md, Encoders)')
         enc_channels = tuple(self.encoder.out_channels)
@@ -212,13 +208,13 @@ class TwoHandEstimator(BaseModel):
                 not isinstance(m, tuple) or len(m) != 4 or m[1] != c
                 for m, c in zip(maps, channels)) or any(
                 a[2] < b[2] for a, b in zip(maps, maps[1:])):
-            raise ConfigError(f'model.encoder ({_qualname(self.encoder)}) returned {maps}; '
+            raise ConfigError(f'model.encoder ({class_name(self.encoder)}) returned {maps}; '
                               f'expected a list of {len(channels)} (B, C, H, W) maps, fine -> '
                               f'coarse (H not growing), with C = out_channels {channels}')
         expected = (inputs.shape[0], 2, self.decoder.num_nodes[0], self.decoder.in_channels)
         if not isinstance(G, torch.Tensor) or tuple(G.shape) != expected:
             got = tuple(G.shape) if isinstance(G, torch.Tensor) else type(G).__name__
-            raise ConfigError(f'model.hand_split ({_qualname(self.hand_split)}) returned '
+            raise ConfigError(f'model.hand_split ({class_name(self.hand_split)}) returned '
                               f'{got}; expected graph features (B, 2, N0, C0) = {expected}')
 
     def _forward(self, inputs: torch.Tensor, data_samples=None) -> Dict[str, torch.Tensor]:
@@ -292,7 +288,7 @@ class TwoHandEstimator(BaseModel):
                      rel_root=out['rel_root'] * self.canonical_length, cam=out['cam'])
         for name, head in (self.aux_heads or {}).items():
             aux = head(feats)
-            where = f'model.aux_heads.{name} ({_qualname(head)})'
+            where = f'model.aux_heads.{name} ({class_name(head)})'
             if not isinstance(aux, dict) or not all(
                     isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in aux.items()):
                 raise ConfigError(f'{where} returned {type(aux).__name__}; an auxiliary head '
@@ -322,7 +318,7 @@ class TwoHandEstimator(BaseModel):
                 # MMEngine would average a non-scalar silently
                 got = (f'a tensor of shape {tuple(value.shape)}'
                        if isinstance(value, torch.Tensor) else f'a {type(value).__name__}')
-                raise ConfigError(f'model.losses.{name} ({_qualname(loss_fn)}) returned '
+                raise ConfigError(f'model.losses.{name} ({class_name(loss_fn)}) returned '
                                   f'{got}; a loss '
                                   'returns a scalar tensor (its weighted mean)')
             losses[f'loss_{name}'] = value

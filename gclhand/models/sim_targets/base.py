@@ -5,7 +5,7 @@ import torch
 import torch.nn as nn
 from torch import Tensor
 
-from gclhand.utils.build import ConfigError
+from gclhand.utils.build import ConfigError, class_name
 
 
 class SimTarget(nn.Module, metaclass=ABCMeta):
@@ -27,29 +27,24 @@ class SimTarget(nn.Module, metaclass=ABCMeta):
                              f'got {tuple(joints_q.shape)} and {tuple(joints_k.shape)}')
         out = self.similarity(joints_q.detach(), joints_k.detach())
         expected = (joints_q.shape[0], joints_k.shape[0])
+        who = f'similarity target {class_name(self)} (model.dgcl.cross_contrast.sim_target)'
         if not isinstance(out, Tensor) or tuple(out.shape) != expected \
                 or not out.is_floating_point():
             # broadcasting would hide a wrong shape (an (M,) result fits (M, M) at step 1)
             got = (f'a {out.dtype} tensor of shape {tuple(out.shape)}'
                    if isinstance(out, Tensor) else f'a {type(out).__name__}')
-            raise ConfigError(f'similarity target {type(self).__module__}.'
-                              f'{type(self).__qualname__} (model.dgcl.cross_contrast.sim_target)'
-                              f' returned {got}; expected a float (M, K) = {expected} tensor '
-                              f'for {expected[0]} query and {expected[1]} key poses')
+            raise ConfigError(f'{who} returned {got}; expected a float (M, K) = {expected} '
+                              f'tensor for {expected[0]} query and {expected[1]} key poses')
+        # one device sync: the largest |S_g|, over the finite values only when a pose is not
+        # finite (a corrupt label: the estimator's non-finite guard reports and skips it)
+        poses_finite = torch.isfinite(joints_q).all() & torch.isfinite(joints_k).all()
         values = out.detach().abs()
-        finite = torch.isfinite(values)
-        # a NaN / inf pose (a corrupt label) is the non-finite guard's to report and skip
-        if not bool(finite.all()) and bool(torch.isfinite(joints_q).all()) and \
-                bool(torch.isfinite(joints_k).all()):
-            bound = values[~finite][0]
-        else:
-            bound = values[finite].amax() if bool(finite.any()) else values.new_zeros(())
+        values = torch.where(poses_finite, values, values.nan_to_num(0.0, 0.0, 0.0))
+        bound = values.amax() if values.numel() else values.new_zeros(())
         if not bool(bound <= 1 + 1e-5):  # NaN fails too
-            raise ConfigError(f'similarity target {type(self).__module__}.'
-                              f'{type(self).__qualname__} (model.dgcl.cross_contrast.sim_target)'
-                              f' returned values up to {float(bound):.4g} in magnitude; S_g '
-                              'must be finite and within [-1, 1], the range of the predicted '
-                              'similarity of unit features (HandDGCL eq. 5-6)')
+            raise ConfigError(f'{who} returned values up to {float(bound):.4g} in magnitude; '
+                              'S_g must be finite and within [-1, 1], the range of the '
+                              'predicted similarity of unit features (HandDGCL eq. 5-6)')
         return out
 
     @abstractmethod
