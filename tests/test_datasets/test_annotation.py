@@ -38,6 +38,11 @@ def test_lists_of_numbers_accepted(anno):
     (lambda a: a['annotation'].__setitem__('hand_type', 'right'), 'accepts only'),
     (lambda a: a['camera'].__setitem__('R', 2 * np.eye(3)), 'not a rotation'),
     (lambda a: a['camera']['camera'].__setitem__((2, 2), 0.0), 'not an intrinsics'),
+    (lambda a: a['camera']['camera'].__setitem__((0, 0), 0.0), 'not an intrinsics'),
+    (lambda a: a['camera']['camera'].__setitem__((1, 1), -1.0), 'not an intrinsics'),
+    (lambda a: a['camera']['camera'].__setitem__((1, 0), 3.0), 'not an intrinsics'),
+    (lambda a: a['camera'].__setitem__('R', np.diag([-1., 1., 1.]) @ a['camera']['R']),
+     'not a rotation'),  # a reflection: orthogonal, det -1
     (lambda a: a['mano_params']['left'].__setitem__('trans', 'abc'), 'must be a numpy array'),
 ])
 def test_errors_name_file_and_problem(anno, mutate, match):

@@ -9,6 +9,7 @@ from gclhand.datasets import InterHandIntagDataset
 from gclhand.datasets.aux_maps import (aux_map_paths, joint_heatmaps, mask_image,
                                        read_aux_map)
 from gclhand.datasets.errors import ImageError
+from gclhand.datasets.geometry import project_points
 from gclhand.datasets.synth import generate_synthetic_dataset
 from gclhand.datasets.synth import generator as gen
 
@@ -180,3 +181,141 @@ def test_maps_in_an_older_gclhand_format_are_refused(root, tmp_path):
     generate_synthetic_dataset(copy, NUM, seed=0, img_size=SIZE, splits='train',
                                progress=False)
     assert json.load(open(meta_path))['aux_maps_format'] == AUX_MAPS_FORMAT
+
+
+def test_heatmap_values_on_both_axes_of_a_non_square_image():
+    """``x = u * size / W``, ``y = v * size / H`` and the Gaussian
+    ``exp(-(dx^2 + dy^2) / 2 sigma^2)`` along both axes; joints off the map are empty."""
+    joints = np.full((2, 21, 2), -10.0)
+    joints[0, 0] = (40.0, 12.0)          # an 80 x 48 image -> (16, 8) on a 32 px map
+    hm = joint_heatmaps(joints, (80, 48), 32, sigma=1.5)
+    for dx, dy in [(0, 0), (1, 0), (0, 1), (2, 3), (-3, 1), (0, -2)]:
+        expect = np.exp(-(dx ** 2 + dy ** 2) / (2 * 1.5 ** 2))
+        assert hm[8 + dy, 16 + dx, 0] == pytest.approx(expect, rel=1e-5)
+    assert hm[..., 1:].max() == 0
+
+
+def test_dense_colours_are_the_template_box_coordinates():
+    from gclhand.datasets.aux_maps import dense_vertex_colors
+    t = np.array([[1.0, -1.0, 2.0], [3.0, 0.0, 2.0], [2.0, 1.0, 2.0]])
+    np.testing.assert_allclose(dense_vertex_colors(t),
+                               [[0, 0, 0], [1, 0.5, 0], [0.5, 1, 0]], atol=1e-7)
+
+
+def test_written_maps_read_back_at_their_values(tmp_path):
+    """[0, 1] floats are stored as round(255 v) (grey, constant images survive JPEG
+    exactly); heatmap channel ``j`` of hand ``h`` comes back as channel ``21 h + j``; the
+    mask is thresholded at 127 into (left, right) channels."""
+    from gclhand.datasets.aux_maps import write_aux_maps
+    split = str(tmp_path)
+    for kind in ('mask', 'dense', 'hms'):
+        (tmp_path / kind).mkdir()
+    values = np.linspace(0.0, 1.0, 42)
+    hms = np.broadcast_to(values, (8, 8, 42)).copy()
+    dense = np.full((8, 8, 3), 0.2)
+    mask = np.zeros((8, 8, 3), np.uint8)
+    mask[..., 1] = 128                   # right hand, just above the threshold
+    mask[..., 2] = 126                   # left, just below
+    write_aux_maps(split, 0, mask=mask, dense=dense, heatmaps=hms)
+    got = read_aux_map(split, 0, 'hms').astype(int)
+    assert got.shape == (8, 8, 42)
+    np.testing.assert_allclose(got[0, 0], np.floor(values * 255 + 0.5), atol=1)
+    assert (read_aux_map(split, 0, 'dense') == 51).all()
+    m = read_aux_map(split, 0, 'mask')
+    assert (m[..., 0] == 0).all() and (m[..., 1] == 255).all()
+
+
+def test_renderer_draws_each_hand_in_its_own_channel():
+    """Left hand on the image's left, right hand on its right: each mask channel covers
+    its own hand, and the dense image (stored in OpenCV's B, G, R order) has its R channel
+    (the template's x) growing with image x over a hand."""
+    from gclhand.datasets.aux_maps import AuxMapRenderer
+    from gclhand.hand import build_hand_model
+    hm = build_hand_model(dict(type='MANOHandModel'))
+    verts = np.stack([hm.template('left').numpy() + [-0.07, 0.0, 0.5],
+                      hm.template('right').numpy() + [0.07, 0.0, 0.5]])
+    K = np.array([[150.0, 0, 31.5], [0, 150.0, 31.5], [0, 0, 1]])
+    out = AuxMapRenderer(hm, kinds=('mask', 'dense'))(verts, None, K, 64)
+    assert set(out) == {'mask', 'dense'}
+    mask = out['mask']
+    for channel, hand in ((2, 0), (1, 1)):  # IntagHand's file: left in 2, right in 1
+        uv = project_points(verts[hand], K)
+        ys, xs = np.nonzero(mask[..., channel])
+        assert len(xs) > 30
+        np.testing.assert_allclose([xs.mean(), ys.mean()], uv.mean(0), atol=4)
+    ys, xs = np.nonzero(mask[..., 1])
+    r = out['dense'][ys, xs]
+    assert np.corrcoef(xs, r[:, 2])[0, 1] > 0.8
+
+
+def test_pack_maps_scales_to_unit_range_and_thresholds_the_mask():
+    from gclhand.datasets.transforms import PackHandInputs
+    mask = np.zeros((4, 4, 2), np.uint8)
+    mask[0, :, 0] = [0, 100, 128, 255]
+    dense = np.full((4, 4, 3), 51, np.uint8)
+    results = dict(img=np.zeros((4, 4, 3), np.uint8), gt_mask=mask, gt_dense=dense)
+    s = PackHandInputs(aux_size=4)(dict(results))['data_samples']
+    assert s.gt_mask[0, 0].tolist() == [0, 0, 1, 1]
+    # without aux_size a map keeps its size; label fields present are packed, absent
+    # ones skipped (here the first of them, gt_joints_3d)
+    joints_2d = np.arange(84, dtype=np.float32).reshape(2, 21, 2)
+    s = PackHandInputs()(dict(results, gt_joints_2d=joints_2d,
+                              hand_valid=np.ones(2)))['data_samples']
+    assert s.gt_mask.shape == (2, 4, 4) and s.gt_mask[0, 0].tolist() == [0, 0, 1, 1]
+    assert torch.equal(s.gt_joints_2d, torch.from_numpy(joints_2d))
+    assert s.hand_valid.tolist() == [1, 1] and 'gt_joints_3d' not in s
+    assert torch.allclose(s.gt_dense, torch.full((3, 4, 4), 0.2))
+    # a map of another size is resized by area averaging before the threshold
+    s = PackHandInputs(aux_size=2)(dict(results))['data_samples']
+    assert s.gt_mask.shape == (2, 2, 2)
+    assert s.gt_mask[0, 0].tolist() == [0, 0] and s.gt_dense.shape == (3, 2, 2)
+    block = np.zeros((4, 4, 2), np.uint8)
+    block[:2, :2, 1] = 255
+    block[1, 3, 1] = 255                 # a quarter-covered 2x2 block averages to 64
+    s = PackHandInputs(aux_size=2)(dict(results, gt_mask=block))['data_samples']
+    assert s.gt_mask[1].tolist() == [[1, 0], [0, 0]]
+
+
+def test_generated_heatmaps_default_sigma_and_rounding():
+    """``GenerateJointHeatmaps()`` draws at the image side with IntagHand's sigma scaled to
+    it (2 px on 64 -> 4 px on 128) and stores round(255 v)."""
+    from gclhand.datasets.transforms import GenerateJointHeatmaps
+    joints = np.full((2, 21, 2), -10.0)
+    joints[1, 4] = (60.0, 72.0)
+    r = GenerateJointHeatmaps()(dict(img=np.zeros((128, 128, 3), np.uint8),
+                                     gt_joints_2d=joints))
+    hm = r['gt_heatmaps']
+    assert hm.shape == (128, 128, 42) and hm.dtype == np.uint8
+    for d in (0, 1, 3, 4, 6):
+        assert hm[72, 60 + d, 25] == int(np.floor(255 * np.exp(-d ** 2 / 32.0) + 0.5))
+    small = GenerateJointHeatmaps(size=32, sigma=1.0)(dict(r))['gt_heatmaps']
+    assert small.shape == (32, 32, 42) and small[18, 15, 25] == 255
+
+
+def test_renderer_draws_only_the_kinds_asked_for():
+    from gclhand.datasets.aux_maps import AuxMapRenderer
+    from gclhand.hand import build_hand_model
+    hm = build_hand_model(dict(type='MANOHandModel'))
+    verts = np.stack([hm.template(s).numpy() + [x, 0.0, 0.5]
+                      for s, x in (('left', -0.07), ('right', 0.07))])
+    joints = verts[:, :21]
+    K = np.array([[150.0, 0, 31.5], [0, 150.0, 31.5], [0, 0, 1]])
+    for kinds in (('mask', ), ('dense', ), ('hms', )):
+        out = AuxMapRenderer(hm, kinds=kinds)(verts, joints, K, 64)
+        assert set(out) == {dict(hms='heatmaps').get(kinds[0], kinds[0])}
+    with pytest.raises(ValueError, match=r"unknown kinds \['depth'\]"):
+        AuxMapRenderer(hm, kinds=('mask', 'depth'))
+
+
+def test_missing_map_folders_are_skipped_unless_required(root, tmp_path):
+    import shutil
+    copy = str(tmp_path / 'copy')
+    shutil.copytree(root, copy)
+    shutil.rmtree(osp.join(copy, 'train', 'dense'))
+    r = _dataset(copy, [dict(type='LoadHandImage'), dict(type='LoadHandAuxMaps')])[0]
+    assert 'gt_dense' not in r and r['gt_mask'].shape == (SIZE, SIZE, 2)
+    assert r['gt_heatmaps'].shape[-1] == 42   # kinds after the missing one are still read
+    ds = _dataset(copy, [dict(type='LoadHandImage'), dict(type='LoadHandAuxMaps',
+                                                            required=True)])
+    with pytest.raises(ImageError, match=r'dense/0\.jpg.*not found'):
+        ds[0]

@@ -192,3 +192,82 @@ def test_malformed_camera_names_file(release, tmp_path):
     cam_file.write_text(json.dumps(cams))
     with pytest.raises(AnnotationError, match='camera.json: no usable parameters for capture 0'):
         load_interhand_release(str(tmp_path), 'test')
+
+
+def _with_fits_removed(release, tmp_path, removed):
+    """A copy of the fake release's annotations with the MANO fits ``{frame: [sides]}``
+    set to null (the NeuralAnnot file's entry for a hand it did not fit)."""
+    import shutil
+    root, _ = release
+    shutil.copytree(os.path.join(root, 'annotations'), tmp_path / 'annotations')
+    os.symlink(os.path.join(root, 'images'), tmp_path / 'images')
+    path = tmp_path / 'annotations' / 'test' / 'InterHand2.6M_test_MANO_NeuralAnnot.json'
+    manos = json.loads(path.read_text())
+    for frame, sides in removed.items():
+        for side in sides:
+            manos['0'][str(frame)][side] = None
+    path.write_text(json.dumps(manos))
+    return str(tmp_path)
+
+
+def test_frames_without_both_fits_are_dropped_and_counted(release, tmp_path):
+    """IntagHand's selection needs both hands' fits: a frame with none is dropped as
+    'no_mano_fit', an interacting frame with one as 'one_mano_fit'; every later annotation
+    is still read, and each reason is counted once per annotation."""
+    root = _with_fits_removed(release, tmp_path, {100: ('left', 'right'), 101: ('right', ),
+                                                  102: ('right', )})
+    records, dropped = read_interhand_release(root, 'test')
+    assert records == []
+    assert dropped == {'no_mano_fit': 1, 'one_mano_fit': 1, 'not_interacting': 1,
+                       'hand_type_invalid': 1}
+    with pytest.raises(AnnotationError, match=r'test_data\.json: no annotation passes the '
+                                              r'selection'):
+        InterHand26MDataset(root, 'test')
+    # the official evaluation set keeps a one-fit frame (the other hand is masked), never
+    # a frame without fits
+    records, dropped = read_interhand_release(root, 'test', interacting_only=False)
+    assert [r['image']['id'] for r in records] == [2, 3]
+    assert dropped == {'no_mano_fit': 2}
+    assert records[0]['mano']['right'] is None and records[0]['mano']['left'] is not None
+
+
+def test_drop_counts_add_up(release, tmp_path):
+    """Two annotations dropped for the same reason count 2 (data file with image 1's
+    annotation repeated under a new id)."""
+    import shutil
+    root, _ = release
+    shutil.copytree(os.path.join(root, 'annotations'), tmp_path / 'annotations')
+    path = tmp_path / 'annotations' / 'test' / 'InterHand2.6M_test_data.json'
+    data = json.loads(path.read_text())
+    data['annotations'].append(dict(data['annotations'][1], id=9))
+    path.write_text(json.dumps(data))
+    _, dropped = read_interhand_release(str(tmp_path), 'test')
+    assert dropped == {'not_interacting': 2, 'hand_type_invalid': 1}
+
+
+def test_intrinsics_are_exactly_focal_and_principal_point(release):
+    root, _ = release
+    for r in load_interhand_release(root, 'test', interacting_only=False):
+        np.testing.assert_array_equal(r['K'], [[300, 0, 83], [0, 310, 118], [0, 0, 1]])
+        assert r['K'].dtype == np.float32
+
+
+def test_max_samples_and_record_fields(release):
+    root, meta = release
+    ds = InterHand26MDataset(root, 'test', interacting_only=False, max_samples=3)
+    assert len(ds) == 3
+    info = ds.get_data_info(1)
+    assert info['image_id'] == 1 and info['hand_type'] == 'right'
+    assert [r['image']['id'] for r in load_interhand_release(root, 'test', max_samples=1)] \
+        == meta['valid_ids'][:1]
+
+
+def test_missing_hand_labels_are_zero_not_nan(release):
+    """A hand without a fit has all-zero labels (masked by hand_valid), never NaN/inf."""
+    root, _ = release
+    for precompute in (True, False):
+        info = InterHand26MDataset(root, 'test', interacting_only=False,
+                                   precompute_gt=precompute).get_data_info(1)  # right only
+        for key in ('gt_verts_3d', 'gt_joints_3d', 'gt_joints_2d'):
+            assert np.isfinite(info[key]).all(), key
+            assert not info[key][0].any() and info[key][1].any(), key

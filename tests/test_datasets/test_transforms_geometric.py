@@ -188,3 +188,169 @@ def test_crop_hands_frames_valid_hands():
     np.testing.assert_allclose(extent, 0.5 * 64, atol=1e-3)
     np.testing.assert_allclose((uv.max(0) + uv.min(0)) / 2, 32.0, atol=1e-3)
     np.testing.assert_allclose(_bright_centroid(r['img']), r['gt_joints_2d'][0, 0], atol=1.0)
+
+
+@pytest.mark.parametrize('in_wh,out_wh', [((64, 64), (32, 32)), ((80, 48), (40, 60))])
+def test_affine_about_centre_closed_form(in_wh, out_wh):
+    """``u' = c_out + shift * out + s diag(out / in) Rot(theta) (u - c_in)`` with pixel
+    centres at integers: a zoom > 1 enlarges, the rotation turns x towards y (like
+    ``rotation_z``), the shift is a fraction of the output size."""
+    from gclhand.datasets.geometry import apply_affine_2d
+    from gclhand.datasets.transforms.geometric import affine_about_centre
+    scale, theta, shift = 2.0, 0.3, np.array([0.1, -0.05])
+    A = affine_about_centre(in_wh, out_wh, scale, theta, shift)
+    c_in = (np.array(in_wh) - 1) / 2
+    c_out = (np.array(out_wh) - 1) / 2
+    rot = np.array([[np.cos(theta), -np.sin(theta)], [np.sin(theta), np.cos(theta)]])
+    lin = scale * np.diag(np.array(out_wh) / np.array(in_wh)) @ rot
+    u = np.array([[3.0, 7.0], [c_in[0], c_in[1]], [50.0, 11.0]])
+    expect = c_out + shift * np.array(out_wh) + (u - c_in) @ lin.T
+    np.testing.assert_allclose(apply_affine_2d(u, A), expect, atol=1e-4)
+
+
+def test_random_affine_zooms_in_above_one():
+    """scale_range (2, 2): offsets from the centre double in the crop (and the 3D labels
+    do not change without rotation; K's focal doubles)."""
+    r = _results()
+    K0, u0 = r['cam_K'].copy(), r['gt_joints_2d'].copy()
+    t = RandomHandAffine(scale_range=(2, 2), rotate_range=0, shift_range=0)
+    r = t(r)
+    np.testing.assert_allclose(r['gt_joints_2d'] - 31.5, 2 * (u0 - 31.5), atol=1e-4)
+    np.testing.assert_allclose(r['cam_K'][0, 0], 2 * K0[0, 0], rtol=1e-6)
+    _assert_consistent(r)
+
+
+def _projected_verts(r):
+    return project_points(r['gt_verts_3d'], r['cam_K'])
+
+
+def test_crop_hands_uses_valid_hands_only():
+    """One valid hand: the crop frames that hand's vertices alone; none valid: both hands;
+    without 3D vertices or camera: the 2D joints.  Outside the image is black."""
+    r = _results(size=200, fx=300., fy=300.)
+    r['img'][:] = 80
+    r['hand_valid'] = np.array([0., 1.], np.float32)
+    out = CropHands(size=64, hand_ratio=0.5)(dict(r, img=r['img'].copy()))
+    uv = _projected_verts(out)[1]  # the valid (right) hand
+    np.testing.assert_allclose((uv.max(0) - uv.min(0)).max(), 32.0, atol=1e-3)
+    np.testing.assert_allclose((uv.max(0) + uv.min(0)) / 2, 32.0, atol=1e-3)
+
+    none = CropHands(size=64, hand_ratio=0.5)(dict(r, img=r['img'].copy(),
+                                                   hand_valid=np.zeros(2, np.float32)))
+    uv = _projected_verts(none).reshape(-1, 2)
+    np.testing.assert_allclose((uv.max(0) - uv.min(0)).max(), 32.0, atol=1e-3)
+
+    # no camera (vertices alone cannot be projected) and no hand_valid: both hands' joints
+    joints_only = {k: v for k, v in r.items() if k not in ('cam_K', 'hand_valid')}
+    joints_only['img'] = r['img'].copy()
+    out = CropHands(size=64, hand_ratio=0.8)(dict(joints_only))
+    uv = out['gt_joints_2d'].reshape(-1, 2)
+    np.testing.assert_allclose((uv.max(0) - uv.min(0)).max(), 0.8 * 64, atol=1e-3)
+    joints_only['hand_valid'] = r['hand_valid']
+    out = CropHands(size=64, hand_ratio=0.8)(joints_only)
+    uv = out['gt_joints_2d'][1]
+    np.testing.assert_allclose((uv.max(0) - uv.min(0)).max(), 0.8 * 64, atol=1e-3)
+    np.testing.assert_allclose((uv.max(0) + uv.min(0)) / 2, 32.0, atol=1e-3)
+    # the hands span 0.8 of the crop: a crop of a 200 px image this tight shows no border,
+    # a loose one (ratio 0.05) shows black outside the image
+    loose = CropHands(size=64, hand_ratio=0.05)(dict(r, img=r['img'].copy()))
+    assert loose['img'][0, 0].tolist() == [0, 0, 0] and loose['img'][32, 32, 0] == 80
+    assert loose['img_shape'] == (64, 64)
+
+
+def _blob(shape, centre, sigma=1.5):
+    ys, xs = np.mgrid[:shape[0], :shape[1]]
+    return np.exp(-((xs - centre[0]) ** 2 + (ys - centre[1]) ** 2) / (2 * sigma ** 2))
+
+
+def _centroid(m):
+    m = m.astype(np.float64)
+    ys, xs = np.mgrid[:m.shape[0], :m.shape[1]]
+    return np.array([(xs * m).sum(), (ys * m).sum()]) / m.sum()
+
+
+def test_aux_maps_warp_at_their_own_resolution():
+    """A map r times the image's size follows the image's pixel map A as
+    ``S A S^-1`` with ``S: u -> r u + (r - 1) / 2`` (pixel centres at integers), on a
+    non-square image too; outside the source it is 0."""
+    from gclhand.datasets.transforms.geometric import warp_aux_maps
+    in_wh, out_wh, r = (128, 64), (256, 128), 0.25    # maps 32 x 16 -> 64 x 32
+    A = np.array([[2.0, 0.0, 0.5], [0.0, 2.0, 0.5]])  # ResizeHand's 2x enlargement
+    m_xy = np.array([12.0, 7.5])
+    heat = (255 * _blob((16, 32), m_xy)).astype(np.uint8)
+    results = dict(gt_heatmaps=np.repeat(heat[..., None], 42, -1),
+                   gt_dense=np.full((16, 32, 3), 200, np.uint8))
+    warp_aux_maps(results, A, in_wh, out_wh)
+    assert results['gt_heatmaps'].shape == (32, 64, 42)
+    u = (m_xy - (r - 1) / 2) / r               # map -> image pixels
+    u2 = A[:, :2] @ u + A[:, 2]                # the image's map
+    expect = r * u2 + (r - 1) / 2              # image -> map pixels
+    np.testing.assert_allclose(_centroid(results['gt_heatmaps'][..., 5]), expect, atol=0.05)
+    # a shift leaves part of the output uncovered: zeros there
+    shifted = dict(gt_dense=np.full((16, 32, 3), 200, np.uint8))
+    warp_aux_maps(shifted, np.array([[1.0, 0, 16.0], [0, 1.0, 0]]), in_wh, in_wh)
+    assert (shifted['gt_dense'][:, :4] == 0).all() and (shifted['gt_dense'][:, 5:] == 200).all()
+
+
+def test_flip_swaps_mask_and_heatmap_hands_but_not_dense_colours():
+    from gclhand.datasets.transforms.geometric import warp_aux_maps
+    mask = np.zeros((4, 4, 2), np.uint8)
+    mask[..., 0] = 255                                   # left hand only
+    hms = np.zeros((4, 4, 42), np.uint8)
+    hms[..., 3] = 7                                      # left thumb3
+    dense = np.zeros((4, 4, 3), np.uint8)
+    dense[..., 0], dense[..., 1], dense[..., 2] = 10, 20, 30
+    results = dict(gt_mask=mask, gt_heatmaps=hms, gt_dense=dense)
+    warp_aux_maps(results, np.array([[-1., 0., 3.], [0., 1., 0.]]), (4, 4), (4, 4),
+                  swap_hands=True)
+    assert (results['gt_mask'][..., 1] == 255).all() and (results['gt_mask'][..., 0] == 0).all()
+    hms = results['gt_heatmaps']
+    assert (hms[..., 24] == 7).all() and hms[..., 3].max() == 0
+    assert results['gt_dense'][0, 0].tolist() == [10, 20, 30]
+    # without swap_hands nothing is permuted
+    results = dict(gt_mask=mask)
+    warp_aux_maps(results, np.array([[-1., 0., 3.], [0., 1., 0.]]), (4, 4), (4, 4))
+    assert (results['gt_mask'][..., 0] == 255).all()
+
+
+def test_crop_hands_warps_the_aux_maps():
+    """A mask drawn at half the image's resolution over the right hand's projected joints
+    still lies over them after the crop (at half the crop's resolution)."""
+    import cv2
+    r = _results(size=200, fx=300., fy=300.)
+    r['hand_valid'] = np.array([1., 1.], np.float32)
+    mask = np.zeros((100, 100, 2), np.uint8)
+    hull = cv2.convexHull(np.round((r['gt_joints_2d'][1] + 0.5) / 2 - 0.5).astype(np.int32))
+    right = np.zeros((100, 100), np.uint8)
+    cv2.fillConvexPoly(right, hull, 255)
+    mask[..., 1] = right
+    r['gt_mask'] = mask
+    out = CropHands(size=64, hand_ratio=0.5)(r)
+    assert out['gt_mask'].shape == (32, 32, 2) and out['gt_mask'][..., 0].max() == 0
+    uv = (out['gt_joints_2d'][1] + 0.5) / 2 - 0.5
+    px = np.clip(np.rint(uv).astype(int), 0, 31)
+    assert (out['gt_mask'][px[:, 1], px[:, 0], 1] > 0).mean() > 0.8
+    ys, xs = np.nonzero(out['gt_mask'][..., 1] > 127)
+    np.testing.assert_allclose([xs.mean(), ys.mean()], uv.mean(0), atol=1.5)
+
+
+def test_resize_shrinks_with_area_and_enlarges_bilinearly():
+    """Area averaging when shrinking (no aliasing: a 1-in-4 stripe pattern becomes its
+    mean), bilinear when enlarging (an edge gets intermediate values)."""
+    img = np.zeros((16, 16, 3), np.uint8)
+    img[:, ::4] = 255
+    small = ResizeHand(size=4)(dict(img=img))['img']
+    assert (small == 64).all()
+    edge = np.zeros((8, 8, 3), np.uint8)
+    edge[:, 4:] = 255
+    big = ResizeHand(size=16)(dict(img=edge))['img']
+    assert big[0, :, 0].tolist()[6:10] == [0, 64, 191, 255]
+    assert ResizeHand(size=16, interpolation='nearest')(dict(img=edge))['img'][0, 7, 0] == 0
+
+
+def test_project_points_on_the_camera_plane_stays_finite():
+    K = np.array([[100.0, 0, 10], [0, 100.0, 20], [0, 0, 1]])
+    uv = project_points(np.array([[0.5, -0.2, 0.0], [0.5, -0.2, 2.0]]), K)
+    assert uv.dtype == np.float32 and np.isfinite(uv).all()
+    np.testing.assert_allclose(uv[1], [35.0, 10.0], atol=1e-5)
+    np.testing.assert_allclose(uv[0], np.array([50.0, -20.0]) / 1e-9, rtol=1e-6)

@@ -17,14 +17,24 @@ def _write(path, img, ext='.jpg'):
     return data
 
 
-def test_load_rgb(tmp_path):
+@pytest.mark.parametrize('decode_to_rgb', [True, False])
+def test_load_rgb(tmp_path, monkeypatch, decode_to_rgb):
+    """RGB either way: decoded to RGB directly (OpenCV >= 4.10) or to BGR and converted
+    (older OpenCV, simulated by hiding the flag)."""
+    import gclhand.datasets.transforms.loading as loading
+    if not decode_to_rgb:
+        monkeypatch.setattr(loading, '_IMREAD_RGB', None)
+    elif loading._IMREAD_RGB is None:
+        pytest.skip('this OpenCV cannot decode to RGB')
     bgr = np.zeros((8, 12, 3), np.uint8)
     bgr[..., 0] = 255  # blue in BGR
+    bgr[0, 0] = (0, 0, 200)  # red
     path = str(tmp_path / 'a.png')
     _write(path, bgr, '.png')
     r = LoadHandImage()(dict(img_path=path))
-    assert r['img'].shape == (8, 12, 3) and r['img_shape'] == (8, 12)
-    np.testing.assert_array_equal(r['img'][0, 0], [0, 0, 255])  # RGB order
+    assert r['img'].shape == (8, 12, 3) and r['img_shape'] == r['ori_shape'] == (8, 12)
+    np.testing.assert_array_equal(r['img'][0, 1], [0, 0, 255])  # RGB order
+    np.testing.assert_array_equal(r['img'][0, 0], [200, 0, 0])
 
 
 def test_missing_image_names_file(tmp_path):

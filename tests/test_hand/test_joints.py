@@ -53,8 +53,12 @@ def test_interhand_roundtrip(shape):
 def test_mano_roundtrip_and_errors():
     x = torch.randn(4, 21, 3)
     assert torch.equal(J.library_to_mano(J.mano_to_library(x)), x)
-    with pytest.raises(ValueError, match='21 joints'):
+    with pytest.raises(ValueError, match='^mano_to_library: expected 21 joints'):
         J.mano_to_library(torch.randn(4, 16, 3))
+    with pytest.raises(ValueError, match='^library_to_mano: expected 21 joints'):
+        J.library_to_mano(np.zeros((16, 3)))
+    with pytest.raises(ValueError, match='^interhand_to_library: expected 42 joints'):
+        J.interhand_to_library(np.zeros((21, 3)))
 
 
 def test_bones_form_a_tree():
