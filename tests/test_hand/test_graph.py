@@ -111,6 +111,33 @@ def test_heavy_edge_matching_hand_computed():
     assert heavy_edge_matching(ei, torch.ones(8), 4, max_pairs=1).max() == 2
 
 
+def _undirected(pairs, weights):
+    ei = torch.tensor([[a for a, b in pairs] + [b for a, b in pairs],
+                       [b for a, b in pairs] + [a for a, b in pairs]])
+    return ei, torch.tensor(list(weights) * 2, dtype=torch.float)
+
+
+def test_heavy_edge_matching_uses_the_normalised_cut_weight():
+    """Path 0-1-2-3 with weights 1, 1.2, 1: the plain heaviest edge is the middle one, but
+    the normalised-cut weight w_ij (1/d_i + 1/d_j) is 1.45 for the end edges against 1.09
+    for the middle one, so the ends are matched."""
+    ei, ew = _undirected([(0, 1), (1, 2), (2, 3)], [1.0, 1.2, 1.0])
+    assert heavy_edge_matching(ei, ew, 4).tolist() == [0, 0, 1, 1]
+    # max_pairs keeps the heaviest pairs: two lone edges (score 2) beat the pair of a
+    # path 4-5-6 (score 1.5)
+    ei, ew = _undirected([(0, 1), (2, 3), (4, 5), (5, 6)], [1.0, 5.0, 1.0, 1.0])
+    assert heavy_edge_matching(ei, ew, 7).tolist() == [0, 0, 1, 1, 2, 2, 3]
+    assert heavy_edge_matching(ei, ew, 7, max_pairs=2).tolist() == [0, 0, 1, 1, 2, 3, 4]
+
+
+def test_mesh_edges_of_one_triangle():
+    from gclhand.hand.graph import mesh_edges
+    ei, ew = mesh_edges(np.array([[0, 1, 2]]), 4)
+    assert sorted(map(tuple, ei.t().tolist())) == [(0, 1), (0, 2), (1, 0), (1, 2), (2, 0),
+                                                   (2, 1)]
+    assert ew.tolist() == [1.0] * 6
+
+
 def test_bad_num_nodes(hand_model, tmp_path):
     with pytest.raises(ValueError, match='double'):
         build_graph_hierarchy(hand_model, num_nodes=(63, 120, 252), cache_dir=str(tmp_path))

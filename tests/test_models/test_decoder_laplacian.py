@@ -21,10 +21,10 @@ def graph():
     return toy_graph(NUM_NODES, weighted=True)
 
 
-def decoder(laplacian, seed=0):
+def decoder(laplacian, seed=0, **kwargs):
     torch.manual_seed(seed)
     return build_component(DECODERS, dict(type='ChebGCNDecoder', channels=(16, 8, 8), K=3,
-                                          num_heads=2, laplacian=laplacian),
+                                          num_heads=2, laplacian=laplacian, **kwargs),
                            graph=graph(), feat_channels=FEAT_CHANNELS)
 
 
@@ -149,3 +149,39 @@ def test_csr_forms_are_cached_per_buffer_and_remade_when_it_changes():
         for twin in (copy.deepcopy(dec), pickle.loads(pickle.dumps(dec))):
             assert twin._csr_cache == {}
             torch.testing.assert_close(twin(G, fs)['verts'], ref)
+
+
+def test_all_modes_add_the_template_to_the_upsampled_nodes():
+    """verts = mesh_upsample @ nodes + template in every mode, nodes included in the
+    outputs and equal across modes."""
+    template = torch.randn(2, graph().mesh_upsample.shape[0], 3)
+    G, fs = torch.randn(2, 2, NUM_NODES[0], 16), feats(2)
+    outs = {}
+    for mode in ('csr', 'dense', 'sparse'):
+        dec = decoder(mode, template=template).eval()
+        with torch.no_grad():
+            outs[mode] = dec(G, fs)
+        out = outs[mode]
+        torch.testing.assert_close(
+            out['verts'], torch.matmul(dec.mesh_upsample, out['nodes']) + template,
+            atol=1e-5, rtol=1e-5)
+    for mode in ('dense', 'sparse'):
+        for key in ('verts', 'nodes', 'node_feats'):
+            torch.testing.assert_close(outs[mode][key], outs['csr'][key], atol=1e-5,
+                                       rtol=1e-5)
+
+
+@pytest.mark.parametrize('mode', ['csr', 'sparse'])
+def test_each_attention_switch_alone_takes_effect(mode):
+    """Image attention alone makes the output depend on the encoder maps; cross-hand
+    attention alone makes one hand's output depend on the other hand's input."""
+    G, fs = torch.randn(2, 2, NUM_NODES[0], 16), feats(2)
+    img_only = decoder(mode, cross_hand_attention=False).eval()
+    other_fs = [f.flip(-1) for f in fs]
+    assert not torch.allclose(img_only(G, fs)['verts'], img_only(G, other_fs)['verts'])
+    hand_only = decoder(mode, image_attention=False).eval()
+    G2 = G.clone()
+    G2[:, 1] = torch.randn_like(G2[:, 1])
+    assert not torch.allclose(hand_only(G, fs)['verts'][:, 0], hand_only(G2, fs)['verts'][:, 0])
+    plain = decoder(mode, image_attention=False, cross_hand_attention=False).eval()
+    torch.testing.assert_close(plain(G, fs)['verts'][:, 0], plain(G2, fs)['verts'][:, 0])

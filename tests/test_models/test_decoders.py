@@ -179,3 +179,23 @@ def test_decoder_template_offset():
     torch.testing.assert_close(shifted(G, fs)['verts'], plain(G, fs)['verts'] + template)
     with pytest.raises(ValueError, match='template'):
         decoder(template=torch.zeros(778, 3))
+
+
+def test_attention_dropout_only_in_training():
+    torch.manual_seed(0)
+    block = ImageAttention(16, 8, num_heads=2, dropout=0.5)
+    x, feat = torch.randn(2, 2, 5, 16), torch.randn(2, 8, 4, 4)
+    block.eval()
+    assert torch.equal(block(x, feat), block(x, feat))
+    block.train()
+    assert not torch.equal(block(x, feat), block(x, feat))
+
+
+def test_camera_head_is_nonlinear():
+    """Linear -> ReLU -> Linear: f(x) + f(-x) != 2 f(0) (it would be equal without the ReLU)."""
+    torch.manual_seed(0)
+    head = build_component(HEADS, dict(type='CameraHead', hidden_channels=16), in_channels=64)
+    torch.nn.init.normal_(head.mlp[-1].weight)
+    x = torch.randn(1, 64, 2, 2)
+    f = [head([v])['cam'] for v in (x, -x, torch.zeros_like(x))]
+    assert not torch.allclose(f[0] + f[1], 2 * f[2], atol=1e-3)
