@@ -225,16 +225,23 @@ def test_written_maps_read_back_at_their_values(tmp_path):
     assert (m[..., 0] == 0).all() and (m[..., 1] == 255).all()
 
 
+def _two_rest_hands():
+    """The hand model, its two rest-pose hands side by side 0.5 m in front of a camera
+    (left hand on the image's left) and that camera's intrinsics for a 64 px crop."""
+    from gclhand.hand import build_hand_model
+    hm = build_hand_model(dict(type='MANOHandModel'))
+    verts = np.stack([hm.template(side).numpy() + [x, 0.0, 0.5]
+                      for side, x in (('left', -0.07), ('right', 0.07))])
+    K = np.array([[150.0, 0, 31.5], [0, 150.0, 31.5], [0, 0, 1]])
+    return hm, verts, K
+
+
 def test_renderer_draws_each_hand_in_its_own_channel():
     """Left hand on the image's left, right hand on its right: each mask channel covers
     its own hand, and the dense image (stored in OpenCV's B, G, R order) has its R channel
     (the template's x) growing with image x over a hand."""
     from gclhand.datasets.aux_maps import AuxMapRenderer
-    from gclhand.hand import build_hand_model
-    hm = build_hand_model(dict(type='MANOHandModel'))
-    verts = np.stack([hm.template('left').numpy() + [-0.07, 0.0, 0.5],
-                      hm.template('right').numpy() + [0.07, 0.0, 0.5]])
-    K = np.array([[150.0, 0, 31.5], [0, 150.0, 31.5], [0, 0, 1]])
+    hm, verts, K = _two_rest_hands()
     out = AuxMapRenderer(hm, kinds=('mask', 'dense'))(verts, None, K, 64)
     assert set(out) == {'mask', 'dense'}
     mask = out['mask']
@@ -294,12 +301,8 @@ def test_generated_heatmaps_default_sigma_and_rounding():
 
 def test_renderer_draws_only_the_kinds_asked_for():
     from gclhand.datasets.aux_maps import AuxMapRenderer
-    from gclhand.hand import build_hand_model
-    hm = build_hand_model(dict(type='MANOHandModel'))
-    verts = np.stack([hm.template(s).numpy() + [x, 0.0, 0.5]
-                      for s, x in (('left', -0.07), ('right', 0.07))])
+    hm, verts, K = _two_rest_hands()
     joints = verts[:, :21]
-    K = np.array([[150.0, 0, 31.5], [0, 150.0, 31.5], [0, 0, 1]])
     for kinds in (('mask', ), ('dense', ), ('hms', )):
         out = AuxMapRenderer(hm, kinds=kinds)(verts, joints, K, 64)
         assert set(out) == {dict(hms='heatmaps').get(kinds[0], kinds[0])}

@@ -182,32 +182,34 @@ def test_earlier_release_layout_is_read(release, tmp_path):
         InterHand26MDataset(human, 'test', annot_subset='human')
 
 
-def test_malformed_camera_names_file(release, tmp_path):
-    root, _ = release
-    import shutil
-    shutil.copytree(os.path.join(root, 'annotations'), tmp_path / 'annotations')
-    cam_file = tmp_path / 'annotations' / 'test' / 'InterHand2.6M_test_camera.json'
-    cams = json.loads(cam_file.read_text())
-    del cams['0']['focal']
-    cam_file.write_text(json.dumps(cams))
-    with pytest.raises(AnnotationError, match='camera.json: no usable parameters for capture 0'):
-        load_interhand_release(str(tmp_path), 'test')
-
-
-def _with_fits_removed(release, tmp_path, removed):
-    """A copy of the fake release's annotations with the MANO fits ``{frame: [sides]}``
-    set to null (the NeuralAnnot file's entry for a hand it did not fit)."""
+def _edited_release(release, tmp_path, kind, edit):
+    """A copy of the fake release (images linked) whose ``InterHand2.6M_test_{kind}.json``
+    went through ``edit(obj)`` (in place); returns its root."""
     import shutil
     root, _ = release
     shutil.copytree(os.path.join(root, 'annotations'), tmp_path / 'annotations')
     os.symlink(os.path.join(root, 'images'), tmp_path / 'images')
-    path = tmp_path / 'annotations' / 'test' / 'InterHand2.6M_test_MANO_NeuralAnnot.json'
-    manos = json.loads(path.read_text())
-    for frame, sides in removed.items():
-        for side in sides:
-            manos['0'][str(frame)][side] = None
-    path.write_text(json.dumps(manos))
+    path = tmp_path / 'annotations' / 'test' / f'InterHand2.6M_test_{kind}.json'
+    obj = json.loads(path.read_text())
+    edit(obj)
+    path.write_text(json.dumps(obj))
     return str(tmp_path)
+
+
+def test_malformed_camera_names_file(release, tmp_path):
+    root = _edited_release(release, tmp_path, 'camera', lambda cams: cams['0'].pop('focal'))
+    with pytest.raises(AnnotationError, match='camera.json: no usable parameters for capture 0'):
+        load_interhand_release(root, 'test')
+
+
+def _with_fits_removed(release, tmp_path, removed):
+    """A copy of the fake release with the MANO fits ``{frame: [sides]}`` set to null (the
+    NeuralAnnot file's entry for a hand it did not fit)."""
+    def remove(manos):
+        for frame, sides in removed.items():
+            for side in sides:
+                manos['0'][str(frame)][side] = None
+    return _edited_release(release, tmp_path, 'MANO_NeuralAnnot', remove)
 
 
 def test_frames_without_both_fits_are_dropped_and_counted(release, tmp_path):
@@ -234,14 +236,9 @@ def test_frames_without_both_fits_are_dropped_and_counted(release, tmp_path):
 def test_drop_counts_add_up(release, tmp_path):
     """Two annotations dropped for the same reason count 2 (data file with image 1's
     annotation repeated under a new id)."""
-    import shutil
-    root, _ = release
-    shutil.copytree(os.path.join(root, 'annotations'), tmp_path / 'annotations')
-    path = tmp_path / 'annotations' / 'test' / 'InterHand2.6M_test_data.json'
-    data = json.loads(path.read_text())
-    data['annotations'].append(dict(data['annotations'][1], id=9))
-    path.write_text(json.dumps(data))
-    _, dropped = read_interhand_release(str(tmp_path), 'test')
+    root = _edited_release(release, tmp_path, 'data', lambda data: data['annotations'].append(
+        dict(data['annotations'][1], id=9)))
+    _, dropped = read_interhand_release(root, 'test')
     assert dropped == {'not_interacting': 2, 'hand_type_invalid': 1}
 
 

@@ -34,6 +34,15 @@ def _bright_centroid(img):
     return np.array([xs.mean(), ys.mean()])
 
 
+def _assert_framed(uv, side, centre=32.0):
+    """The box of pixel points ``uv`` ``(..., 2)`` has longer side ``side`` and its centre
+    at ``(centre, centre)`` (IntagHand's crop)."""
+    uv = np.asarray(uv).reshape(-1, 2)
+    np.testing.assert_allclose((uv.max(0) - uv.min(0)).max(), side, atol=1e-3)
+    if centre is not None:
+        np.testing.assert_allclose((uv.max(0) + uv.min(0)) / 2, centre, atol=1e-3)
+
+
 def _assert_consistent(r, atol=1e-3):
     np.testing.assert_allclose(project_points(r['gt_joints_3d'], r['cam_K']),
                                r['gt_joints_2d'], atol=atol)
@@ -183,10 +192,7 @@ def test_crop_hands_frames_valid_hands():
     _assert_consistent(r)
     # IntagHand's crop: the projected vertices span hand_ratio of the side, their box
     # centre lands on (S/2, S/2)
-    uv = project_points(r['gt_verts_3d'], r['cam_K']).reshape(-1, 2)
-    extent = (uv.max(0) - uv.min(0)).max()
-    np.testing.assert_allclose(extent, 0.5 * 64, atol=1e-3)
-    np.testing.assert_allclose((uv.max(0) + uv.min(0)) / 2, 32.0, atol=1e-3)
+    _assert_framed(project_points(r['gt_verts_3d'], r['cam_K']), 0.5 * 64)
     np.testing.assert_allclose(_bright_centroid(r['img']), r['gt_joints_2d'][0, 0], atol=1.0)
 
 
@@ -195,14 +201,13 @@ def test_affine_about_centre_closed_form(in_wh, out_wh):
     """``u' = c_out + shift * out + s diag(out / in) Rot(theta) (u - c_in)`` with pixel
     centres at integers: a zoom > 1 enlarges, the rotation turns x towards y (like
     ``rotation_z``), the shift is a fraction of the output size."""
-    from gclhand.datasets.geometry import apply_affine_2d
+    from gclhand.datasets.geometry import apply_affine_2d, rotation_z
     from gclhand.datasets.transforms.geometric import affine_about_centre
     scale, theta, shift = 2.0, 0.3, np.array([0.1, -0.05])
     A = affine_about_centre(in_wh, out_wh, scale, theta, shift)
     c_in = (np.array(in_wh) - 1) / 2
     c_out = (np.array(out_wh) - 1) / 2
-    rot = np.array([[np.cos(theta), -np.sin(theta)], [np.sin(theta), np.cos(theta)]])
-    lin = scale * np.diag(np.array(out_wh) / np.array(in_wh)) @ rot
+    lin = scale * np.diag(np.array(out_wh) / np.array(in_wh)) @ rotation_z(theta)[:2, :2]
     u = np.array([[3.0, 7.0], [c_in[0], c_in[1]], [50.0, 11.0]])
     expect = c_out + shift * np.array(out_wh) + (u - c_in) @ lin.T
     np.testing.assert_allclose(apply_affine_2d(u, A), expect, atol=1e-4)
@@ -231,26 +236,20 @@ def test_crop_hands_uses_valid_hands_only():
     r['img'][:] = 80
     r['hand_valid'] = np.array([0., 1.], np.float32)
     out = CropHands(size=64, hand_ratio=0.5)(dict(r, img=r['img'].copy()))
-    uv = _projected_verts(out)[1]  # the valid (right) hand
-    np.testing.assert_allclose((uv.max(0) - uv.min(0)).max(), 32.0, atol=1e-3)
-    np.testing.assert_allclose((uv.max(0) + uv.min(0)) / 2, 32.0, atol=1e-3)
+    _assert_framed(_projected_verts(out)[1], 32.0)  # the valid (right) hand
 
     none = CropHands(size=64, hand_ratio=0.5)(dict(r, img=r['img'].copy(),
                                                    hand_valid=np.zeros(2, np.float32)))
-    uv = _projected_verts(none).reshape(-1, 2)
-    np.testing.assert_allclose((uv.max(0) - uv.min(0)).max(), 32.0, atol=1e-3)
+    _assert_framed(_projected_verts(none), 32.0, centre=None)
 
     # no camera (vertices alone cannot be projected) and no hand_valid: both hands' joints
     joints_only = {k: v for k, v in r.items() if k not in ('cam_K', 'hand_valid')}
     joints_only['img'] = r['img'].copy()
     out = CropHands(size=64, hand_ratio=0.8)(dict(joints_only))
-    uv = out['gt_joints_2d'].reshape(-1, 2)
-    np.testing.assert_allclose((uv.max(0) - uv.min(0)).max(), 0.8 * 64, atol=1e-3)
+    _assert_framed(out['gt_joints_2d'], 0.8 * 64, centre=None)
     joints_only['hand_valid'] = r['hand_valid']
     out = CropHands(size=64, hand_ratio=0.8)(joints_only)
-    uv = out['gt_joints_2d'][1]
-    np.testing.assert_allclose((uv.max(0) - uv.min(0)).max(), 0.8 * 64, atol=1e-3)
-    np.testing.assert_allclose((uv.max(0) + uv.min(0)) / 2, 32.0, atol=1e-3)
+    _assert_framed(out['gt_joints_2d'][1], 0.8 * 64)
     # the hands span 0.8 of the crop: a crop of a 200 px image this tight shows no border,
     # a loose one (ratio 0.05) shows black outside the image
     loose = CropHands(size=64, hand_ratio=0.05)(dict(r, img=r['img'].copy()))
