@@ -199,3 +199,109 @@ def test_camera_head_is_nonlinear():
     x = torch.randn(1, 64, 2, 2)
     f = [head([v])['cam'] for v in (x, -x, torch.zeros_like(x))]
     assert not torch.allclose(f[0] + f[1], 2 * f[2], atol=1e-3)
+
+
+def test_graph_matrices_are_float32_buffers_outside_the_state_dict():
+    """A hierarchy given as float64 / int32 numpy arrays (what a plugin's own hierarchy
+    holds by default) becomes float32 / int64 buffers, and no graph matrix enters the
+    state dict: checkpoints hold learnt weights only and load into a decoder built on any
+    hierarchy with the same level sizes."""
+    import types
+    toy = toy_graph()
+    as_np = types.SimpleNamespace(
+        num_nodes=toy.num_nodes,
+        edge_index=[e.numpy().astype('int32') for e in toy.edge_index],
+        edge_weight=[w.double().numpy() for w in toy.edge_weight],
+        upsample=[u.double().numpy() for u in toy.upsample],
+        mesh_upsample=toy.mesh_upsample.double().numpy())
+    dec = build_component(DECODERS, dict(type='ChebGCNDecoder', channels=(16, 8, 8),
+                                         num_heads=2), graph=as_np,
+                          feat_channels=FEAT_CHANNELS, template=torch.zeros(2, 778, 3).double())
+    for name, buf in dec.named_buffers():
+        assert buf.dtype == (torch.long if name.startswith(('edge_index', 'upsample_parent'))
+                             else torch.float32), name
+    graph_keys = ('edge_index', 'edge_weight', 'laplacian', 'upsample', 'mesh_upsample',
+                  'template')
+    assert not [k for k in dec.state_dict() if k.startswith(graph_keys)]
+    out = dec(torch.randn(1, 2, 4, 16), feats(1))['verts']
+    assert out.dtype == torch.float32
+
+
+def test_upsample_shape_error_names_the_level_and_shapes():
+    toy = toy_graph()
+    toy.upsample = [toy.upsample[0], toy.upsample[1].t()]
+    with pytest.raises(ValueError, match=r'graph.upsample\[1\] has shape \(8, 16\), '
+                                         r'expected \(16, 8\)'):
+        build_component(DECODERS, dict(type='ChebGCNDecoder', channels=(16, 8, 8),
+                                       num_heads=2), graph=toy, feat_channels=FEAT_CHANNELS)
+
+
+def test_decoder_defaults_are_the_paper_config():
+    """The class defaults are configs/_base_/models/gcn_baseline.py's decoder (K=3, 4 heads,
+    the heads reaching every attention block); a head count passed on reaches them all."""
+    graph = ring_hierarchy((4, 8, 16))
+    dec = build_component(DECODERS, dict(type='ChebGCNDecoder', channels=(16, 8, 8)),
+                          graph=graph, feat_channels=FEAT_CHANNELS)
+    assert {len(conv.lins) for level in dec.blocks for blk in level
+            for conv in (blk.conv1, blk.conv2)} == {3}
+    assert {m.attn.num_heads for m in [*dec.img_attn, *dec.hand_attn]} == {4}
+    assert {m.attn.num_heads for m in [*ImageAttention(8, 4).modules(),
+                                       *CrossHandAttention(8).modules()]
+            if hasattr(m, 'attn')} == {4}
+    two = build_component(DECODERS, dict(type='ChebGCNDecoder', channels=(16, 8, 8),
+                                         num_heads=2), graph=graph, feat_channels=FEAT_CHANNELS)
+    assert {m.attn.num_heads for m in [*two.img_attn, *two.hand_attn]} == {2}
+
+
+def test_default_attended_maps_go_coarse_to_fine_and_stop_at_the_finest():
+    """Level 0 attends to the coarsest map, each next level to one finer, and levels past
+    the finest map keep attending to it (index 0)."""
+    dec = build_component(DECODERS, dict(type='ChebGCNDecoder', channels=(8, 8, 8, 8, 8),
+                                         num_heads=2),
+                          graph=ring_hierarchy((2, 4, 8, 16, 32)), feat_channels=FEAT_CHANNELS)
+    assert dec.attn_feat_index == (3, 2, 1, 0, 0)
+    assert [m.proj[0].in_features for m in dec.img_attn] == [64, 32, 16, 8, 8]
+
+
+def test_head_initialisation_scale():
+    """xyz head weights ~ N(0, (0.1 / sqrt(C))^2): small offsets from the template at start."""
+    torch.manual_seed(0)
+    dec = build_component(DECODERS, dict(type='ChebGCNDecoder', channels=(16, 8, 256),
+                                         image_attention=False, cross_hand_attention=False),
+                          graph=toy_graph())
+    std = dec.head_weight.std().item()
+    assert abs(std - 0.1 / 16) < 0.1 / 16 * 0.1
+    assert torch.equal(dec.head_bias, torch.zeros(2, 1, 3))
+
+
+def test_attention_feed_forward_width_and_nonlinearity():
+    """FFN = Linear(C, ffn_ratio * C) -> GELU -> Linear: twice the width by default, and
+    not odd with zero biases (a linear FFN would give ffn(-x) = -ffn(x))."""
+    torch.manual_seed(0)
+    block = CrossHandAttention(8, num_heads=2)
+    assert block.ffn[0].out_features == 16
+    assert CrossHandAttention(8, num_heads=2, ffn_ratio=3.0).ffn[0].out_features == 24
+    for layer in (block.ffn[0], block.ffn[-1]):
+        torch.nn.init.zeros_(layer.bias)
+    x = torch.randn(5, 8)
+    assert not torch.allclose(block.ffn(-x), -block.ffn(x), atol=1e-4)
+
+
+def test_padding_nodes_at_the_end_keep_the_operator_square():
+    """The real hierarchy pads levels with isolated nodes at the end; the scaled Laplacian
+    must still be (N, N) with zero rows there, not cut at the last node that has an edge."""
+    graph = ring_hierarchy((4, 8, 16), num_real=(3, 6, 12))
+    dec = build_component(DECODERS, dict(type='ChebGCNDecoder', channels=(8, 8, 8), K=2,
+                                         image_attention=False, cross_hand_attention=False,
+                                         laplacian='dense'), graph=graph)
+    for lvl, (n, real) in enumerate(zip((4, 8, 16), (3, 6, 12))):
+        lap = getattr(dec, f'laplacian_{lvl}')
+        assert lap.shape == (n, n)
+        assert not lap[real:].any() and not lap[:, real:].any()
+    assert dec(torch.randn(1, 2, 4, 8), [])['verts'].shape == (1, 2, 778, 3)
+
+
+def test_attention_head_count_must_divide_the_channels():
+    with pytest.raises(ValueError, match=r'attention channels \(10\) must be divisible by '
+                                         r'num_heads \(4\)'):
+        CrossHandAttention(10, num_heads=4)
