@@ -139,10 +139,12 @@ class MANOHandModel:
                               create_body_pose=False)
 
     def _outward_faces(self, side: str) -> Tensor:
-        """Faces with outward normals (closes the wrist hole with a fan to measure volume).
+        """Faces with outward normals.
 
         Real MANO's left file repeats the right hand's winding, which makes its normals
-        point inwards; the signed volume tells and the winding is flipped if needed.
+        point inwards.  The sign of the volume summed over the cones from the template's
+        centroid to every face tells (the open wrist only leaves out one small cone), and
+        the winding is flipped if needed.
         """
         v = self.arrays[side]['v_template']
         f = self.arrays[side]['f']

@@ -104,3 +104,54 @@ def test_real_mano_layout_from_dir(tmp_path, procedural_arrays):
     assert not hm.is_procedural
     assert hm.fingertip_ids.tolist() == [745, 317, 444, 556, 673]
     np.testing.assert_array_equal(hm.faces('left').numpy(), procedural_arrays['left']['f'])
+
+
+def test_flat_hand_mean_default_adds_the_mean_pose(hand_model):
+    """MANO's default (``flat_hand_mean=False``) poses the hand by ``hands_mean + pose``: a
+    zero pose is the mean pose; with ``flat_hand_mean=True`` it is the rest template."""
+    default = MANOHandModel(use_pca=False)
+    assert default.flat_hand_mean is False
+    zero = torch.zeros(1, 45)
+    for side in ('left', 'right'):
+        mean = torch.as_tensor(default.arrays[side]['hands_mean'], dtype=torch.float32)
+        assert mean.abs().max() > 0.05
+        torch.testing.assert_close(default(side=side, hand_pose=zero).vertices,
+                                   hand_model(side=side, hand_pose=mean[None]).vertices,
+                                   atol=1e-6, rtol=0)
+        torch.testing.assert_close(hand_model(side=side, hand_pose=zero).vertices[0],
+                                   hand_model.template(side), atol=1e-6, rtol=0)
+
+
+def test_pca_component_count_bounds():
+    assert MANOHandModel(num_pca_comps=1)(side='right', hand_pose=torch.ones(1, 1)) \
+        .vertices.shape == (1, 778, 3)
+    assert MANOHandModel(num_pca_comps=45).num_pca_comps == 45
+    for bad in (0, 46):
+        with pytest.raises(ValueError, match=rf'num_pca_comps must be in \[1, 45\], got {bad}'):
+            MANOHandModel(num_pca_comps=bad)
+
+
+def test_explicit_fingertip_ids(hand_model):
+    """``fingertip_ids`` replaces the file's five tips (and changes the content hash); five
+    ids below the vertex count are required."""
+    tips = (10, 20, 30, 40, 777)
+    custom = MANOHandModel(use_pca=False, flat_hand_mean=True, fingertip_ids=tips)
+    assert custom.fingertip_ids.dtype == torch.long and custom.fingertip_ids.tolist() == \
+        list(tips)
+    assert list(tips) != hand_model.fingertip_ids.tolist()
+    assert custom.content_hash != hand_model.content_hash
+    out = custom(side='left', hand_pose=torch.randn(2, 45) * 0.3)
+    torch.testing.assert_close(out.joints[:, [4, 8, 12, 16, 20]], out.vertices[:, list(tips)])
+    with pytest.raises(ValueError, match=r'5 vertex ids < 778, got \[1, 2, 3, 4\]'):
+        MANOHandModel(fingertip_ids=(1, 2, 3, 4))
+    with pytest.raises(ValueError, match=r'got \[1, 2, 3, 4, 778\]'):
+        MANOHandModel(fingertip_ids=(1, 2, 3, 4, 778))
+
+
+def test_procedural_model_is_generated_into_cache_dir(tmp_path, hand_model):
+    model = MANOHandModel(cache_dir=str(tmp_path))
+    files = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob('*.pkl'))
+    assert [f.split('/', 1)[1] for f in files] == ['MANO_LEFT.pkl', 'MANO_RIGHT.pkl']
+    assert files[0].startswith('procedural_hand_v') and model.model_dir == str(
+        tmp_path / files[0].split('/')[0])
+    assert model.content_hash == hand_model.content_hash
