@@ -31,10 +31,11 @@ def feats(B=2):
     return [torch.randn(B, c, 16 // 2**i, 16 // 2**i) for i, c in enumerate(FEAT_CHANNELS)]
 
 
-def decoder(**kw):
+def decoder(graph=None, **kw):
     cfg = dict(type='ChebGCNDecoder', channels=(16, 8, 8), K=3, num_heads=2)
     cfg.update(kw)
-    return build_component(DECODERS, cfg, graph=toy_graph(), feat_channels=FEAT_CHANNELS)
+    return build_component(DECODERS, cfg, graph=toy_graph() if graph is None else graph,
+                           feat_channels=FEAT_CHANNELS)
 
 
 def test_chebconv_batched_equals_per_graph():
@@ -214,9 +215,7 @@ def test_graph_matrices_are_float32_buffers_outside_the_state_dict():
         edge_weight=[w.double().numpy() for w in toy.edge_weight],
         upsample=[u.double().numpy() for u in toy.upsample],
         mesh_upsample=toy.mesh_upsample.double().numpy())
-    dec = build_component(DECODERS, dict(type='ChebGCNDecoder', channels=(16, 8, 8),
-                                         num_heads=2), graph=as_np,
-                          feat_channels=FEAT_CHANNELS, template=torch.zeros(2, 778, 3).double())
+    dec = decoder(graph=as_np, template=torch.zeros(2, 778, 3).double())
     for name, buf in dec.named_buffers():
         assert buf.dtype == (torch.long if name.startswith(('edge_index', 'upsample_parent'))
                              else torch.float32), name
@@ -232,8 +231,7 @@ def test_upsample_shape_error_names_the_level_and_shapes():
     toy.upsample = [toy.upsample[0], toy.upsample[1].t()]
     with pytest.raises(ValueError, match=r'graph.upsample\[1\] has shape \(8, 16\), '
                                          r'expected \(16, 8\)'):
-        build_component(DECODERS, dict(type='ChebGCNDecoder', channels=(16, 8, 8),
-                                       num_heads=2), graph=toy, feat_channels=FEAT_CHANNELS)
+        decoder(graph=toy)
 
 
 def test_decoder_defaults_are_the_paper_config():
@@ -245,20 +243,15 @@ def test_decoder_defaults_are_the_paper_config():
     assert {len(conv.lins) for level in dec.blocks for blk in level
             for conv in (blk.conv1, blk.conv2)} == {3}
     assert {m.attn.num_heads for m in [*dec.img_attn, *dec.hand_attn]} == {4}
-    assert {m.attn.num_heads for m in [*ImageAttention(8, 4).modules(),
-                                       *CrossHandAttention(8).modules()]
-            if hasattr(m, 'attn')} == {4}
-    two = build_component(DECODERS, dict(type='ChebGCNDecoder', channels=(16, 8, 8),
-                                         num_heads=2), graph=graph, feat_channels=FEAT_CHANNELS)
+    assert ImageAttention(8, 4).attn.num_heads == CrossHandAttention(8).attn.num_heads == 4
+    two = decoder(graph=graph, num_heads=2)
     assert {m.attn.num_heads for m in [*two.img_attn, *two.hand_attn]} == {2}
 
 
 def test_default_attended_maps_go_coarse_to_fine_and_stop_at_the_finest():
     """Level 0 attends to the coarsest map, each next level to one finer, and levels past
     the finest map keep attending to it (index 0)."""
-    dec = build_component(DECODERS, dict(type='ChebGCNDecoder', channels=(8, 8, 8, 8, 8),
-                                         num_heads=2),
-                          graph=ring_hierarchy((2, 4, 8, 16, 32)), feat_channels=FEAT_CHANNELS)
+    dec = decoder(graph=ring_hierarchy((2, 4, 8, 16, 32)), channels=(8, 8, 8, 8, 8))
     assert dec.attn_feat_index == (3, 2, 1, 0, 0)
     assert [m.proj[0].in_features for m in dec.img_attn] == [64, 32, 16, 8, 8]
 
