@@ -7,8 +7,8 @@ would import chumpy/scipy and, worse, run whatever callable a crafted file names
 
 * numpy's array/dtype/scalar reconstructors,
 * ``copyreg`` object reconstruction (only for the stand-in classes below),
-* chumpy ``Ch`` objects and scipy ``csc/csr/coo`` matrices, mapped to inert stand-ins that
-  are converted to plain ``numpy`` arrays after loading,
+* chumpy ``Ch`` objects and scipy ``csc/csr/coo`` sparse matrices and arrays, mapped to
+  inert stand-ins that are converted to plain ``numpy`` arrays after loading,
 
 and refuses every other global, so a file that names ``os.system`` or ``builtins.eval``
 raises :class:`UnsafePickleError` before anything is called.
@@ -58,7 +58,13 @@ class _ChStandIn:
 
 
 class _SparseStandIn:
-    """Inert stand-in for scipy ``csc_matrix``/``csr_matrix``/``coo_matrix``."""
+    """Inert stand-in for scipy's ``csc``/``csr``/``coo`` ``_matrix`` and ``_array`` classes.
+
+    Reads the pickled ``__dict__`` of any scipy version: ``_shape`` (``shape`` in very old
+    ones), ``data`` and either ``indptr``/``indices`` (compressed formats) or the COO
+    coordinates, stored as ``row``/``col`` before scipy 1.13 and as ``coords`` since.
+    Duplicate entries are summed, as scipy's ``toarray`` does.
+    """
     fmt = 'csc'
 
     def __setstate__(self, state):
@@ -70,7 +76,8 @@ class _SparseStandIn:
         data = np.asarray(st['data'])
         dense = np.zeros(shape, dtype=data.dtype if data.size else np.float64)
         if self.fmt == 'coo':
-            np.add.at(dense, (np.asarray(st['row']), np.asarray(st['col'])), data)
+            row, col = st['coords'] if 'coords' in st else (st['row'], st['col'])
+            np.add.at(dense, (np.asarray(row), np.asarray(col)), data)
             return dense
         indptr, indices = np.asarray(st['indptr']), np.asarray(st['indices'])
         outer = np.repeat(np.arange(len(indptr) - 1), np.diff(indptr))
@@ -110,8 +117,9 @@ def _numpy_globals() -> Dict[tuple, Any]:
 
 
 def _safe_frombuffer(buf, dtype, shape, order):
-    """numpy's pickle-protocol-5 array reconstructor (copy, no code execution)."""
-    return np.frombuffer(buf, dtype=dtype).reshape(shape, order=order).copy()
+    """numpy's pickle-protocol-5 array reconstructor (a copy in the array's own memory
+    order, as ``pickle.load`` gives; no code execution)."""
+    return np.frombuffer(buf, dtype=dtype).reshape(shape, order=order).copy(order='K')
 
 
 def _latin1_encode(text: str, encoding: str = 'latin1', errors: str = 'strict') -> bytes:
@@ -151,8 +159,8 @@ class RestrictedUnpickler(pickle.Unpickler):
         if module.startswith('chumpy') and name in ('Ch', 'Select', 'Reorder', 'Concatenate'):
             return _ChStandIn
         if module.startswith('scipy.sparse'):
-            fmt = name.split('_')[0]
-            if name.endswith('_matrix') and fmt in _SPARSE:
+            fmt, _, kind = name.partition('_')
+            if kind in ('matrix', 'array') and fmt in _SPARSE:
                 return _SPARSE[fmt]
         raise UnsafePickleError(
             f"refusing to load global '{module}.{name}' from a model file: only numpy "

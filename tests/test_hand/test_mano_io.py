@@ -194,3 +194,125 @@ def test_left_shapedirs_sign_bug_uses_the_official_threshold():
     assert not left_shapedirs_has_sign_bug(*pair(tiny, -tiny))
     assert left_shapedirs_has_sign_bug(*pair(tiny, tiny))
     assert not left_shapedirs_has_sign_bug(*pair(0 * tiny, 0 * tiny))  # nothing to flip
+
+
+def _dense_with_pattern():
+    """A rectangular matrix whose transpose, row/column swap or lost entry all differ."""
+    dense = np.zeros((4, 3))
+    dense[0, 1], dense[2, 0], dense[3, 2], dense[1, 2] = 1.5, -2.0, 3.25, 0.5
+    return dense
+
+
+@pytest.mark.parametrize('protocol', [0, 2, 5])
+@pytest.mark.parametrize('kind', ['matrix', 'array'])
+@pytest.mark.parametrize('fmt', ['csc', 'csr', 'coo'])
+def test_scipy_sparse_pickles_load_as_dense_arrays(fmt, kind, protocol):
+    """Sparse matrices and arrays pickled by the installed scipy (whose COO layout changed
+    from ``row``/``col`` to ``coords`` in 1.13) become the same dense arrays, unimported."""
+    sparse = pytest.importorskip('scipy.sparse')
+    dense = _dense_with_pattern()
+    obj = getattr(sparse, f'{fmt}_{kind}')(dense)
+    out = safe_load_pickle_bytes(pickle.dumps({'J_regressor': obj}, protocol=protocol))
+    assert isinstance(out['J_regressor'], np.ndarray)
+    np.testing.assert_array_equal(out['J_regressor'], dense)
+
+
+def safe_load_pickle_bytes(payload: bytes):
+    import io
+
+    from gclhand.hand.mano_io import RestrictedUnpickler, _to_plain
+    return _to_plain(RestrictedUnpickler(io.BytesIO(payload), encoding='latin1').load())
+
+
+@pytest.mark.parametrize('coords', ['row_col', 'coords'])
+def test_coo_state_of_every_scipy_version_sums_duplicates(monkeypatch, coords):
+    """A COO matrix's state before scipy 1.13 (``row``, ``col``) and since (``coords``),
+    with a repeated entry that scipy's ``toarray`` sums; ``shape`` as very old scipy."""
+
+    class coo_matrix:  # noqa: N801 - the scipy name is what the pickle records
+        def __init__(self):
+            row, col = np.array([0, 2, 2, 1]), np.array([1, 0, 0, 3])
+            if coords == 'coords':
+                self.coords = (row, col)
+            else:
+                self.row, self.col = row, col
+            self.data = np.array([1.0, 2.0, 0.5, -4.0], dtype=np.float32)
+            self.shape = (3, 4)
+
+    for name, mod in [('scipy', _fake_module('scipy')),
+                      ('scipy.sparse', _fake_module('scipy.sparse', coo_matrix=coo_matrix))]:
+        monkeypatch.setitem(sys.modules, name, mod)
+    payload = pickle.dumps(coo_matrix(), protocol=2)
+    out = safe_load_pickle_bytes(payload)
+    expected = np.zeros((3, 4), dtype=np.float32)
+    expected[0, 1], expected[2, 0], expected[1, 3] = 1.0, 2.5, -4.0
+    assert out.dtype == np.float32
+    np.testing.assert_array_equal(out, expected)
+
+
+def test_empty_sparse_matrix_is_float64_zeros():
+    sparse = pytest.importorskip('scipy.sparse')
+    out = safe_load_pickle_bytes(pickle.dumps(sparse.csc_matrix((2, 3), dtype=np.int8)))
+    assert out.shape == (2, 3) and out.dtype == np.float64 and not out.any()
+
+
+def test_chumpy_object_without_array_state_is_refused(monkeypatch):
+    """Only terminal chumpy arrays (state with ``x``) can be read without chumpy; a
+    derived expression says so instead of loading something else."""
+
+    class Select:
+        def __init__(self):
+            self.a, self.idxs = np.zeros(3), np.arange(2)
+
+    monkeypatch.setitem(sys.modules, 'chumpy', _fake_module('chumpy', Select=Select))
+    with pytest.raises(pickle.UnpicklingError, match='not a plain Ch array'):
+        safe_load_pickle_bytes(pickle.dumps(Select(), protocol=2))
+
+
+@pytest.mark.parametrize('protocol', [0, 2, 4, 5])
+def test_numpy_arrays_of_every_protocol_roundtrip(protocol):
+    """dtype, shape, memory order and values survive, including protocol 5's
+    ``_frombuffer`` path and the ``numpy.core`` module names of numpy 1 pickles."""
+    arrays = {'f': np.asfortranarray(np.arange(12, dtype=np.int32).reshape(3, 4)),
+              'c': np.linspace(-1, 1, 6, dtype=np.float32).reshape(2, 3),
+              'u': np.array([4294967295, 7], dtype=np.uint32),
+              'b': np.array([True, False]), 's': np.float64(2.5)}
+    payload = pickle.dumps(arrays, protocol=protocol)
+    variants = [payload]
+    if protocol == 0:  # what numpy < 2 (and every official MANO file) writes
+        variants.append(payload.replace(b'numpy._core.', b'numpy.core.'))
+        assert variants[1] != payload
+    for data in variants:
+        out = safe_load_pickle_bytes(data)
+        for key, arr in arrays.items():
+            assert out[key].dtype == arr.dtype and out[key].shape == arr.shape
+            np.testing.assert_array_equal(out[key], arr)
+        assert out['f'].flags.f_contiguous and not out['f'].flags.c_contiguous
+
+
+@pytest.mark.parametrize('payload, match', [
+    # copyreg reconstruction of a class that is not a stand-in (here ``list``)
+    (b'ccopy_reg\n_reconstructor\n(c__builtin__\nlist\nc__builtin__\nobject\nNtR.',
+     'copyreg._reconstructor'),
+    # a stand-in rebuilt on a base other than object
+    (b'ccopy_reg\n_reconstructor\n(cchumpy.ch\nCh\nc__builtin__\nlist\nNtR.',
+     'copyreg._reconstructor'),
+    # _codecs.encode is only latin-1 (how protocol 2 stores bytes)
+    (b'c_codecs\nencode\n(Vimport os\nVrot13\ntR.', 'encoding'),
+    (b'cbuiltins\ngetattr\n(c__builtin__\nobject\nV__subclasses__\ntR.', 'builtins.getattr'),
+    (b'cscipy.sparse._base\nspmatrix\n.', 'scipy.sparse._base.spmatrix'),
+    (b'cchumpy.ch\nChLambda\n.', 'chumpy.ch.ChLambda'),
+])
+def test_globals_outside_the_whitelist_are_refused(payload, match):
+    with pytest.raises(UnsafePickleError, match=match):
+        safe_load_pickle_bytes(payload)
+
+
+def test_whitelisted_builtins_and_latin1_bytes_load():
+    payload = (b'c__builtin__\nset\n((lp0\nI1\naI2\natR'  # set([1, 2])
+               b'.')
+    assert safe_load_pickle_bytes(payload) == {1, 2}
+    raw = bytes(range(200, 256))
+    assert safe_load_pickle_bytes(pickle.dumps(raw, protocol=2)) == raw
+    latin = b'c_codecs\nencode\n(V\\u00e9\nVLatin-1\ntR.'
+    assert safe_load_pickle_bytes(latin) == b'\xe9'
