@@ -73,10 +73,20 @@ def test_resume_skips_finished_samples(release, tmp_path, capsys):
     assert not [f for f in os.listdir(os.path.join(out, 'test', 'anno')) if f.endswith('.tmp')]
 
 
-def test_workers_give_same_output(release, tmp_path):
-    _run_tool(release, str(tmp_path / 'a'), '--split', 'test', '--img-size', '32')
+def test_workers_give_same_output(release, tmp_path, monkeypatch):
+    import gclhand.datasets.interhand_prepare as prep
+    pools = []
+    real_context = prep.mp.get_context
+    monkeypatch.setattr(prep.mp, 'get_context',
+                        lambda method: pools.append(method) or real_context(method))
+    _run_tool(release, str(tmp_path / 'a'), '--split', 'test', '--img-size', '32',
+              '--chunk', '1')
+    _run_tool(release, str(tmp_path / 'c'), '--split', 'test', '--img-size', '32',
+              '--workers', '2')
+    assert pools == []  # one worker, or one work item: converted in this process
     _run_tool(release, str(tmp_path / 'b'), '--split', 'test', '--img-size', '32',
               '--workers', '2', '--chunk', '1')
+    assert len(pools) == 1  # two work items, two workers: a process pool
     for i in range(2):
         a = read_intag_annotation(str(tmp_path / 'a' / 'test' / 'anno' / f'{i}.pkl'))
         b = read_intag_annotation(str(tmp_path / 'b' / 'test' / 'anno' / f'{i}.pkl'))
@@ -165,8 +175,12 @@ def test_loading_with_another_hand_model_is_refused(release, tmp_path):
     assert 'GCLHAND_MANO_DIR' in message
     # resuming the conversion with the other model is refused as well
     os.remove(os.path.join(out, 'test', 'anno', '1.pkl'))
-    with pytest.raises(HandModelMismatchError, match='resume with the same --mano-dir'):
+    with pytest.raises(HandModelMismatchError) as err:
         _run_tool(release, out, '--split', 'test', '--img-size', '32', '--mano-dir', other)
+    assert (f'partly converted with the procedural hand model {procedural.content_hash}, not '
+            'with the ') in str(err.value)
+    assert str(err.value).endswith('resume with the same --mano-dir, or delete the split '
+                                   'folder to start over')
 
 
 def test_procedural_conversion_warns_once_when_loaded(release, tmp_path, monkeypatch):
@@ -335,5 +349,334 @@ def test_an_earlier_layout_subset_is_converted_and_recorded(release, tmp_path):
     assert record['annotations'] == os.path.join('annotations', 'human_annot')
     os.remove(os.path.join(out, 'test', 'anno', '1.pkl'))  # an interrupted conversion
     shutil.copytree(old / 'annotations' / 'human_annot', old / 'annotations' / 'all')
-    with pytest.raises(ConfigError, match=r'annotations=annotations/human_annot'):
+    with pytest.raises(ConfigError, match=r'other settings \(annotations=annotations/'
+                       r'human_annot\); resume with the same options, or delete the split '
+                       r'folder to start over$'):
         _run_tool(str(old), out, '--split', 'test', '--img-size', '32')
+
+
+def test_converter_defaults_are_intaghands():
+    """The converter's defaults are IntagHand's preprocessing settings, the same in the
+    batch function and the entry point: 256 px crops at HAND_BBOX_RATIO 0.8, JPEG quality
+    95, frames darker than 10/255 dropped, every auxiliary map, bad images an error."""
+    import inspect
+
+    from gclhand.datasets.aux_maps import AUX_KINDS
+    from gclhand.datasets.interhand_prepare import convert_records, prepare_interhand
+    expected = dict(img_size=256, hand_ratio=0.8, jpeg_quality=95, min_image_mean=10.0,
+                    skip_bad_images=False, aux_maps=AUX_KINDS)
+    for fn in (convert_records, prepare_interhand):
+        params = inspect.signature(fn).parameters
+        assert {k: params[k].default for k in expected} == expected, fn.__name__
+    from gclhand.cli.prepare_interhand import parse_args
+    args = vars(parse_args(['release', 'out', '--split', 'test']))
+    assert {k: args[k] for k in ('img_size', 'hand_ratio', 'jpeg_quality', 'min_image_mean',
+                                 'skip_bad_images', 'no_aux_maps', 'workers')} == dict(
+        img_size=256, hand_ratio=0.8, jpeg_quality=95, min_image_mean=10.0,
+        skip_bad_images=False, no_aux_maps=False, workers=1)
+
+
+def test_pca_coefficients_solve_the_basis_in_float32(hand_model_pca_basis):
+    from gclhand.datasets.interhand_prepare import pca_from_axis_angle
+    comps = hand_model_pca_basis
+    rng = np.random.default_rng(0)
+    pose = rng.normal(scale=0.4, size=(3, 45))
+    coeffs = pca_from_axis_angle(pose, comps)
+    assert coeffs.dtype == np.float32 and coeffs.shape == (3, 45)
+    np.testing.assert_allclose(coeffs @ comps, pose, atol=1e-5)
+    few = pca_from_axis_angle(pose, comps[:6])  # least squares in the first 6 components
+    assert few.shape == (3, 6)
+    np.testing.assert_allclose(few, pose @ np.linalg.pinv(comps[:6]), atol=1e-5)
+
+
+@pytest.fixture
+def hand_model_pca_basis():
+    hm = build_hand_model(dict(type='MANOHandModel', use_pca=False))
+    return np.asarray(hm.arrays['right']['hands_components'], dtype=np.float64)
+
+
+def test_source_image_errors_name_the_file(tmp_path):
+    from gclhand.datasets.errors import ImageError
+    from gclhand.datasets.interhand_prepare import read_image
+    with pytest.raises(ImageError, match=r'missing\.jpg: image file not found \(is the '
+                       r'images/ folder of the release extracted\?\)'):
+        read_image(str(tmp_path / 'missing.jpg'))
+    junk = tmp_path / 'junk.jpg'
+    junk.write_bytes(b'not an image at all')
+    with pytest.raises(ImageError, match=r'junk\.jpg: cannot decode image \(corrupt or not '
+                       r'an image\)'):
+        read_image(str(junk))
+    bgr = np.zeros((6, 8, 3), np.uint8)
+    bgr[..., 0], bgr[..., 2] = 200, 30  # blue, red: a grey decode would mix them
+    full = cv2.imencode('.png', bgr)[1].tobytes()
+    (tmp_path / 'ok.png').write_bytes(full)
+    np.testing.assert_array_equal(read_image(str(tmp_path / 'ok.png')), bgr)
+    (tmp_path / 'cut.png').write_bytes(full[:-20])
+    with pytest.raises(ImageError, match=r'cut\.png: truncated PNG'):
+        read_image(str(tmp_path / 'cut.png'))
+
+
+def test_conversion_uses_the_given_hand_models(release, tmp_path, monkeypatch):
+    """The fits are evaluated with the ``hand_model`` passed (its ``model_dir`` kept), and
+    the PCA coefficients are for the same model with ``use_pca=True`` unless another is
+    given."""
+    import gclhand.datasets.interhand_prepare as prep
+    from gclhand.datasets.interhand26m import read_interhand_release
+    built = []
+    real_build = prep.build_dataset_hand_model
+    monkeypatch.setattr(prep, 'build_dataset_hand_model',
+                        lambda cfg: built.append(cfg) or real_build(cfg))
+    records, _ = read_interhand_release(release, 'test')
+    axis_angle = dict(type='MANOHandModel', use_pca=False, model_dir=None,
+                      num_pca_comps=45)
+    counts = prep.convert_records(records, [0, 1], str(tmp_path / 'a'), img_size=32,
+                                  hand_model=axis_angle, aux_maps=())
+    assert counts == {'written': 2}
+    assert built == [axis_angle, dict(axis_angle, use_pca=True)]
+    built.clear()
+    pca = dict(type='MANOHandModel', use_pca=True, num_pca_comps=12)
+    prep.convert_records(records, [0, 1], str(tmp_path / 'b'), img_size=32,
+                         pca_hand_model=pca, aux_maps=())
+    assert built == [prep.AXIS_ANGLE_HAND_MODEL, pca]
+    pose = load_pickle_restricted(str(tmp_path / 'b' / 'anno' / '0.pkl'))['mano_params']
+    assert pose['left']['pose'].shape == (1, 12)
+
+
+def test_written_annotation_keys_dtypes_and_crop_ratio(release, tmp_path):
+    """``convert_records`` itself (before any renumbering) writes sample ``i`` with
+    ``inter_idx = i``, IntagHand's keys plus ``joint_3d``, the release's image and
+    annotation entries, float32 matrices, and a crop scaled by ``hand_ratio``."""
+    from gclhand.datasets.interhand26m import read_interhand_release
+    from gclhand.datasets.interhand_prepare import convert_records
+    records, _ = read_interhand_release(release, 'test')
+    scales = {}
+    for ratio in (0.8, 0.5):
+        split_dir = tmp_path / f'ratio{ratio}'
+        assert convert_records(records, [5, 7], str(split_dir), img_size=48,
+                               hand_ratio=ratio, aux_maps=()) == {'written': 2}
+        assert sorted(os.listdir(split_dir / 'anno')) == ['5.pkl', '7.pkl']
+        for r, i in zip(records, (5, 7)):
+            anno = load_pickle_restricted(str(split_dir / 'anno' / f'{i}.pkl'))
+            assert set(anno) == {'inter_idx', 'image', 'annotation', 'mano_params', 'camera',
+                                 'joint_3d'}
+            assert anno['inter_idx'] == i and anno['annotation'] == dict(r['annotation'])
+            assert set(anno['image']) == set(r['image']) | {'crop_affine'}
+            assert all(anno['image'][k] == v for k, v in r['image'].items())
+            matrices = [anno['image']['crop_affine'], anno['camera']['camera']] + [
+                anno['mano_params'][s][k] for s in ('left', 'right')
+                for k in ('R', 'pose', 'shape', 'trans')]
+            assert all(m.dtype == np.float32 for m in matrices)
+            A = anno['image']['crop_affine'].astype(np.float64)
+            scales.setdefault(i, []).append(np.sqrt(abs(np.linalg.det(A[:, :2]))))
+            np.testing.assert_allclose(anno['camera']['camera'],
+                                       np.vstack([A, [0, 0, 1]]) @ r['K'], rtol=1e-5)
+            assert cv2.imread(str(split_dir / 'img' / f'{i}.jpg')).shape == (48, 48, 3)
+    for i, (at_08, at_05) in scales.items():
+        assert abs(at_05 / at_08 - 0.5 / 0.8) < 1e-5, i
+
+
+def test_bad_and_dark_source_images_are_counted_per_sample(release, tmp_path):
+    from gclhand.datasets.errors import ImageError
+    from gclhand.datasets.interhand26m import read_interhand_release
+    from gclhand.datasets.interhand_prepare import convert_records, read_image
+    records, _ = read_interhand_release(release, 'test')
+    missing = [dict(r, img_path=str(tmp_path / f'gone{k}.jpg')) for k, r in enumerate(records)]
+    mixed = missing + records[:1]
+    counts = convert_records(mixed, [0, 1, 2], str(tmp_path / 'skip'), img_size=32,
+                             skip_bad_images=True, aux_maps=())
+    assert counts == {'bad_image': 2, 'written': 1}
+    with pytest.raises(ImageError, match='gone0.jpg'):
+        convert_records(mixed, [0, 1, 2], str(tmp_path / 'raise'), img_size=32, aux_maps=())
+    means = [read_image(r['img_path']).mean() for r in records]
+    # a frame exactly at the threshold is kept (dropped only when darker)
+    counts = convert_records(records, [0, 1], str(tmp_path / 'edge'), img_size=32,
+                             min_image_mean=min(means), aux_maps=())
+    assert counts == {'written': 2}
+    counts = convert_records(records, [0, 1], str(tmp_path / 'dark'), img_size=32,
+                             min_image_mean=max(means) + 1, aux_maps=())
+    assert counts == {'dark_image': 2}
+
+
+def _sparse_split(split_dir, positions):
+    """Samples at record ``positions`` whose files say which record they are."""
+    from gclhand.datasets.io import dump_pickle_atomic
+    for sub in ('img', 'anno'):
+        os.makedirs(os.path.join(split_dir, sub), exist_ok=True)
+    for p in positions:
+        with open(os.path.join(split_dir, 'img', f'{p}.jpg'), 'wb') as f:
+            f.write(f'record {p}'.encode())
+        dump_pickle_atomic(dict(inter_idx=p, record=p),
+                           os.path.join(split_dir, 'anno', f'{p}.pkl'))
+
+
+def _numbered(split_dir):
+    """``{number: (record named by the image, record and inter_idx of the annotation)}``."""
+    out = {}
+    for name in os.listdir(os.path.join(split_dir, 'anno')):
+        i = int(name[:-4])
+        anno = load_pickle_restricted(os.path.join(split_dir, 'anno', name))
+        img = open(os.path.join(split_dir, 'img', f'{i}.jpg'), 'rb').read().decode()
+        out[i] = (int(img.split()[1]), anno['record'], anno['inter_idx'])
+    return out
+
+
+def test_renumbering_state_machine_resumes_from_every_state(tmp_path):
+    """Compaction follows the plan written first, not a fresh listing (which an interrupted
+    compaction has already changed); an interrupted expansion is finished before a
+    compaction, and an interrupted compaction before an expansion."""
+    from gclhand.datasets.interhand_prepare import (NUMBERING_FILE, _move_sample,
+                                                    _write_numbering, expand_to_positions,
+                                                    read_numbering, renumber_contiguous)
+    split_dir = str(tmp_path / 'split')
+    positions = [2, 5, 9]
+    contiguous = {j: (p, p, j) for j, p in enumerate(positions)}
+    at_positions = {p: (p, p, p) for p in positions}
+    _sparse_split(split_dir, positions)
+    strays = ('notes.pkl', '12.tmp')  # not samples: neither counted nor moved
+    for name in strays:
+        open(os.path.join(split_dir, 'anno', name), 'w').close()
+    assert renumber_contiguous(split_dir, aux_maps=()) == 3
+    for name in strays:
+        os.remove(os.path.join(split_dir, 'anno', name))
+    assert _numbered(split_dir) == contiguous
+    assert read_numbering(split_dir) == dict(state='contiguous', source_index=positions)
+    assert renumber_contiguous(split_dir, aux_maps=()) == 3  # finished: nothing moves
+
+    # a compaction stopped after its first move: the listing now reads [0, 5, 9]
+    expand_to_positions(split_dir, aux_maps=())
+    assert _numbered(split_dir) == at_positions
+    assert not os.path.exists(os.path.join(split_dir, NUMBERING_FILE))
+    _write_numbering(split_dir, 'compacting', positions)
+    _move_sample(split_dir, 2, 0, aux_maps=())
+    assert renumber_contiguous(split_dir, aux_maps=()) == 3
+    assert _numbered(split_dir) == contiguous
+    assert read_numbering(split_dir)['source_index'] == positions
+
+    # an expansion stopped after its first move (9 is back, 0 and 1 are not)
+    _write_numbering(split_dir, 'expanding', positions)
+    _move_sample(split_dir, 2, 9, aux_maps=())
+    assert renumber_contiguous(split_dir, aux_maps=()) == 3
+    assert _numbered(split_dir) == contiguous
+    assert read_numbering(split_dir) == dict(state='contiguous', source_index=positions)
+
+    # an expansion asked for while a compaction was stopped: the compaction ends first
+    expand_to_positions(split_dir, aux_maps=())
+    _write_numbering(split_dir, 'compacting', positions)
+    _move_sample(split_dir, 2, 0, aux_maps=())
+    expand_to_positions(split_dir, aux_maps=())
+    assert _numbered(split_dir) == at_positions and read_numbering(split_dir) is None
+
+    # the same expansion stopped after writing its plan, before any move
+    renumber_contiguous(split_dir, aux_maps=())
+    _write_numbering(split_dir, 'expanding', positions)
+    expand_to_positions(split_dir, aux_maps=())
+    assert _numbered(split_dir) == at_positions and read_numbering(split_dir) is None
+
+
+@pytest.mark.parametrize('stop_after', [1, 2])
+def test_a_crash_inside_a_renumbering_leaves_a_resumable_plan(tmp_path, monkeypatch,
+                                                              stop_after):
+    """A compaction or expansion that dies after ``stop_after`` moves has its plan on disk
+    (written before the first move), so the next renumbering restores the record
+    positions in numbering.json instead of trusting the half-moved listing."""
+    import gclhand.datasets.interhand_prepare as prep
+    split_dir = str(tmp_path / 'split')
+    positions = [2, 5, 9]
+    _sparse_split(split_dir, positions)
+    real_move, moves = prep._move_sample, []
+
+    def crashing_move(*args, **kwargs):
+        if len(moves) == stop_after:
+            raise KeyboardInterrupt
+        moves.append(args[1:3])
+        return real_move(*args, **kwargs)
+
+    monkeypatch.setattr(prep, '_move_sample', crashing_move)
+    with pytest.raises(KeyboardInterrupt):
+        prep.renumber_contiguous(split_dir, aux_maps=())
+    assert prep.read_numbering(split_dir) == dict(state='compacting', source_index=positions)
+    monkeypatch.setattr(prep, '_move_sample', real_move)
+    assert prep.renumber_contiguous(split_dir, aux_maps=()) == 3
+    assert _numbered(split_dir) == {j: (p, p, j) for j, p in enumerate(positions)}
+
+    moves.clear()
+    monkeypatch.setattr(prep, '_move_sample', crashing_move)
+    with pytest.raises(KeyboardInterrupt):
+        prep.expand_to_positions(split_dir, aux_maps=())
+    assert prep.read_numbering(split_dir) == dict(state='expanding', source_index=positions)
+    monkeypatch.setattr(prep, '_move_sample', real_move)
+    assert prep.renumber_contiguous(split_dir, aux_maps=()) == 3
+    assert prep.read_numbering(split_dir) == dict(state='contiguous', source_index=positions)
+    assert _numbered(split_dir) == {j: (p, p, j) for j, p in enumerate(positions)}
+
+
+@pytest.mark.parametrize('changed', [('--img-size', '40'), ('--hand-ratio', '0.7'),
+                                     ('--min-image-mean', '5'), ('--no-aux-maps', )])
+def test_conversion_record_and_resuming_with_other_settings(release, tmp_path, monkeypatch,
+                                                           capsys, changed):
+    """conversion.json records the split, the release, the crop settings and the
+    converter (with the hand model's identity); resuming with any crop setting changed is
+    refused naming it.  The first conversion logs that the labels come from the
+    procedural hand."""
+    import gclhand.datasets.provenance as provenance
+    from gclhand.utils import ConfigError
+    logs = []
+    monkeypatch.setattr(provenance, '_WARNED', set())
+    monkeypatch.setattr(provenance, 'print_log', lambda msg, **kw: logs.append(msg))
+    out = str(tmp_path / 'intag')
+    base = ('--split', 'test', '--img-size', '32', '--no-progress')
+    capsys.readouterr()
+    _run_tool(release, out, *base)
+    assert capsys.readouterr().err == ''  # --no-progress: no bar
+    assert len(logs) == 1 and logs[0].startswith(
+        'InterHand2.6M test (gclhand prepare-interhand) is labelled with the licence-free '
+        'procedural hand model')
+    record = json.load(open(os.path.join(out, 'test', 'conversion.json')))
+    procedural = build_hand_model(dict(type='MANOHandModel', use_pca=True))
+    assert {k: record[k] for k in (
+        'split', 'release_root', 'annotations', 'img_size', 'hand_ratio', 'crop',
+        'min_image_mean', 'aux_maps', 'converter', 'hand_model_hash', 'hand_model_kind')} == dict(
+        split='test', release_root=os.path.abspath(release),
+        annotations=os.path.join('annotations', 'test'), img_size=32, hand_ratio=0.8,
+        crop='intaghand_vertices', min_image_mean=10.0, aux_maps=['dense', 'hms', 'mask'],
+        converter='gclhand.datasets.interhand_prepare',
+        hand_model_hash=procedural.content_hash, hand_model_kind='procedural')
+    from gclhand.datasets.aux_maps import AUX_MAPS_FORMAT
+    assert record['aux_maps_format'] == AUX_MAPS_FORMAT
+    os.remove(os.path.join(out, 'test', 'anno', '1.pkl'))  # an interrupted conversion
+    key = changed[0][2:].replace('-', '_').replace('no_', '')
+    with pytest.raises(ConfigError, match=rf'other settings \({key}='):
+        _run_tool(release, out, *base, *changed)
+
+
+def test_a_finished_split_is_not_converted_again(release, tmp_path, capsys):
+    """Re-running a finished conversion reads no source image and moves no file (the
+    dropped blank frame is not even opened again), and reports the drops recorded by the
+    run that made it."""
+    _darken(release, 100)                                  # record 0: dropped as dark
+    out = str(tmp_path / 'intag')
+    split_dir = os.path.join(out, 'test')
+    _run_tool(release, out, '--split', 'test', '--img-size', '32', '--no-aux-maps')
+    anno = os.path.join(split_dir, 'anno', '0.pkl')
+    mtime = os.stat(anno).st_mtime_ns
+    os.remove(os.path.join(release, 'images', 'test', 'Capture0', 'ROM01', 'cam400262',
+                           'image100.jpg'))
+    capsys.readouterr()
+    assert _run_tool(release, out, '--split', 'test', '--img-size', '32', '--no-aux-maps') == 0
+    text = capsys.readouterr().out
+    assert (f'2 interacting samples selected, 1 already converted, 0 converted now -> '
+            f'{split_dir} (hand model: procedural') in text
+    assert '\n  1: image darker than min_image_mean (blank frame' in text
+    assert os.stat(anno).st_mtime_ns == mtime
+    # the same release seen at another path: the record is refreshed, nothing converted
+    from gclhand.datasets.interhand_prepare import prepare_interhand
+    moved = str(tmp_path / 'moved_release')
+    os.symlink(release, moved)
+    stats = prepare_interhand(moved, out, 'test', img_size=32, aux_maps=(), progress=False)
+    assert {k: stats[k] for k in ('selected', 'skipped_existing', 'converted', 'missing',
+                                  'out_dir')} == dict(selected=2, skipped_existing=1,
+                                                      converted=0, missing=1,
+                                                      out_dir=split_dir)
+    record = json.load(open(os.path.join(split_dir, 'conversion.json')))
+    assert record['release_root'] == os.path.abspath(moved)
+    assert record['dropped_by_conversion'] == {'dark_image': 1}

@@ -155,3 +155,122 @@ def test_procedural_model_is_generated_into_cache_dir(tmp_path, hand_model):
     assert files[0].startswith('procedural_hand_v') and model.model_dir == str(
         tmp_path / files[0].split('/')[0])
     assert model.content_hash == hand_model.content_hash
+
+
+def _write_model_dir(folder, arrays):
+    from gclhand.hand.mano_io import MANO_FILES, save_mano_arrays
+    for side, name in MANO_FILES.items():
+        save_mano_arrays(arrays[side], str(folder / name))
+    return str(folder)
+
+
+def test_file_fingertips_are_used_as_long_and_every_file_enters_the_hash(
+        tmp_path, procedural_arrays, hand_model):
+    """A MANO-format file's own ``fingertip_vertex_ids`` (stored here as int32) become the
+    long fingertip ids; the content hash changes with either hand's arrays and the tips."""
+    base = {side: dict(procedural_arrays[side]) for side in ('left', 'right')}
+    tips = np.array([11, 22, 33, 44, 55], dtype=np.int32)
+    base['right']['fingertip_vertex_ids'] = tips
+    own_tips = MANOHandModel(model_dir=_write_model_dir(tmp_path / 'tips', base))
+    assert own_tips.fingertip_ids.dtype == torch.long
+    assert own_tips.fingertip_ids.tolist() == tips.tolist()
+    hashes = {hand_model.content_hash, own_tips.content_hash}
+    for side in ('left', 'right'):
+        changed = {s: dict(procedural_arrays[s]) for s in ('left', 'right')}
+        changed[side]['v_template'] = changed[side]['v_template'] + 1e-4
+        hashes.add(MANOHandModel(model_dir=_write_model_dir(tmp_path / side, changed))
+                   .content_hash)
+    assert len(hashes) == 4
+
+
+def test_default_cache_dir_and_generation_happens_once(tmp_path, monkeypatch):
+    from gclhand.hand import hand_model as hand_model_module
+    monkeypatch.delenv('GCLHAND_CACHE', raising=False)
+    monkeypatch.setenv('HOME', str(tmp_path))
+    assert hand_model_module.default_cache_dir() == str(tmp_path / '.cache' / 'gclhand')
+    monkeypatch.setenv('GCLHAND_CACHE', str(tmp_path / 'elsewhere'))
+    assert hand_model_module.default_cache_dir() == str(tmp_path / 'elsewhere')
+    root = hand_model_module.procedural_model_dir(str(tmp_path / 'cache'))
+
+    def must_not_run():
+        raise AssertionError('the cached procedural files were generated again')
+
+    monkeypatch.setattr(hand_model_module, 'generate_procedural_hand', must_not_run)
+    assert hand_model_module.procedural_model_dir(str(tmp_path / 'cache')) == root
+
+
+def test_smplx_layers_are_silent_and_hold_no_parameters(capfd):
+    """Every input reaches smplx per call, so its layers create no pose/shape/translation
+    parameters (which a device copy or an optimizer would otherwise pick up), and smplx's
+    notice about MANO's 10 shape components is not printed."""
+    capfd.readouterr()
+    model = MANOHandModel(use_pca=False, flat_hand_mean=True)
+    captured = capfd.readouterr()
+    assert captured.out == ''
+    for side in ('left', 'right'):
+        layer = model._layer(side, torch.device('cpu'), torch.float32)
+        assert [name for name, _ in layer.named_parameters()] == []
+        assert layer.num_betas == 10
+
+
+def test_forward_input_forms_and_errors(hand_model):
+    """Positional arguments, an integer pose (cast to float32), the pose width of each
+    parameterisation in the error message, and an unknown side."""
+    pose = torch.zeros(2, 45, dtype=torch.long)
+    out = hand_model('right', pose)
+    assert out.vertices.dtype == torch.float32
+    torch.testing.assert_close(out.vertices[1], hand_model.template('right'), atol=1e-6,
+                               rtol=0)
+    axis_angle = MANOHandModel(use_pca=False, num_pca_comps=6)
+    assert axis_angle('left', torch.zeros(1, 45)).vertices.shape == (1, 778, 3)
+    with pytest.raises(ValueError, match=r'must be \(B, 45\) \(axis-angle\), got \(1, 6\)'):
+        axis_angle('left', torch.zeros(1, 6))
+    with pytest.raises(ValueError, match=r'must be \(B, 6\) \(PCA coefficients\), got'):
+        MANOHandModel(num_pca_comps=6)('left', torch.zeros(1, 45))
+    with pytest.raises(ValueError, match=r"side must be one of \('left', 'right'\), got 'both'"):
+        hand_model('both', torch.zeros(1, 45))
+
+
+def test_shape_orientation_and_translation_by_hand(hand_model):
+    """At zero pose the mesh is the shaped template ``T + S beta`` rotated by
+    ``global_orient`` about the shaped root joint ``J_0 = J_regressor[0] (T + S beta)``
+    and shifted by ``transl`` (MANO's linear blend skinning with one moving joint)."""
+    from scipy.spatial.transform import Rotation
+    betas = torch.tensor([[1.5, -0.7, 0.3, 0.0, 0.9, -1.2, 0.4, 0.0, 0.2, -0.5]],
+                         dtype=torch.float64)
+    orient = torch.tensor([[0.3, -0.5, 0.8]], dtype=torch.float64)
+    transl = torch.tensor([[0.01, -0.02, 0.3]], dtype=torch.float64)
+    for side in ('left', 'right'):
+        arrays = hand_model.arrays[side]
+        shaped = arrays['v_template'] + np.einsum('vck,k->vc', arrays['shapedirs'],
+                                                  betas[0].numpy())
+        root = arrays['J_regressor'][0] @ shaped
+        rot = Rotation.from_rotvec(orient[0].numpy()).as_matrix()
+        expected = (shaped - root) @ rot.T + root + transl[0].numpy()
+        out = hand_model(side, torch.zeros(1, 45, dtype=torch.float64), betas=betas,
+                         global_orient=orient, transl=transl)
+        np.testing.assert_allclose(out.vertices[0].numpy(), expected, atol=1e-7, rtol=0)
+        assert np.abs(shaped - arrays['v_template']).max() > 1e-3  # betas matter
+        # smplx's kinematic joints: the root stays where the shaped rest root was, shifted
+        assert out.joints_mano.shape == (1, 16, 3)
+        np.testing.assert_allclose(out.joints_mano[0, 0].numpy(), root + transl[0].numpy(),
+                                   atol=1e-7, rtol=0)
+        # other dtypes of betas / orientation / translation follow the pose's
+        mixed = hand_model(side, torch.zeros(1, 45, dtype=torch.float64),
+                           betas=betas.float(), global_orient=orient.float(),
+                           transl=transl.float())
+        assert mixed.vertices.dtype == torch.float64
+        np.testing.assert_allclose(mixed.vertices[0].numpy(), expected, atol=1e-6, rtol=0)
+
+
+def test_default_config_and_float32_accessors(hand_model):
+    """``build_hand_model()`` and a config without ``type`` give the default
+    ``MANOHandModel``; the template and regressor come as float32 (the files hold
+    float64)."""
+    default = build_hand_model()
+    assert type(default) is MANOHandModel is type(build_hand_model(dict(model_dir=None)))
+    assert default.use_pca and not default.flat_hand_mean
+    for side in ('left', 'right'):
+        assert hand_model.template(side).dtype == torch.float32
+        assert hand_model.joint_regressor(side).dtype == torch.float32
+        assert hand_model.joint_regressor(side).shape == (16, 778)
