@@ -173,7 +173,9 @@ def _to_plain(obj):
     if isinstance(obj, dict):
         return {k: _to_plain(v) for k, v in obj.items()}
     if isinstance(obj, np.ndarray) and obj.dtype == object:
-        return np.array([_to_plain(o) for o in obj.ravel()]).reshape(obj.shape)
+        # elements that are arrays themselves add their axes after the holder's
+        items = np.array([_to_plain(o) for o in obj.ravel()])
+        return items.reshape(obj.shape + items.shape[1:])
     return obj
 
 

@@ -96,13 +96,51 @@ def test_chumpy_style_mano_file_loads(tmp_path, fake_chumpy_scipy, procedural_ar
 
 
 def test_missing_and_wrong_files(tmp_path):
-    with pytest.raises(FileNotFoundError, match=MANO_URL):
-        load_mano_arrays(str(tmp_path / 'MANO_RIGHT.pkl'))
+    missing = str(tmp_path / 'MANO_RIGHT.pkl')
+    with pytest.raises(FileNotFoundError) as err:
+        load_mano_arrays(missing)
+    found_nowhere = f'MANO model file {missing!r} not found or unreadable. Download the MANO'
+    assert str(err.value).startswith(found_nowhere) and MANO_URL in str(err.value)
+    assert str(err.value).endswith(
+        "set it as the hand model's model_dir in the config or in the GCLHAND_MANO_DIR "
+        'environment variable. Leave both unset to use the licence-free procedural hand.')
     path = tmp_path / 'MANO_RIGHT.pkl'
     with open(path, 'wb') as f:
         pickle.dump({'v_template': np.zeros((778, 3))}, f)
-    with pytest.raises(ValueError, match="key 'f' missing"):
+    with pytest.raises(ValueError, match="key 'f' missing") as err:
         load_mano_arrays(str(path))
+    assert f'MANO model file {str(path)!r}' in str(err.value)
+    with open(path, 'wb') as f:
+        pickle.dump([np.zeros((778, 3))], f)
+    with pytest.raises(ValueError, match=r'expected a dict of arrays \(MANO layout\), got '
+                       r'list\. MANO model file'):
+        load_mano_arrays(str(path))
+
+
+def test_wrong_array_shapes_are_named_and_types_normalised(tmp_path, procedural_arrays):
+    path = str(tmp_path / 'MANO_RIGHT.pkl')
+    good = dict(procedural_arrays['right'])
+    good['f'] = good['f'].astype(np.uint32)
+    good['kintree_table'] = good['kintree_table'].astype(np.uint32)  # root 4294967295
+    good['kintree_table'][0, 0] = 4294967295
+    with open(path, 'wb') as f:
+        pickle.dump(good, f, protocol=2)
+    out = load_mano_arrays(path)
+    assert out['f'].dtype == out['kintree_table'].dtype == np.int64
+    assert out['kintree_table'][0, 0] == -1 and out['v_template'].dtype == np.float64
+    for key, bad, expected in [('v_template', np.zeros((778, 4)), r"\('\*', 3\)"),
+                               ('posedirs', np.zeros((778, 3, 10)), r"\('\*', 3, 135\)"),
+                               ('hands_mean', np.zeros(44), r'\(45,\)')]:
+        with open(path, 'wb') as f:
+            pickle.dump(dict(good, **{key: bad}), f, protocol=2)
+        with pytest.raises(ValueError, match=rf"key '{key}' has shape {_escaped(bad.shape)}, "
+                           rf'expected {expected}$'):
+            load_mano_arrays(path)
+
+
+def _escaped(shape):
+    import re
+    return re.escape(str(shape))
 
 
 def test_plain_arrays_roundtrip(tmp_path):
@@ -140,7 +178,7 @@ def test_mano_left_shapedirs_sign_bug_is_fixed_on_load(tmp_path, procedural_arra
     that bug must load as the correct mirror pair, with one log line."""
     import gclhand.hand.mano_io as mano_io
     logs = []
-    monkeypatch.setattr(mano_io, 'print_log', lambda msg, **kw: logs.append(msg),
+    monkeypatch.setattr(mano_io, 'print_log', lambda msg, **kw: logs.append((msg, kw)),
                         raising=False)
     right, good_left = procedural_arrays['right'], procedural_arrays['left']
     buggy_left = dict(good_left, shapedirs=good_left['shapedirs'].copy())
@@ -152,7 +190,9 @@ def test_mano_left_shapedirs_sign_bug_is_fixed_on_load(tmp_path, procedural_arra
     # left hand = mirror image (x -> -x) of the right hand, for the same betas
     mirrored = verts['right'] * verts['right'].new_tensor([-1., 1., 1.])
     assert float((verts['left'] - mirrored).abs().max()) < 1e-6
-    assert len(logs) == 1 and 'shapedirs[:, 0, :]' in logs[0] and 'MANO_LEFT.pkl' in logs[0]
+    assert len(logs) == 1 and logs[0][1] == dict(logger='current')
+    assert logs[0][0].startswith(f"{tmp_path / 'MANO_LEFT.pkl'}: shapedirs[:, 0, :] has "
+                                 "MANO_RIGHT's sign (the known MANO_LEFT bug, smplx issue 48)")
     _first_shape_component_meshes(model_dir)  # a second load of the same file logs nothing
     assert len(logs) == 1
 
@@ -194,6 +234,13 @@ def test_left_shapedirs_sign_bug_uses_the_official_threshold():
     assert not left_shapedirs_has_sign_bug(*pair(tiny, -tiny))
     assert left_shapedirs_has_sign_bug(*pair(tiny, tiny))
     assert not left_shapedirs_has_sign_bug(*pair(0 * tiny, 0 * tiny))  # nothing to flip
+    quarter = np.full((4, 10), 0.25)
+    off = np.zeros((4, 10))
+    off[0, 0] = 1.0  # a summed difference of exactly 1 is not below the threshold
+    assert not left_shapedirs_has_sign_bug(*pair(quarter, quarter + off))
+    left, right = pair(quarter, quarter)
+    left['shapedirs'] = left['shapedirs'][:, :, :5]  # other shape sizes: not comparable
+    assert not left_shapedirs_has_sign_bug(left, right)
 
 
 def _dense_with_pattern():
@@ -258,15 +305,36 @@ def test_empty_sparse_matrix_is_float64_zeros():
 
 def test_chumpy_object_without_array_state_is_refused(monkeypatch):
     """Only terminal chumpy arrays (state with ``x``) can be read without chumpy; a
-    derived expression says so instead of loading something else."""
+    derived expression, or a state that is not a dict, says so instead of loading
+    something else."""
 
     class Select:
         def __init__(self):
             self.a, self.idxs = np.zeros(3), np.arange(2)
 
-    monkeypatch.setitem(sys.modules, 'chumpy', _fake_module('chumpy', Select=Select))
-    with pytest.raises(pickle.UnpicklingError, match='not a plain Ch array'):
-        safe_load_pickle_bytes(pickle.dumps(Select(), protocol=2))
+    class Ch:
+        def __getstate__(self):
+            return ['x', np.zeros(3)]
+
+        def __setstate__(self, state):
+            pass
+
+    monkeypatch.setitem(sys.modules, 'chumpy', _fake_module('chumpy', Select=Select, Ch=Ch))
+    for obj in (Select(), Ch()):
+        with pytest.raises(pickle.UnpicklingError) as err:
+            safe_load_pickle_bytes(pickle.dumps(obj, protocol=2))
+        assert str(err.value) == (
+            'a chumpy object in the MANO file is not a plain Ch array (no "x" state); only '
+            'terminal chumpy arrays can be read without chumpy')
+
+
+def test_object_arrays_of_chumpy_arrays_become_numeric(fake_chumpy_scipy):
+    Ch, _ = fake_chumpy_scipy
+    holder = np.empty((2, 1), dtype=object)
+    holder[0, 0], holder[1, 0] = Ch(np.array([1.0, 2.0])), Ch(np.array([3.0, 4.0]))
+    out = safe_load_pickle_bytes(pickle.dumps({'rows': holder}, protocol=2))['rows']
+    assert out.dtype == np.float64 and out.shape == (2, 1, 2)
+    np.testing.assert_array_equal(out[:, 0], [[1.0, 2.0], [3.0, 4.0]])
 
 
 @pytest.mark.parametrize('protocol', [0, 2, 4, 5])
@@ -301,11 +369,51 @@ def test_numpy_arrays_of_every_protocol_roundtrip(protocol):
     (b'c_codecs\nencode\n(Vimport os\nVrot13\ntR.', 'encoding'),
     (b'cbuiltins\ngetattr\n(c__builtin__\nobject\nV__subclasses__\ntR.', 'builtins.getattr'),
     (b'cscipy.sparse._base\nspmatrix\n.', 'scipy.sparse._base.spmatrix'),
+    (b'cscipy.sparse._bsr\nbsr_matrix\n.', 'scipy.sparse._bsr.bsr_matrix'),  # no stand-in
+    (b'cscipy.sparse._csc\ncsc_other\n.', 'scipy.sparse._csc.csc_other'),
+    (b'cos\n_reconstructor\n.', 'os._reconstructor'),
     (b'cchumpy.ch\nChLambda\n.', 'chumpy.ch.ChLambda'),
 ])
 def test_globals_outside_the_whitelist_are_refused(payload, match):
     with pytest.raises(UnsafePickleError, match=match):
         safe_load_pickle_bytes(payload)
+
+
+def test_refusal_message_and_the_whitelisted_names():
+    from gclhand.hand.mano_io import _ChStandIn, _SPARSE, RestrictedUnpickler
+    with pytest.raises(UnsafePickleError) as err:
+        safe_load_pickle_bytes(b'cposix\nsystem\n.')
+    assert str(err.value) == (
+        "refusing to load global 'posix.system' from a model file: only numpy arrays, chumpy "
+        'arrays and scipy sparse matrices are allowed in MANO files')
+    unpickler = RestrictedUnpickler(__import__('io').BytesIO(b''))
+    for module, name in [('chumpy.ch', 'Ch'), ('chumpy.ch', 'Select'),
+                         ('chumpy.reordering', 'Reorder'),
+                         ('chumpy.reordering', 'Concatenate')]:
+        assert unpickler.find_class(module, name) is _ChStandIn
+    for fmt in ('csc', 'csr', 'coo'):
+        for kind in ('matrix', 'array'):
+            cls = unpickler.find_class(f'scipy.sparse._{fmt}', f'{fmt}_{kind}')
+            assert cls is _SPARSE[fmt] and cls.fmt == fmt
+    assert unpickler.find_class('scipy.sparse.csc', 'csc_matrix') is _SPARSE['csc']
+
+
+def test_python2_pickles_are_read_as_latin1():
+    """The official files are Python 2 pickles: numpy's raw data and every ``str`` are
+    8-bit strings, which only a latin-1 decode turns back into the same bytes."""
+    data = np.array([1.5, -2.0], dtype='<f8').tobytes()
+    py2_array = (b'\x80\x02cnumpy.core.multiarray\n_reconstruct\nq\x00cnumpy\nndarray\nq\x01'
+                 b'K\x00\x85U\x01b\x87Rq\x02(K\x01K\x02\x85cnumpy\ndtype\nq\x03U\x02f8K\x00K'
+                 b'\x01\x87Rq\x04(K\x03U\x01<NNNJ\xff\xff\xff\xffJ\xff\xff\xff\xffK\x00tb\x89U'
+                 b'\x10' + data + b'tb.')
+    with pytest.raises(UnicodeDecodeError):
+        pickle.loads(py2_array)  # Python 3's default (ASCII) cannot read it
+    import tempfile
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, 'py2.pkl')
+        with open(path, 'wb') as f:
+            f.write(py2_array)
+        np.testing.assert_array_equal(safe_load_pickle(path), [1.5, -2.0])
 
 
 def test_whitelisted_builtins_and_latin1_bytes_load():
@@ -314,5 +422,20 @@ def test_whitelisted_builtins_and_latin1_bytes_load():
     assert safe_load_pickle_bytes(payload) == {1, 2}
     raw = bytes(range(200, 256))
     assert safe_load_pickle_bytes(pickle.dumps(raw, protocol=2)) == raw
-    latin = b'c_codecs\nencode\n(V\\u00e9\nVLatin-1\ntR.'
-    assert safe_load_pickle_bytes(latin) == b'\xe9'
+    for name in (b'Latin-1', b'ISO-8859-1'):
+        latin = b'c_codecs\nencode\n(V\\u00e9\nV' + name + b'\ntR.'
+        assert safe_load_pickle_bytes(latin) == b'\xe9'
+    assert safe_load_pickle_bytes(pickle.dumps({1, 2}, protocol=3)) == {1, 2}  # builtins.set
+
+
+def test_content_hash_is_stable_and_independent_of_storage_types():
+    """conversion.json and the graph cache record this hash, so it must not change between
+    versions: pinned on a small model dict.  It depends on values and shapes, not on the
+    integer or float type a file stores them in, nor on keys outside the MANO layout."""
+    from gclhand.hand.mano_io import hash_arrays
+    arrays = {'f': np.arange(6).reshape(2, 3), 'hands_mean': np.linspace(0, 1, 45)}
+    assert hash_arrays(arrays) == 'e5a6b36246d8feb0'
+    assert hash_arrays(dict(arrays, f=arrays['f'].astype(np.uint32))) == 'e5a6b36246d8feb0'
+    assert hash_arrays(dict(arrays, bs_style='lbs')) == 'e5a6b36246d8feb0'
+    assert hash_arrays(dict(arrays, f=arrays['f'].reshape(3, 2))) != 'e5a6b36246d8feb0'
+    assert hash_arrays(arrays, {'fingertip_vertex_ids': np.arange(5)}) != 'e5a6b36246d8feb0'
