@@ -439,3 +439,24 @@ def test_content_hash_is_stable_and_independent_of_storage_types():
     assert hash_arrays(dict(arrays, bs_style='lbs')) == 'e5a6b36246d8feb0'
     assert hash_arrays(dict(arrays, f=arrays['f'].reshape(3, 2))) != 'e5a6b36246d8feb0'
     assert hash_arrays(arrays, {'fingertip_vertex_ids': np.arange(5)}) != 'e5a6b36246d8feb0'
+
+
+@pytest.mark.parametrize('module', ['numpy._core.numeric', 'numpy.core.numeric'])
+def test_protocol5_array_reconstructor_under_both_numpy_names(monkeypatch, module):
+    """numpy 2 writes protocol-5 arrays with ``numpy._core.numeric._frombuffer``, numpy 1
+    with ``numpy.core.numeric._frombuffer``: both are read (as a copy, memory order
+    kept)."""
+
+    def _frombuffer(buf, dtype, shape, order):  # the name the pickle records
+        raise AssertionError('never called when pickling')
+
+    monkeypatch.setitem(sys.modules, module, _fake_module(module, _frombuffer=_frombuffer))
+    values = np.arange(6, dtype='<f4').reshape(2, 3, order='F')
+
+    class Saved:
+        def __reduce__(self):
+            return _frombuffer, (values.tobytes(order='F'), values.dtype, values.shape, 'F')
+
+    out = safe_load_pickle_bytes(pickle.dumps(Saved(), protocol=5))
+    np.testing.assert_array_equal(out, values)
+    assert out.flags.f_contiguous and out.flags.writeable and out.dtype == np.float32
