@@ -87,6 +87,10 @@ def test_workers_give_same_output(release, tmp_path, monkeypatch):
     _run_tool(release, str(tmp_path / 'b'), '--split', 'test', '--img-size', '32',
               '--workers', '2', '--chunk', '1')
     assert len(pools) == 1  # two work items, two workers: a process pool
+    _run_tool(release, str(tmp_path / 'd'), '--split', 'test', '--img-size', '32',
+              '--workers', '2', '--chunk', '1', '--min-image-mean', '256', '--no-aux-maps')
+    record = json.load(open(tmp_path / 'd' / 'test' / 'conversion.json'))
+    assert len(pools) == 2 and record['dropped_by_conversion'] == {'dark_image': 2}
     for i in range(2):
         a = read_intag_annotation(str(tmp_path / 'a' / 'test' / 'anno' / f'{i}.pkl'))
         b = read_intag_annotation(str(tmp_path / 'b' / 'test' / 'anno' / f'{i}.pkl'))
@@ -591,23 +595,18 @@ def test_a_crash_inside_a_renumbering_leaves_a_resumable_plan(tmp_path, monkeypa
         moves.append(args[1:3])
         return real_move(*args, **kwargs)
 
-    monkeypatch.setattr(prep, '_move_sample', crashing_move)
-    with pytest.raises(KeyboardInterrupt):
-        prep.renumber_contiguous(split_dir, aux_maps=())
-    assert prep.read_numbering(split_dir) == dict(state='compacting', source_index=positions)
-    monkeypatch.setattr(prep, '_move_sample', real_move)
-    assert prep.renumber_contiguous(split_dir, aux_maps=()) == 3
-    assert _numbered(split_dir) == {j: (p, p, j) for j, p in enumerate(positions)}
-
-    moves.clear()
-    monkeypatch.setattr(prep, '_move_sample', crashing_move)
-    with pytest.raises(KeyboardInterrupt):
-        prep.expand_to_positions(split_dir, aux_maps=())
-    assert prep.read_numbering(split_dir) == dict(state='expanding', source_index=positions)
-    monkeypatch.setattr(prep, '_move_sample', real_move)
-    assert prep.renumber_contiguous(split_dir, aux_maps=()) == 3
-    assert prep.read_numbering(split_dir) == dict(state='contiguous', source_index=positions)
-    assert _numbered(split_dir) == {j: (p, p, j) for j, p in enumerate(positions)}
+    for renumbering, state in [(prep.renumber_contiguous, 'compacting'),
+                               (prep.expand_to_positions, 'expanding')]:
+        moves.clear()
+        monkeypatch.setattr(prep, '_move_sample', crashing_move)
+        with pytest.raises(KeyboardInterrupt):
+            renumbering(split_dir, aux_maps=())
+        assert prep.read_numbering(split_dir) == dict(state=state, source_index=positions)
+        monkeypatch.setattr(prep, '_move_sample', real_move)
+        assert prep.renumber_contiguous(split_dir, aux_maps=()) == 3
+        assert prep.read_numbering(split_dir) == dict(state='contiguous',
+                                                      source_index=positions)
+        assert _numbered(split_dir) == {j: (p, p, j) for j, p in enumerate(positions)}
 
 
 @pytest.mark.parametrize('changed', [('--img-size', '40'), ('--hand-ratio', '0.7'),
@@ -653,10 +652,18 @@ def test_a_finished_split_is_not_converted_again(release, tmp_path, capsys):
     """Re-running a finished conversion reads no source image and moves no file (the
     dropped blank frame is not even opened again), and reports the drops recorded by the
     run that made it."""
+    from gclhand.datasets.interhand_prepare import prepare_interhand
     _darken(release, 100)                                  # record 0: dropped as dark
     out = str(tmp_path / 'intag')
     split_dir = os.path.join(out, 'test')
-    _run_tool(release, out, '--split', 'test', '--img-size', '32', '--no-aux-maps')
+    keys = ('selected', 'skipped_existing', 'converted', 'missing', 'out_dir')
+    stats = prepare_interhand(release, out, 'test', img_size=32, aux_maps=(), progress=False)
+    assert {k: stats[k] for k in keys} == dict(selected=2, skipped_existing=0, converted=1,
+                                               missing=1, out_dir=split_dir)
+    assert stats['dropped']['dark_image'] == 1
+    record = json.load(open(os.path.join(split_dir, 'conversion.json')))
+    assert record['converted_total'] == 1 and record['selected'] == 2
+    assert record['numbering'].startswith('contiguous')
     anno = os.path.join(split_dir, 'anno', '0.pkl')
     mtime = os.stat(anno).st_mtime_ns
     os.remove(os.path.join(release, 'images', 'test', 'Capture0', 'ROM01', 'cam400262',
@@ -669,14 +676,11 @@ def test_a_finished_split_is_not_converted_again(release, tmp_path, capsys):
     assert '\n  1: image darker than min_image_mean (blank frame' in text
     assert os.stat(anno).st_mtime_ns == mtime
     # the same release seen at another path: the record is refreshed, nothing converted
-    from gclhand.datasets.interhand_prepare import prepare_interhand
     moved = str(tmp_path / 'moved_release')
     os.symlink(release, moved)
     stats = prepare_interhand(moved, out, 'test', img_size=32, aux_maps=(), progress=False)
-    assert {k: stats[k] for k in ('selected', 'skipped_existing', 'converted', 'missing',
-                                  'out_dir')} == dict(selected=2, skipped_existing=1,
-                                                      converted=0, missing=1,
-                                                      out_dir=split_dir)
+    assert {k: stats[k] for k in keys} == dict(selected=2, skipped_existing=1, converted=0,
+                                               missing=1, out_dir=split_dir)
     record = json.load(open(os.path.join(split_dir, 'conversion.json')))
     assert record['release_root'] == os.path.abspath(moved)
     assert record['dropped_by_conversion'] == {'dark_image': 1}
