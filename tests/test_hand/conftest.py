@@ -28,3 +28,17 @@ def hand_model(hand_cache):
 @pytest.fixture(scope='session')
 def procedural_arrays(hand_model):
     return hand_model.arrays
+
+
+@pytest.fixture
+def write_mano_dir():
+    """``write(folder, {'left': arrays, 'right': arrays})`` saves a MANO-format pair as
+    ``MANO_LEFT.pkl`` / ``MANO_RIGHT.pkl`` in ``folder`` and returns it as a string."""
+    from gclhand.hand.mano_io import MANO_FILES, save_mano_arrays
+
+    def write(folder, arrays):
+        for side, name in MANO_FILES.items():
+            save_mano_arrays(arrays[side], str(folder / name))
+        return str(folder)
+
+    return write

@@ -157,28 +157,21 @@ def test_procedural_model_is_generated_into_cache_dir(tmp_path, hand_model):
     assert model.content_hash == hand_model.content_hash
 
 
-def _write_model_dir(folder, arrays):
-    from gclhand.hand.mano_io import MANO_FILES, save_mano_arrays
-    for side, name in MANO_FILES.items():
-        save_mano_arrays(arrays[side], str(folder / name))
-    return str(folder)
-
-
 def test_file_fingertips_are_used_as_long_and_every_file_enters_the_hash(
-        tmp_path, procedural_arrays, hand_model):
+        tmp_path, procedural_arrays, hand_model, write_mano_dir):
     """A MANO-format file's own ``fingertip_vertex_ids`` (stored here as int32) become the
     long fingertip ids; the content hash changes with either hand's arrays and the tips."""
     base = {side: dict(procedural_arrays[side]) for side in ('left', 'right')}
     tips = np.array([11, 22, 33, 44, 55], dtype=np.int32)
     base['right']['fingertip_vertex_ids'] = tips
-    own_tips = MANOHandModel(model_dir=_write_model_dir(tmp_path / 'tips', base))
+    own_tips = MANOHandModel(model_dir=write_mano_dir(tmp_path / 'tips', base))
     assert own_tips.fingertip_ids.dtype == torch.long
     assert own_tips.fingertip_ids.tolist() == tips.tolist()
     hashes = {hand_model.content_hash, own_tips.content_hash}
     for side in ('left', 'right'):
         changed = {s: dict(procedural_arrays[s]) for s in ('left', 'right')}
         changed[side]['v_template'] = changed[side]['v_template'] + 1e-4
-        hashes.add(MANOHandModel(model_dir=_write_model_dir(tmp_path / side, changed))
+        hashes.add(MANOHandModel(model_dir=write_mano_dir(tmp_path / side, changed))
                    .content_hash)
     assert len(hashes) == 4
 

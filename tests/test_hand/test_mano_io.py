@@ -152,13 +152,6 @@ def test_plain_arrays_roundtrip(tmp_path):
     assert out['b'][1:] == ['x', b'raw'] and out['b'][0] == 3
 
 
-def _write_pair(folder, right, left):
-    from gclhand.hand.mano_io import MANO_FILES, save_mano_arrays
-    save_mano_arrays(right, str(folder / MANO_FILES['right']))
-    save_mano_arrays(left, str(folder / MANO_FILES['left']))
-    return str(folder)
-
-
 def _first_shape_component_meshes(model_dir):
     """Rest-pose meshes of both hands with betas = e_0 (the component the bug affects)."""
     import torch
@@ -172,7 +165,7 @@ def _first_shape_component_meshes(model_dir):
 
 
 def test_mano_left_shapedirs_sign_bug_is_fixed_on_load(tmp_path, procedural_arrays,
-                                                       monkeypatch):
+                                                       monkeypatch, write_mano_dir):
     """Official MANO_LEFT.pkl repeats MANO_RIGHT's shapedirs[:, 0, :] (smplx issue 48), so
     the same betas widen the left hand where they narrow the right one.  A pair carrying
     that bug must load as the correct mirror pair, with one log line."""
@@ -183,7 +176,7 @@ def test_mano_left_shapedirs_sign_bug_is_fixed_on_load(tmp_path, procedural_arra
     right, good_left = procedural_arrays['right'], procedural_arrays['left']
     buggy_left = dict(good_left, shapedirs=good_left['shapedirs'].copy())
     buggy_left['shapedirs'][:, 0, :] = right['shapedirs'][:, 0, :]  # the official file's bug
-    model_dir = _write_pair(tmp_path, right, buggy_left)
+    model_dir = write_mano_dir(tmp_path, dict(right=right, left=buggy_left))
 
     hm, verts = _first_shape_component_meshes(model_dir)
     np.testing.assert_allclose(hm.arrays['left']['shapedirs'], good_left['shapedirs'])
@@ -197,12 +190,13 @@ def test_mano_left_shapedirs_sign_bug_is_fixed_on_load(tmp_path, procedural_arra
     assert len(logs) == 1
 
 
-def test_correct_mano_pair_is_loaded_unchanged(tmp_path, procedural_arrays, monkeypatch):
+def test_correct_mano_pair_is_loaded_unchanged(tmp_path, procedural_arrays, monkeypatch,
+                                               write_mano_dir):
     import gclhand.hand.mano_io as mano_io
     logs = []
     monkeypatch.setattr(mano_io, 'print_log', lambda msg, **kw: logs.append(msg),
                         raising=False)
-    model_dir = _write_pair(tmp_path, procedural_arrays['right'], procedural_arrays['left'])
+    model_dir = write_mano_dir(tmp_path, procedural_arrays)
     hm, verts = _first_shape_component_meshes(model_dir)
     for side in ('left', 'right'):
         np.testing.assert_array_equal(hm.arrays[side]['shapedirs'],
@@ -380,13 +374,15 @@ def test_globals_outside_the_whitelist_are_refused(payload, match):
 
 
 def test_refusal_message_and_the_whitelisted_names():
+    import io
+
     from gclhand.hand.mano_io import _ChStandIn, _SPARSE, RestrictedUnpickler
     with pytest.raises(UnsafePickleError) as err:
         safe_load_pickle_bytes(b'cposix\nsystem\n.')
     assert str(err.value) == (
         "refusing to load global 'posix.system' from a model file: only numpy arrays, chumpy "
         'arrays and scipy sparse matrices are allowed in MANO files')
-    unpickler = RestrictedUnpickler(__import__('io').BytesIO(b''))
+    unpickler = RestrictedUnpickler(io.BytesIO(b''))
     for module, name in [('chumpy.ch', 'Ch'), ('chumpy.ch', 'Select'),
                          ('chumpy.reordering', 'Reorder'),
                          ('chumpy.reordering', 'Concatenate')]:
@@ -398,7 +394,7 @@ def test_refusal_message_and_the_whitelisted_names():
     assert unpickler.find_class('scipy.sparse.csc', 'csc_matrix') is _SPARSE['csc']
 
 
-def test_python2_pickles_are_read_as_latin1():
+def test_python2_pickles_are_read_as_latin1(tmp_path):
     """The official files are Python 2 pickles: numpy's raw data and every ``str`` are
     8-bit strings, which only a latin-1 decode turns back into the same bytes."""
     data = np.array([1.5, -2.0], dtype='<f8').tobytes()
@@ -408,12 +404,9 @@ def test_python2_pickles_are_read_as_latin1():
                  b'\x10' + data + b'tb.')
     with pytest.raises(UnicodeDecodeError):
         pickle.loads(py2_array)  # Python 3's default (ASCII) cannot read it
-    import tempfile
-    with tempfile.TemporaryDirectory() as folder:
-        path = os.path.join(folder, 'py2.pkl')
-        with open(path, 'wb') as f:
-            f.write(py2_array)
-        np.testing.assert_array_equal(safe_load_pickle(path), [1.5, -2.0])
+    path = tmp_path / 'py2.pkl'
+    path.write_bytes(py2_array)
+    np.testing.assert_array_equal(safe_load_pickle(str(path)), [1.5, -2.0])
 
 
 def test_whitelisted_builtins_and_latin1_bytes_load():
