@@ -353,3 +353,30 @@ def test_project_points_on_the_camera_plane_stays_finite():
     assert uv.dtype == np.float32 and np.isfinite(uv).all()
     np.testing.assert_allclose(uv[1], [35.0, 10.0], atol=1e-5)
     np.testing.assert_allclose(uv[0], np.array([50.0, -20.0]) / 1e-9, rtol=1e-6)
+
+
+def test_resize_shrinks_aux_maps_by_area_too():
+    """Shrinking averages the maps as it does the image: a 1-in-3 stripe of the mask (at a
+    quarter of the image's resolution) shrunk 3x becomes its mean everywhere, exactly
+    ``cv2.resize``'s area result, where bilinear sampling (what ``cv2.warpAffine`` does
+    with the area flag) reads only the pixels between the stripes; enlarging samples the
+    maps bilinearly; a map whose size does not scale exactly with the image is warped."""
+    import cv2
+    img = np.zeros((384, 384, 3), np.uint8)
+    mask = np.zeros((96, 96, 2), np.uint8)
+    mask[:, ::3, 1] = 255
+    out = ResizeHand(size=128)(dict(img=img, gt_mask=mask.copy()))['gt_mask']
+    assert out.shape == (32, 32, 2)
+    np.testing.assert_array_equal(out, cv2.resize(mask, (32, 32), interpolation=cv2.INTER_AREA))
+    assert (out[..., 1] == 85).all() and (out[..., 0] == 0).all()
+    bilinear = ResizeHand(size=128, interpolation='bilinear')(
+        dict(img=img, gt_mask=mask.copy()))['gt_mask']
+    assert bilinear.max() == 0  # every sample falls between two stripes
+    big = ResizeHand(size=768)(dict(img=img, gt_mask=mask.copy()))['gt_mask']
+    assert big.shape == (192, 192, 2) and ((big[..., 1] > 0) & (big[..., 1] < 255)).any()
+    np.testing.assert_allclose(big[1:-1, 1:-1], cv2.resize(mask, (192, 192))[1:-1, 1:-1],
+                               atol=1)  # bilinear (the outermost pixels meet a 0 border)
+    # maps 22 px wide for a 90 px image (r = 0.244): 16 px out is not a resize by 64 / 90
+    odd = np.full((22, 22, 2), 200, np.uint8)
+    out = ResizeHand(size=64)(dict(img=np.zeros((90, 90, 3), np.uint8), gt_mask=odd))
+    assert out['gt_mask'].shape == (16, 16, 2) and out['gt_mask'][2:-2, 2:-2].min() == 200

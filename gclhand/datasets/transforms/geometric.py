@@ -67,7 +67,12 @@ def warp_aux_maps(results: dict, A: np.ndarray, in_wh: Tuple[int, int],
                   swap_hands: bool = False) -> None:
     """Apply the image's pixel map ``A`` (2, 3), ``in_wh -> out_wh``, to every auxiliary map
     in ``results`` at the map's own resolution (``A_m = S A S^-1`` with ``S`` the scale from
-    image to map pixels), and swap left/right channels when ``swap_hands``."""
+    image to map pixels), and swap left/right channels when ``swap_hands``.
+
+    ``cv2.INTER_AREA`` (what :class:`ResizeHand` uses to shrink) averages each output
+    pixel's footprint when ``A_m`` is the pure scale of a resize of the map to its output
+    size (``u' + 0.5 = (u + 0.5) s``, :func:`cv2.resize`'s convention); any other map falls
+    back to bilinear sampling, which is also what ``cv2.warpAffine`` does with that flag."""
     for key, swap in AUX_MAP_SWAP.items():
         if key not in results:
             continue
@@ -76,14 +81,25 @@ def warp_aux_maps(results: dict, A: np.ndarray, in_wh: Tuple[int, int],
         S = _pixel_scale(r)
         Am = (S @ to_homogeneous_affine(A) @ np.linalg.inv(S))[:2]
         size = (max(1, int(round(out_wh[0] * r))), max(1, int(round(out_wh[1] * r))))
-        warped = cv2.warpAffine(m, Am, size, flags=interpolation,
-                                borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        if interpolation == cv2.INTER_AREA and _is_resize(Am, m.shape[1::-1], size):
+            warped = cv2.resize(m, size, interpolation=cv2.INTER_AREA)
+        else:
+            flags = cv2.INTER_LINEAR if interpolation == cv2.INTER_AREA else interpolation
+            warped = cv2.warpAffine(m, Am, size, flags=flags,
+                                    borderMode=cv2.BORDER_CONSTANT, borderValue=0)
         if warped.ndim == 2:  # OpenCV drops a single channel
             warped = warped[..., None]
         if swap_hands and swap == 'halves':
             half = warped.shape[-1] // 2
             warped = np.concatenate([warped[..., half:], warped[..., :half]], axis=-1)
         results[key] = np.ascontiguousarray(warped)
+
+
+def _is_resize(A: np.ndarray, in_wh: Tuple[int, int], out_wh: Tuple[int, int]) -> bool:
+    """Whether pixel map ``A`` (2, 3) is exactly the resize ``in_wh -> out_wh``."""
+    sx, sy = out_wh[0] / in_wh[0], out_wh[1] / in_wh[1]
+    resize = np.array([[sx, 0., (sx - 1) / 2.], [0., sy, (sy - 1) / 2.]])
+    return bool(np.allclose(A, resize, rtol=0., atol=1e-9))
 
 
 def _size_hw(size: Union[int, Sequence[int]]) -> Tuple[int, int]:
@@ -228,7 +244,9 @@ class ResizeHand(BaseTransform):
     """Resize the crop to the network input size and update ``cam_K`` and 2D labels.
 
     Pixel-centre convention: ``u' + 0.5 = (u + 0.5) * s``.  Uses area interpolation when
-    shrinking (anti-aliasing) and bilinear when enlarging unless ``interpolation`` is set.
+    shrinking (anti-aliasing) and bilinear when enlarging unless ``interpolation`` is set;
+    auxiliary maps (``gt_mask``, ``gt_heatmaps``, ``gt_dense``) are resized with the image
+    at their own resolution, by the same interpolation (:func:`warp_aux_maps`).
 
     Args:
         size: output size, int or (w, h).
