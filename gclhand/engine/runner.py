@@ -8,7 +8,7 @@ from typing import Dict, Optional
 from mmengine.dist import get_dist_info, is_distributed, is_main_process
 from mmengine.fileio import LocalBackend, get_file_backend
 from mmengine.model import is_model_wrapper
-from mmengine.runner import Runner
+from mmengine.runner import BaseLoop, Runner
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
@@ -79,11 +79,20 @@ class GCLHandRunner(Runner):
             model_wrapper_cfg = wrapper_cfg
         return super().wrap_model(model_wrapper_cfg, model)
 
+    def _train_loader(self):
+        """The built training data loader, or ``None`` before the train loop is built.
+
+        MMEngine keeps ``self._train_dataloader`` as the config dict and builds the loader
+        inside the train loop (``self._train_loop.dataloader``); a loader passed to the
+        constructor as an object is used as it is.  Not ``self.train_dataloader``: that
+        property would build the loop.
+        """
+        loop = self._train_loop
+        loader = loop.dataloader if isinstance(loop, BaseLoop) else self._train_dataloader
+        return None if loader is None or isinstance(loader, dict) else loader
+
     def _train_sampler(self):
-        loader = self._train_dataloader
-        if loader is None or isinstance(loader, dict):
-            return None
-        return getattr(loader, 'sampler', None)
+        return getattr(self._train_loader(), 'sampler', None)
 
     def save_checkpoint(self,
                         out_dir: str,
@@ -162,8 +171,8 @@ class GCLHandRunner(Runner):
         else:
             set_rng_state(states[rank])
             self.logger.info('restored the python/numpy/torch RNG state from the checkpoint')
-        loader = self._train_dataloader
-        if (not isinstance(loader, dict) and getattr(loader, 'num_workers', 0) > 0
+        loader = self._train_loader()
+        if (loader is not None and getattr(loader, 'num_workers', 0) > 0
                 and getattr(loader, 'persistent_workers', False)):
             self.logger.warning(
                 'train_dataloader.persistent_workers=True: the data-loader workers restart '

@@ -30,7 +30,7 @@ def test_rng_state_round_trip_through_safe_torch_load():
 
 
 def test_message_hub_round_trip_loads_without_unsafe_globals():
-    hub = MessageHub.get_instance('gclhand_test_ckpt_hub')
+    hub = MessageHub('gclhand_test_ckpt_hub')  # not the global instance: a fresh history
     hub.update_scalar('train/loss', 0.5)
     hub.update_scalar('train/loss', 0.25, count=2)
     state = hub.state_dict()

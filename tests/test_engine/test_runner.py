@@ -1,5 +1,6 @@
 """GCLHandRunner and AtomicCheckpointHook in one process (world size 1)."""
 import copy
+import logging
 import os
 import os.path as osp
 import sys
@@ -93,3 +94,72 @@ def test_missing_checkpoint_is_named(toy_cfg):
     with pytest.raises(FileNotFoundError, match='checkpoint nothing.pth not found'):
         runner.load_checkpoint('nothing.pth')
     assert torch.get_num_threads() >= 1
+
+
+def _load(path):
+    from gclhand.engine.checkpoint import checkpoint_safe_globals
+    with checkpoint_safe_globals():
+        return torch.load(path, map_location='cpu')
+
+
+def test_saved_checkpoint_holds_what_an_exact_resume_needs(toy_cfg):
+    """What ``save_checkpoint`` writes by default: model, optimiser and scheduler states,
+    the generators' states at the moment of saving and the sampler's seed; MMEngine's own
+    arguments (``save_optimizer``, ``by_epoch``, ``meta``) still pass through."""
+    import random
+
+    import numpy as np
+
+    from gclhand.engine.checkpoint import set_rng_state
+    toy_cfg.train_cfg.max_epochs = 1
+    runner = build_runner(toy_cfg)
+    runner.train()
+    sampler_seed = runner.train_dataloader.sampler.seed
+    out = toy_cfg.work_dir
+    torch.manual_seed(3), np.random.seed(3), random.seed(3)
+    runner.save_checkpoint(out, 'defaults.pth')
+    draws = (random.random(), float(np.random.rand()), float(torch.rand(1)))
+    ckpt = _load(osp.join(out, 'defaults.pth'))
+    assert {'state_dict', 'optimizer', 'param_schedulers', 'message_hub'} <= set(ckpt)
+    assert ckpt['meta']['sampler_seed'] == sampler_seed
+    assert ckpt['meta']['epoch'] == 2  # by_epoch: the epoch a resume starts (1 done + 1)
+    rng = ckpt['meta']['rng_states']
+    assert isinstance(rng, list) and len(rng) == 1 and set(rng[0]) >= {'python', 'numpy',
+                                                                        'torch'}
+    set_rng_state(rng[0])  # the generators as they were when the file was written
+    assert (random.random(), float(np.random.rand()), float(torch.rand(1))) == draws
+    runner.save_checkpoint(out, 'lean.pth', save_optimizer=False, save_param_scheduler=False,
+                           by_epoch=False, meta=dict(note='kept', sampler_seed=-1))
+    lean = _load(osp.join(out, 'lean.pth'))
+    assert 'optimizer' not in lean and 'param_schedulers' not in lean
+    assert lean['meta']['note'] == 'kept' and lean['meta']['sampler_seed'] == -1
+    assert lean['meta']['epoch'] == 1 and 'rng_states' in lean['meta']
+    assert sorted(f for f in os.listdir(out) if f.endswith('.pth')) == [
+        'defaults.pth', 'epoch_1.pth', 'lean.pth']
+
+
+def test_resume_restores_the_sampler_seed_of_the_checkpoint(toy_cfg, tmp_path):
+    """A run resumed under another seed shuffles as the interrupted run did: its sampler,
+    built before the checkpoint was read, takes the saved seed; persistent loader workers
+    (which restart with fresh random streams) are warned about."""
+    toy_cfg.train_cfg.max_epochs = 1
+    first = build_runner(copy.deepcopy(toy_cfg))
+    first.train()
+    saved_seed = first.train_dataloader.sampler.seed
+    cfg = copy.deepcopy(toy_cfg)
+    cfg.work_dir = str(tmp_path / 'resumed')
+    cfg.randomness = dict(seed=1)
+    cfg.train_dataloader.update(num_workers=1, persistent_workers=True)
+    cfg.resume, cfg.load_from = True, osp.join(toy_cfg.work_dir, 'epoch_1.pth')
+    resumed = build_runner(cfg)
+    records = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    resumed.logger.addHandler(handler)  # not capsys: a logger may outlive its first stream
+    try:
+        resumed.train()  # builds the loop (a new sampler seed), then resumes: nothing to do
+    finally:
+        resumed.logger.removeHandler(handler)
+    assert resumed.train_dataloader.sampler.seed == saved_seed
+    assert any('persistent_workers=True: the data-loader workers restart' in r.getMessage()
+               for r in records)

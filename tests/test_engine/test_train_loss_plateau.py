@@ -1,4 +1,7 @@
 """TrainLossPlateauLR + TrainLossParamSchedulerHook: the paper's lr decay on a train-loss plateau."""
+import multiprocessing as mp
+import os
+import socket
 from types import SimpleNamespace
 
 import pytest
@@ -60,3 +63,64 @@ def test_validation_metrics_do_not_step_it():
     assert (sched.last_step, sched.num_bad_epochs, sched.best) == before
     assert lr(optim) == pytest.approx(1e-4)
     assert TrainLossPlateauLR.need_val_args is False
+
+
+def test_the_monitored_value_is_the_epoch_mean():
+    """The scheduler sees sum / count of the epoch's losses (its first value is its best),
+    python floats and tensors alike, and a new epoch starts from zero."""
+    runner, optim = make_runner(patience=5)
+    hook = TrainLossParamSchedulerHook()
+    run_epoch(hook, runner, [1.0, 2.0, 3.0, 6.0])
+    assert runner.param_schedulers[0].best == pytest.approx(3.0)
+    hook.before_train_epoch(runner)
+    for i, loss in enumerate([0.5, 1.5]):
+        hook.after_train_iter(runner, i, None, dict(loss=loss))  # a float, not a tensor
+    hook.after_train_epoch(runner)
+    assert runner.param_schedulers[0].best == pytest.approx(1.0)  # not (12 + 2) / 6
+    # an epoch without a loss (outputs without the key) does not step the scheduler
+    before = runner.param_schedulers[0].last_step
+    hook.before_train_epoch(runner)
+    hook.after_train_iter(runner, 0, None, dict(other=torch.tensor(9.0)))
+    hook.after_train_iter(runner, 1, None, None)
+    hook.after_train_epoch(runner)
+    assert runner.param_schedulers[0].last_step == before
+
+
+def test_schedulers_of_several_optimisers_are_all_stepped():
+    """``runner.param_schedulers`` is a dict of lists with one optimiser per model part."""
+    (a, optim_a), (b, optim_b) = make_runner(patience=0), make_runner(patience=0)
+    runner = SimpleNamespace(param_schedulers=dict(encoder=a.param_schedulers,
+                                                   decoder=b.param_schedulers))
+    hook = TrainLossParamSchedulerHook()
+    run_epoch(hook, runner, [1.0])
+    run_epoch(hook, runner, [1.0])  # no improvement, patience 0: both halve
+    assert lr(optim_a) == pytest.approx(5e-5) and lr(optim_b) == pytest.approx(5e-5)
+
+
+def _plateau_rank(rank, port, queue):
+    import torch.distributed as dist
+    os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port))
+    dist.init_process_group('gloo', rank=rank, world_size=2)
+    try:
+        runner, _ = make_runner(patience=5)
+        run_epoch(TrainLossParamSchedulerHook(), runner, [[1.0, 1.0], [4.0]][rank])
+        queue.put((rank, runner.param_schedulers[0].best))
+    finally:
+        dist.destroy_process_group()
+
+
+def test_every_rank_sees_the_mean_over_all_ranks():
+    """Rank 0 logs 1, 1 and rank 1 logs 4: both schedulers see (1 + 1 + 4) / 3 = 2, so
+    every rank decays its learning rate at the same epoch."""
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        port = s.getsockname()[1]
+    ctx = mp.get_context('fork')
+    queue = ctx.Queue()
+    procs = [ctx.Process(target=_plateau_rank, args=(r, port, queue)) for r in (0, 1)]
+    for p in procs:
+        p.start()
+    results = sorted(queue.get(timeout=60) for _ in procs)
+    for p in procs:
+        p.join(timeout=30)
+    assert results == [(0, pytest.approx(2.0)), (1, pytest.approx(2.0))]

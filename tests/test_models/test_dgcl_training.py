@@ -73,3 +73,26 @@ def test_step_hook_covers_wrappers_that_bypass_train_step():
     assert int(model.dgcl.pool.num_filled) == 4
     # a model without DGCL is left alone
     hook.after_train_iter(types.SimpleNamespace(model=torch.nn.Linear(1, 1)), 0)
+
+
+def test_step_hook_unwraps_the_model_and_waits_for_the_optimizer_step():
+    """Under a model wrapper (``runner.model.module``) and gradient accumulation the hook
+    steps DGCL only when the optimiser steps (``should_update()``), with both
+    micro-batches' entries; a DGCL module without ``step`` is left alone."""
+    model = estimator_with_dgcl()
+    wrapper = OptimWrapper(torch.optim.SGD(model.parameters(), lr=0.1), accumulative_counts=2)
+    wrapper.initialize_count_status(model, 0, 4)
+    runner = types.SimpleNamespace(model=torch.nn.DataParallel(model), optim_wrapper=wrapper)
+    hook = DGCLStepHook()
+    fills = []
+    for i in range(2):
+        data = model.data_preprocessor(make_batch(model, seed=i), True)
+        with wrapper.optim_context(model):
+            parsed, log_vars = model.parse_losses(model(**data, mode='loss'))
+        wrapper.update_params(parsed)
+        hook.after_train_iter(runner, i, outputs=log_vars)
+        fills.append(int(model.dgcl.pool.num_filled))
+    assert fills == [0, 8]  # 4 hands a micro-batch, enqueued together at the step
+    no_step = types.SimpleNamespace(decoder=None, dgcl=torch.nn.Identity())
+    hook.after_train_iter(types.SimpleNamespace(model=no_step, optim_wrapper=wrapper), 0,
+                          outputs=dict(loss=torch.ones(())))
