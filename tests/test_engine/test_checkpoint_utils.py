@@ -77,3 +77,23 @@ def test_stale_tmp_files_are_found_and_only_they(tmp_path):
     open(tmp, 'wb').write(b'full')
     commit_file(tmp, ckpt)
     assert open(ckpt, 'rb').read() == b'full' and not os.path.exists(tmp)
+
+
+def test_message_hub_conversion_keeps_max_length_and_passes_other_values():
+    """A buffer's ``max_length`` survives; values that are not buffers (a plain dict
+    without the tag, a number) pass through both ways; a state without scalars too."""
+    buf = HistoryBuffer([1.0, 2.0, 3.0], [1, 1, 1], max_length=3)
+    state = dict(log_scalars={'train/loss': buf, 'plain': {'log_history': [1]}, 'n': 4},
+                 runtime_info={'epoch': 2})
+    plain = message_hub_to_builtin(state)
+    assert plain['log_scalars']['plain'] == {'log_history': [1]} and plain['log_scalars'][
+        'n'] == 4 and plain['runtime_info'] == {'epoch': 2}
+    back = message_hub_from_builtin(plain)['log_scalars']
+    assert back['plain'] == {'log_history': [1]} and back['n'] == 4
+    restored = back['train/loss']
+    assert restored.max_length == 3
+    restored.update(4.0)  # the oldest value drops out at the saved length
+    assert restored.data[0].tolist() == [2.0, 3.0, 4.0]
+    assert 'train/loss' in state['log_scalars'] and state['log_scalars']['train/loss'] is buf
+    for convert in (message_hub_to_builtin, message_hub_from_builtin):
+        assert convert({'runtime_info': {}}) == {'runtime_info': {}, 'log_scalars': {}}

@@ -250,3 +250,106 @@ def test_a_run_whose_every_update_was_skipped_fails(tmp_path, capsys, monkeypatc
                              'non-finite loss; the last: non-finite loss (sample_idx ')
     assert 'first non-finite: poison (PoisonNaN from toy_modules)' in err[0]
     assert err[0].endswith('nothing was trained')
+
+
+class _Sample:
+    def __init__(self, idx):
+        self.metainfo = dict(sample_idx=idx)
+
+
+def test_hook_counts_names_and_judges_a_run(monkeypatch):
+    """A whole run of the hook around a model without its own guard, behind a model
+    wrapper: the running total continues from a resumed message hub, each warning names
+    the batch's ``sample_idx`` and the first non-finite component, the model's own skips
+    (``outputs['nonfinite_skipped']``) count too, and only a run that never updated fails."""
+    from mmengine.logging import MessageHub
+
+    import gclhand.engine.hooks.nonfinite_guard_hook as hook_module
+    seen = []
+    monkeypatch.setattr(hook_module, 'print_log', lambda msg, *a, **k: seen.append(msg))
+    net = _Net()
+    wrapper = OptimWrapper(torch.optim.SGD(net.parameters(), lr=0.1))
+    hub = MessageHub('gclhand_test_nonfinite_hub')
+    hub.update_info('nonfinite_skipped_total', 5)  # from the checkpoint of a resumed run
+    runner = type('Runner', (), {})()
+    runner.model, runner.optim_wrapper, runner.message_hub = (
+        torch.nn.DataParallel(net), wrapper, hub)
+    hook = NonFiniteGuardHook()
+    hook.before_train(runner)
+
+    def iteration(i, ids, outputs=None):
+        hook.before_train_iter(runner, i, dict(inputs=None, data_samples=[_Sample(j)
+                                                                         for j in ids]))
+        if 'nonfinite_skipped' not in (outputs or {}):  # a train_step: forward, update
+            wrapper.update_params(net(torch.ones(2, 3)).sum(), {}, {})
+        hook.after_train_iter(runner, i, outputs=outputs)
+
+    iteration(0, [7, 9])  # poisoned forward: skipped, named
+    assert hub.get_info('nonfinite_skipped_total') == 6
+    (msg,) = seen
+    assert msg.startswith('non-finite loss (sample_idx [7, 9]); first non-finite: middle '
+                          f'(_Poison from {__name__}); skipped the update (1 in a row)')
+    net.middle = _Doubler()
+    iteration(1, [3], outputs=dict(loss=torch.ones(())))  # finite: an update
+    iteration(2, [4], outputs=dict(nonfinite_skipped=torch.ones(())))  # the model skipped
+    assert hub.get_info('nonfinite_skipped_total') == 7 and len(seen) == 1
+    hook.after_train(runner)  # 2 of 3 steps skipped, one update: the run trained
+    assert all(not m._forward_hooks for m in net.modules())  # the tracer is gone
+
+    net.middle = _Poison()
+    hook.before_train(runner)  # a second run that never updates
+    assert hook._total == 7
+    iteration(0, [1])
+    with pytest.raises(FloatingPointError, match=r'every update of this run was skipped '
+                       r'\(1 step\(s\).*the last: non-finite loss \(sample_idx \[1\]\)'):
+        hook.after_train(runner)
+
+
+def test_hook_default_limit_for_a_model_without_its_own_guard():
+    """``max_consecutive=None`` means 10 in a row for a model without ``update_or_skip``."""
+    net = torch.nn.Linear(3, 1)
+    wrapper = OptimWrapper(torch.optim.SGD(net.parameters(), lr=0.1))
+    hook = NonFiniteGuardHook()
+    hook._wrap_update_params(wrapper)
+    hook._wrap_update_params(wrapper)  # once only
+    hook.before_train_iter(None, 0, None)
+    for _ in range(9):
+        wrapper.update_params(net(torch.ones(1, 3)).sum() * float('nan'))
+    with pytest.raises(FloatingPointError, match=r'\(10 in a row\); reached NonFiniteGuard'
+                       r'Hook.max_consecutive=10'):
+        wrapper.update_params(net(torch.ones(1, 3)).sum() * float('nan'))
+    assert hook._sample_ids == []
+
+
+def test_tracer_lists_at_most_three_names_and_hooks_two_levels():
+    """Labels and parameters are named three at most (``...`` after them); components are
+    traced down to ``depth`` name parts, so a NaN born deeper is named by its ancestor at
+    that depth; a tracer read before any tracing, or removed twice, is harmless."""
+    nan = torch.tensor([float('nan')])
+    tracer = NonFiniteTracer(_Net(poison=False))
+    assert tracer.describe().startswith('the loss computation')  # nothing traced yet
+    three = {f'l{i}': nan for i in range(3)}
+    assert tracer.describe(labels=three) == (
+        "the labels ['l0', 'l1', 'l2'] (non-finite ground truth: check the data)")
+    assert tracer.describe(labels=dict(three, l3=nan)).startswith(
+        "the labels ['l0', 'l1', 'l2'] ... (")
+    net = torch.nn.Sequential(*[torch.nn.Linear(1, 1) for _ in range(4)])
+    with torch.no_grad():
+        for p in list(net.parameters())[:3]:
+            p.fill_(float('nan'))
+    assert NonFiniteTracer(net).describe() == (
+        "the parameters ['0.weight', '0.bias', '1.weight'] (already non-finite: an earlier "
+        'update diverged; lower the learning rate)')
+    with torch.no_grad():
+        net[1].bias.fill_(float('nan'))
+    assert "'1.weight'] ... (already" in NonFiniteTracer(net).describe()
+
+    deep = torch.nn.Sequential(torch.nn.Sequential(torch.nn.Sequential(_Poison())))
+    for depth, named in ((1, '0 (Sequential'), (2, '0.0 (Sequential'), (3, '0.0.0 (_Poison')):
+        tracer = NonFiniteTracer(deep, depth=depth)
+        with tracer.tracing():
+            deep(torch.ones(1))
+        assert tracer.first_nonfinite().startswith(named), (depth, tracer.first_nonfinite())
+        tracer.remove()
+        tracer.remove()
+    assert not any(m._forward_hooks for m in deep.modules())
