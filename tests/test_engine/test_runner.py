@@ -163,3 +163,42 @@ def test_resume_restores_the_sampler_seed_of_the_checkpoint(toy_cfg, tmp_path):
     assert resumed.train_dataloader.sampler.seed == saved_seed
     assert any('persistent_workers=True: the data-loader workers restart' in r.getMessage()
                for r in records)
+
+
+def _pth(work_dir):
+    return sorted(f for f in os.listdir(work_dir) if f.endswith('.pth'))
+
+
+def test_atomic_hook_rotates_records_and_resumes_its_bookkeeping(toy_cfg):
+    """``max_keep_ckpts=2`` keeps the two newest files, also across a resume (the ids
+    travel in the message hub); ``last_checkpoint`` names the newest; a partial file of an
+    earlier crash is removed when training starts; the hook's ``save_optimizer`` and
+    ``meta`` reach the file, with every rank's RNG state."""
+    work_dir = toy_cfg.work_dir
+    toy_cfg.default_hooks.checkpoint.update(max_keep_ckpts=2, save_optimizer=False)
+    toy_cfg.train_cfg.max_epochs = 3
+    stale = osp.join(work_dir, '.epoch_9.pth.tmp-123')
+    open(stale, 'w').close()
+    runner = build_runner(copy.deepcopy(toy_cfg))
+    runner.train()
+    assert not osp.exists(stale)
+    assert _pth(work_dir) == ['epoch_2.pth', 'epoch_3.pth']
+    assert open(osp.join(work_dir, 'last_checkpoint')).read() == osp.join(work_dir,
+                                                                           'epoch_3.pth')
+    hub = runner.message_hub
+    assert hub.get_info('keep_ckpt_ids') == [2, 3]
+    assert hub.get_info('last_ckpt') == osp.join(work_dir, 'epoch_3.pth')
+    ckpt = _load(osp.join(work_dir, 'epoch_3.pth'))
+    assert 'optimizer' not in ckpt and 'param_schedulers' in ckpt
+    assert len(ckpt['meta']['rng_states']) == 1 and ckpt['meta']['epoch'] == 3
+    resumed_cfg = copy.deepcopy(toy_cfg)
+    resumed_cfg.train_cfg.max_epochs = 4
+    resumed_cfg.resume = True  # from last_checkpoint
+    build_runner(resumed_cfg).train()
+    assert _pth(work_dir) == ['epoch_3.pth', 'epoch_4.pth']  # epoch_2 known from the hub
+    everything = copy.deepcopy(toy_cfg)
+    everything.work_dir = osp.join(work_dir, 'all')
+    everything.default_hooks.checkpoint.update(max_keep_ckpts=-1)
+    build_runner(everything).train()
+    assert _pth(everything.work_dir) == ['epoch_1.pth', 'epoch_2.pth', 'epoch_3.pth']
+    assert 'optimizer' in _load(osp.join(everything.work_dir, 'epoch_3.pth'))  # the default
