@@ -48,3 +48,14 @@ def test_keys_left_over_from_a_base_config_name_the_key_and_delete():
                                           r"'depth'.*add _delete_=True"):
         build_component(DISTURBERS, dict(type='FeatureNoise', sigma=0.1, depth=3),
                         key='model.dgcl.disturber')
+
+
+def test_did_you_mean_lists_three_close_names_or_a_case_only_match():
+    from gclhand.utils.build import class_name, did_you_mean
+    assert did_you_mean('Cat', ['Dog', 'Can', 'Cab', 'Car', 'Cap']) == (
+        "did you mean 'Car' or 'Cap' or 'Can'? ")  # the three closest, closest first
+    # all capitals is too far for difflib; differing only in case still finds it
+    assert did_you_mean('CHEBGCNDECODER', ['ResNet', 'ChebGCNDecoder', 'HandSplit']) == (
+        "did you mean 'ChebGCNDecoder'? ")
+    assert did_you_mean('Zzzzqqq', ['ResNet']) == ''
+    assert class_name(nn.ReLU()) == 'torch.nn.modules.activation.ReLU'
