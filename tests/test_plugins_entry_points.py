@@ -5,6 +5,7 @@ Each test installs throw-away distributions (a ``*.dist-info`` folder with an
 ``entry_points.txt`` in the ``gclhand.plugins`` group, beside the module) into a temporary
 folder on ``sys.path``: exactly what ``pip install`` leaves in site-packages.
 """
+import re
 import sys
 import textwrap
 
@@ -301,3 +302,29 @@ def test_a_plugin_training_loop_is_loaded(site, tmp_path):
         check_registered_types(cfg)
     finally:
         LOOPS._module_dict.pop('EpLoop', None)
+
+
+def test_the_unknown_type_error_says_which_plugins_were_held_back_or_failed(site, tmp_path,
+                                                                            monkeypatch):
+    """A named list holds back the other installed plugins (named in the error); ``all``
+    and a list naming every plugin hold back none; plugins that failed to import are
+    listed, ``; `` between them."""
+    site('good-plugin', 'good', 'good_plugin_mod', GOOD.format(cls='EpHalf'))
+
+    def error(type_name):
+        with pytest.raises(ConfigError) as exc:
+            build_component(DISTURBERS, dict(type=type_name), key='model.dgcl.disturber')
+        return str(exc.value)
+
+    monkeypatch.setenv(plugins.ENV, ' other,names ')
+    assert error('EpHalf').endswith(' (GCLHAND_PLUGINS=other,names kept these installed '
+                                    'plugins from being searched: good)')
+    for setting in ('all', 'good', 'auto'):
+        monkeypatch.setenv(plugins.ENV, setting)
+        assert 'kept these installed plugins' not in error('NoSuchDisturber'), setting
+    monkeypatch.setenv(plugins.ENV, 'auto')
+    for name in ('a_broken', 'b_broken'):
+        site(f'{name}-plugin', name, f'{name}_mod', BROKEN.format(marker=str(tmp_path / name)))
+    msg = error('NoSuchDisturber')
+    assert re.search(r"\. Installed plugins that failed to import: a_broken: [^;]*"
+                     r"ModuleNotFoundError[^;]*; b_broken: [^;]*ModuleNotFoundError", msg), msg
