@@ -266,7 +266,9 @@ def test_hook_counts_names_and_judges_a_run(monkeypatch):
 
     import gclhand.engine.hooks.nonfinite_guard_hook as hook_module
     seen = []
-    monkeypatch.setattr(hook_module, 'print_log', lambda msg, *a, **k: seen.append(msg))
+    monkeypatch.setattr(hook_module, 'print_log',
+                        lambda msg, *a, **k: seen.append(msg) or calls.append((a, k)))
+    calls = []
     net = _Net()
     wrapper = OptimWrapper(torch.optim.SGD(net.parameters(), lr=0.1))
     hub = MessageHub('gclhand_test_nonfinite_hub')
@@ -286,23 +288,34 @@ def test_hook_counts_names_and_judges_a_run(monkeypatch):
 
     iteration(0, [7, 9])  # poisoned forward: skipped, named
     assert hub.get_info('nonfinite_skipped_total') == 6
+    assert not hook._tracer.enabled  # records only during an iteration
     (msg,) = seen
+    assert calls == [(('current', ), dict(level=30))]  # a warning in the run's log
     assert msg.startswith('non-finite loss (sample_idx [7, 9]); first non-finite: middle '
                           f'(_Poison from {__name__}); skipped the update (1 in a row)')
     net.middle = _Doubler()
     iteration(1, [3], outputs=dict(loss=torch.ones(())))  # finite: an update
+    # the optimiser wrapper's own arguments reach it (zero_kwargs: keep zeroed gradients)
+    wrapper.update_params(net(torch.ones(2, 3)).sum(), None, dict(set_to_none=False))
+    assert net.first.weight.grad is not None and not net.first.weight.grad.any()
     iteration(2, [4], outputs=dict(nonfinite_skipped=torch.ones(())))  # the model skipped
     assert hub.get_info('nonfinite_skipped_total') == 7 and len(seen) == 1
     hook.after_train(runner)  # 2 of 3 steps skipped, one update: the run trained
     assert all(not m._forward_hooks for m in net.modules())  # the tracer is gone
 
     net.middle = _Poison()
+    runner.message_hub = MessageHub('gclhand_test_nonfinite_hub_2')  # a new run: no total
     hook.before_train(runner)  # a second run that never updates
-    assert hook._total == 7
+    assert hook._total == 0
+    hook.before_train_iter(runner, 0, (torch.ones(1), ))  # not a dict: no ids, no error
+    assert hook._sample_ids == []
     iteration(0, [1])
+    assert runner.message_hub.get_info('nonfinite_skipped_total') == 1
     with pytest.raises(FloatingPointError, match=r'every update of this run was skipped '
                        r'\(1 step\(s\).*the last: non-finite loss \(sample_idx \[1\]\)'):
         hook.after_train(runner)
+    hook.before_train_iter(runner, 0, dict(data_samples=[object()]))  # no metainfo
+    assert hook._sample_ids == [None]
 
 
 def test_hook_default_limit_for_a_model_without_its_own_guard():
@@ -353,3 +366,22 @@ def test_tracer_lists_at_most_three_names_and_hooks_two_levels():
         tracer.remove()
         tracer.remove()
     assert not any(m._forward_hooks for m in deep.modules())
+
+
+def test_a_run_of_a_guarded_model_that_never_updated_names_its_last_warning(
+        model_and_batch, warnings):
+    """For a model with its own guard the failure repeats the model's last warning."""
+    from mmengine.logging import MessageHub
+    model, samples = model_and_batch
+    model = model()
+    wrapper = OptimWrapper(torch.optim.Adam(model.parameters(), lr=1e-2))
+    runner = type('Runner', (), {})()
+    runner.model, runner.optim_wrapper = model, wrapper
+    runner.message_hub = MessageHub('gclhand_test_guarded_hub')
+    hook = NonFiniteGuardHook()
+    hook.before_train(runner)
+    out = model.train_step(_batch(samples[:2], nan_at=0), wrapper)
+    hook.after_train_iter(runner, 0, outputs=out)
+    with pytest.raises(FloatingPointError) as exc:
+        hook.after_train(runner)
+    assert str(exc.value).endswith(f'the last: {warnings[-1]}): nothing was trained')
