@@ -58,12 +58,13 @@ def site(tmp_path, monkeypatch):
     saved = dict(DISTURBERS._module_dict)
     modules = []
 
-    def install(dist: str, entry_point: str, module: str, code: str) -> None:
+    def install(dist: str, entry_point: str, module: str, code: str, attr: str = '') -> None:
         (root / f'{module}.py').write_text(textwrap.dedent(code))
         info = root / f'{dist}-0.1.dist-info'
         info.mkdir()
         (info / 'METADATA').write_text(f'Metadata-Version: 2.1\nName: {dist}\nVersion: 0.1\n')
-        (info / 'entry_points.txt').write_text(f'[gclhand.plugins]\n{entry_point} = {module}\n')
+        value = f'{module}:{attr}' if attr else module  # 'module' or 'module:object'
+        (info / 'entry_points.txt').write_text(f'[gclhand.plugins]\n{entry_point} = {value}\n')
         (info / 'top_level.txt').write_text(module + '\n')
         modules.append(module)
 
@@ -319,12 +320,22 @@ def test_the_unknown_type_error_says_which_plugins_were_held_back_or_failed(site
     monkeypatch.setenv(plugins.ENV, ' other,names ')
     assert error('EpHalf').endswith(' (GCLHAND_PLUGINS=other,names kept these installed '
                                     'plugins from being searched: good)')
-    for setting in ('all', 'good', 'auto'):
+    monkeypatch.setenv(plugins.ENV, 'auto')
+    plain = error('NoSuchDisturber')
+    assert 'kept these installed plugins' not in plain
+    for setting in ('all', 'good', 'auto'):  # nothing held back: nothing appended
         monkeypatch.setenv(plugins.ENV, setting)
-        assert 'kept these installed plugins' not in error('NoSuchDisturber'), setting
+        assert error('NoSuchDisturber') == plain, setting
     monkeypatch.setenv(plugins.ENV, 'auto')
     for name in ('a_broken', 'b_broken'):
         site(f'{name}-plugin', name, f'{name}_mod', BROKEN.format(marker=str(tmp_path / name)))
     msg = error('NoSuchDisturber')
     assert re.search(r"\. Installed plugins that failed to import: a_broken: [^;]*"
                      r"ModuleNotFoundError[^;]*; b_broken: [^;]*ModuleNotFoundError", msg), msg
+
+
+def test_an_entry_point_naming_an_object_imports_its_module(site, tmp_path):
+    """``name = module:object`` (the usual entry-point form) imports ``module``."""
+    site('good-plugin', 'good', 'good_plugin_mod', GOOD.format(cls='EpHalf'), attr='unused')
+    assert load_needed_plugins(config(tmp_path, 'EpHalf')) == ['good']
+    assert DISTURBERS.get('EpHalf') is not None
