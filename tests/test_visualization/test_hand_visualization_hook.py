@@ -94,3 +94,26 @@ def test_hook_never_builds_the_train_loop(tmp_path, train_loop):
     img_dir = osp.join(tmp_path, 'vis_data', 'vis_image')
     assert osp.isfile(osp.join(img_dir, 'test_hands_b0_0.png'))
     assert osp.isfile(osp.join(img_dir, 'val_hands_b0_0.png'))
+
+
+@pytest.mark.parametrize('vis_type', ['HandVisualizer', 'Visualizer'])
+def test_hook_draws_with_the_models_hand_model_and_length(tmp_path, vis_type):
+    """The drawer (the runner's HandVisualizer, else the hook's own) takes the unwrapped
+    model's hand model and ``canonical_length``, so predictions in normalised units are
+    drawn at the model's scale with its faces."""
+    hm = build_hand_model(dict(type='MANOHandModel', use_pca=True))
+    vis_cfg = dict(type=vis_type, name=f'hook_model_{vis_type}', save_dir=str(tmp_path),
+                   vis_backends=[dict(type='LocalVisBackend')])
+    vis = (VISUALIZERS.build(vis_cfg) if vis_type == 'HandVisualizer' else
+           Visualizer(**{k: v for k, v in vis_cfg.items() if k != 'type'}))
+    model = torch.nn.Module()
+    model.hand_model, model.canonical_length = hm, 0.123
+    runner = SimpleNamespace(visualizer=vis, iter=0, _train_loop=SimpleNamespace(),
+                             model=torch.nn.DataParallel(model))
+    hook = HandVisualizationHook(interval=1)
+    drawer = hook._drawer(runner)
+    assert (drawer is vis) == (vis_type == 'HandVisualizer')
+    assert drawer.hand_model is hm and drawer.canonical_length == 0.123
+    assert hook._drawer(runner) is drawer  # the hook's own drawer is made once
+    hook.after_val_iter(runner, 0, dict(inputs=[], data_samples=[]), [])  # nothing to draw
+    assert not osp.exists(osp.join(tmp_path, 'vis_data', 'vis_image', 'val_hands_b0_0.png'))
