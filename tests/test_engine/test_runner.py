@@ -198,7 +198,7 @@ def test_atomic_hook_rotates_records_and_resumes_its_bookkeeping(toy_cfg):
     assert _pth(work_dir) == ['epoch_3.pth', 'epoch_4.pth']  # epoch_2 known from the hub
     everything = copy.deepcopy(toy_cfg)
     everything.work_dir = osp.join(work_dir, 'all')
-    everything.default_hooks.checkpoint.update(max_keep_ckpts=-1)
+    everything.default_hooks.checkpoint.update(max_keep_ckpts=-1, save_optimizer=True)
     build_runner(everything).train()
     assert _pth(everything.work_dir) == ['epoch_1.pth', 'epoch_2.pth', 'epoch_3.pth']
-    assert 'optimizer' in _load(osp.join(everything.work_dir, 'epoch_3.pth'))  # the default
+    assert 'optimizer' in _load(osp.join(everything.work_dir, 'epoch_3.pth'))
