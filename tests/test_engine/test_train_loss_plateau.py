@@ -1,7 +1,6 @@
 """TrainLossPlateauLR + TrainLossParamSchedulerHook: the paper's lr decay on a train-loss plateau."""
-import multiprocessing as mp
-import os
-import socket
+import os.path as osp
+import sys
 from types import SimpleNamespace
 
 import pytest
@@ -9,6 +8,11 @@ import torch
 from mmengine.optim import OptimWrapper
 
 from gclhand.engine.hooks import TrainLossParamSchedulerHook, TrainLossPlateauLR
+
+RELIABILITY_TESTS = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'test_reliability')
+if RELIABILITY_TESTS not in sys.path:
+    sys.path.insert(0, RELIABILITY_TESTS)
+from reliability_utils import run_gloo_ranks  # noqa: E402
 
 
 def make_runner(patience=1, threshold=1e-4):
@@ -97,30 +101,13 @@ def test_schedulers_of_several_optimisers_are_all_stepped():
     assert lr(optim_a) == pytest.approx(5e-5) and lr(optim_b) == pytest.approx(5e-5)
 
 
-def _plateau_rank(rank, port, queue):
-    import torch.distributed as dist
-    os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port))
-    dist.init_process_group('gloo', rank=rank, world_size=2)
-    try:
-        runner, _ = make_runner(patience=5)
-        run_epoch(TrainLossParamSchedulerHook(), runner, [[1.0, 1.0], [4.0]][rank])
-        queue.put((rank, runner.param_schedulers[0].best))
-    finally:
-        dist.destroy_process_group()
+def _plateau_rank(rank, world_size, queue):
+    runner, _ = make_runner(patience=5)
+    run_epoch(TrainLossParamSchedulerHook(), runner, [[1.0, 1.0], [4.0]][rank])
+    queue.put((rank, runner.param_schedulers[0].best))
 
 
 def test_every_rank_sees_the_mean_over_all_ranks():
     """Rank 0 logs 1, 1 and rank 1 logs 4: both schedulers see (1 + 1 + 4) / 3 = 2, so
     every rank decays its learning rate at the same epoch."""
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        port = s.getsockname()[1]
-    ctx = mp.get_context('fork')
-    queue = ctx.Queue()
-    procs = [ctx.Process(target=_plateau_rank, args=(r, port, queue)) for r in (0, 1)]
-    for p in procs:
-        p.start()
-    results = sorted(queue.get(timeout=60) for _ in procs)
-    for p in procs:
-        p.join(timeout=30)
-    assert results == [(0, pytest.approx(2.0)), (1, pytest.approx(2.0))]
+    assert run_gloo_ranks(_plateau_rank) == [(0, pytest.approx(2.0)), (1, pytest.approx(2.0))]

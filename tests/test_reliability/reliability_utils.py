@@ -113,3 +113,36 @@ def iter_losses(work_dir) -> Dict[int, dict]:
                     out[rec['iter']] = {k: v for k, v in rec.items()
                                         if k.startswith('loss') or k == 'lr'}
     return out
+
+
+def run_gloo_ranks(worker, world_size: int = 2, timeout: float = 60) -> list:
+    """Run ``worker(rank, world_size, queue)`` in ``world_size`` forked processes that form
+    one gloo process group on a free local port; returns what they put on ``queue``, sorted.
+
+    The worker must put exactly one value; the group is set up and torn down here.
+    """
+    import multiprocessing as mp
+    import socket
+
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        port = s.getsockname()[1]
+
+    def target(rank, queue):
+        import torch.distributed as dist
+        os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port))
+        dist.init_process_group('gloo', rank=rank, world_size=world_size)
+        try:
+            worker(rank, world_size, queue)
+        finally:
+            dist.destroy_process_group()
+
+    ctx = mp.get_context('fork')
+    queue = ctx.Queue()
+    procs = [ctx.Process(target=target, args=(r, queue)) for r in range(world_size)]
+    for p in procs:
+        p.start()
+    results = sorted(queue.get(timeout=timeout) for _ in procs)
+    for p in procs:
+        p.join(timeout=30)
+    return results

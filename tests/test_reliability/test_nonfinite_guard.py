@@ -4,13 +4,11 @@ The model is the real (tiny) HandDGCL estimator with its feature-pose pool; a Na
 into one sample's 3D joint labels.
 """
 import copy
-import multiprocessing as mp
 import os
-import socket
 
 import pytest
 import torch
-from reliability_utils import tiny_cfg
+from reliability_utils import run_gloo_ranks, tiny_cfg
 from mmengine.dataset import pseudo_collate
 from mmengine.optim import OptimWrapper
 
@@ -125,31 +123,14 @@ def test_hook_guards_a_model_without_its_own_guard():
         wrapper.update_params(net(torch.ones(1, 3)).sum() * float('nan'))
 
 
-def _rank_worker(rank, port, queue):
-    import torch.distributed as dist
-    os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port))
-    dist.init_process_group('gloo', rank=rank, world_size=2)
-    try:
-        loss = torch.tensor(float('nan') if rank == 1 else 1.0)
-        queue.put((rank, all_ranks_finite(loss), all_ranks_finite(torch.tensor(2.0))))
-    finally:
-        dist.destroy_process_group()
+def _rank_worker(rank, world_size, queue):
+    loss = torch.tensor(float('nan') if rank == 1 else 1.0)
+    queue.put((rank, all_ranks_finite(loss), all_ranks_finite(torch.tensor(2.0))))
 
 
 def test_ranks_agree_to_skip_under_gloo():
     """A NaN on rank 1 only makes rank 0 skip as well (all_reduce of the finite flag)."""
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        port = s.getsockname()[1]
-    ctx = mp.get_context('fork')
-    queue = ctx.Queue()
-    procs = [ctx.Process(target=_rank_worker, args=(r, port, queue)) for r in (0, 1)]
-    for p in procs:
-        p.start()
-    results = sorted(queue.get(timeout=60) for _ in procs)
-    for p in procs:
-        p.join(timeout=30)
-    assert results == [(0, False, True), (1, False, True)]
+    assert run_gloo_ranks(_rank_worker) == [(0, False, True), (1, False, True)]
 
 
 # ------------------------------------------------------- where the NaN came from (15.6)
