@@ -117,3 +117,25 @@ def test_hook_draws_with_the_models_hand_model_and_length(tmp_path, vis_type):
     assert hook._drawer(runner) is drawer  # the hook's own drawer is made once
     hook.after_val_iter(runner, 0, dict(inputs=[], data_samples=[]), [])  # nothing to draw
     assert not osp.exists(osp.join(tmp_path, 'vis_data', 'vis_image', 'val_hands_b0_0.png'))
+
+
+@pytest.mark.parametrize('draw_gt,draw_pred', [(False, True), (True, False)])
+def test_hook_passes_its_panel_switches_to_the_drawer(tmp_path, draw_gt, draw_pred):
+    """``draw_gt`` / ``draw_pred`` reach ``draw_hands``: the written row is exactly the
+    drawer's row with those switches (and differs from the default, both drawn)."""
+    hm = build_hand_model(dict(type='MANOHandModel', use_pca=True))
+    vis = VISUALIZERS.build(dict(type='HandVisualizer', name=f'switch_{draw_gt}_{draw_pred}',
+                                 save_dir=str(tmp_path),
+                                 vis_backends=[dict(type='LocalVisBackend')]))
+    runner = SimpleNamespace(visualizer=vis, iter=3, _train_loop=SimpleNamespace(),
+                             model=SimpleNamespace(hand_model=hm, canonical_length=0.09))
+    hook = HandVisualizationHook(interval=1, max_samples=1, draw_gt=draw_gt,
+                                 draw_pred=draw_pred)
+    data_batch, outputs = _batch(hm, n=1)
+    hook.after_val_iter(runner, 0, data_batch, outputs)
+    grid = cv2.imread(osp.join(tmp_path, 'vis_data', 'vis_image', 'val_hands_b0_3.png'))
+    image = data_batch['inputs'][0].permute(1, 2, 0).numpy()
+    expected = vis.draw_hands(image, outputs[0], draw_gt, draw_pred)
+    both = vis.draw_hands(image, outputs[0], True, True)
+    assert expected.shape != both.shape
+    np.testing.assert_array_equal(grid[..., ::-1], expected)
