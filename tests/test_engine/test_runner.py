@@ -151,18 +151,32 @@ def test_resume_restores_the_sampler_seed_of_the_checkpoint(toy_cfg, tmp_path):
     cfg.randomness = dict(seed=1)
     cfg.train_dataloader.update(num_workers=1, persistent_workers=True)
     cfg.resume, cfg.load_from = True, osp.join(toy_cfg.work_dir, 'epoch_1.pth')
-    resumed = build_runner(cfg)
+    cfg.log_level = 'INFO'
+    resumed, messages = _train_logged(cfg)  # builds the loop (a new sampler seed), resumes
+    assert resumed.train_dataloader.sampler.seed == saved_seed
+    assert f'restored the train sampler seed {saved_seed} from the checkpoint' in messages
+    assert 'restored the python/numpy/torch RNG state from the checkpoint' in messages
+    assert any('persistent_workers=True: the data-loader workers restart' in m
+               for m in messages)
+    cfg.work_dir = str(tmp_path / 'resumed_again')
+    cfg.train_dataloader.update(num_workers=0, persistent_workers=False)
+    _, messages = _train_logged(cfg)
+    assert not any('persistent_workers' in m for m in messages)
+
+
+def _train_logged(cfg):
+    """Build and train a runner; also return its log messages (a handler on its logger,
+    not capsys: an MMLogger may outlive the stream it was made with)."""
+    runner = build_runner(cfg)
     records = []
     handler = logging.Handler()
     handler.emit = records.append
-    resumed.logger.addHandler(handler)  # not capsys: a logger may outlive its first stream
+    runner.logger.addHandler(handler)
     try:
-        resumed.train()  # builds the loop (a new sampler seed), then resumes: nothing to do
+        runner.train()
     finally:
-        resumed.logger.removeHandler(handler)
-    assert resumed.train_dataloader.sampler.seed == saved_seed
-    assert any('persistent_workers=True: the data-loader workers restart' in r.getMessage()
-               for r in records)
+        runner.logger.removeHandler(handler)
+    return runner, [r.getMessage() for r in records]
 
 
 def _pth(work_dir):
