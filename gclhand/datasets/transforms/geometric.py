@@ -56,10 +56,15 @@ def update_labels(results: dict, A: np.ndarray, rot: Optional[np.ndarray] = None
             results[key] = apply_affine_2d(results[key], A)
 
 
+def _resize_affine(sx: float, sy: float) -> np.ndarray:
+    """(2, 3) pixel map of a resize by ``(sx, sy)`` (pixel centres at integers:
+    ``u' + 0.5 = (u + 0.5) s``, i.e. ``u' = s u + (s - 1) / 2``; :func:`cv2.resize`'s)."""
+    return np.array([[sx, 0., (sx - 1) / 2.], [0., sy, (sy - 1) / 2.]])
+
+
 def _pixel_scale(r: float) -> np.ndarray:
-    """(3, 3) map from image pixels to pixels of a map ``r`` times as large (pixel centres at
-    integers: ``m = r u + (r - 1) / 2``)."""
-    return np.array([[r, 0., (r - 1) / 2.], [0., r, (r - 1) / 2.], [0., 0., 1.]])
+    """(3, 3) map from image pixels to pixels of a map ``r`` times as large."""
+    return to_homogeneous_affine(_resize_affine(r, r))
 
 
 def warp_aux_maps(results: dict, A: np.ndarray, in_wh: Tuple[int, int],
@@ -97,8 +102,7 @@ def warp_aux_maps(results: dict, A: np.ndarray, in_wh: Tuple[int, int],
 
 def _is_resize(A: np.ndarray, in_wh: Tuple[int, int], out_wh: Tuple[int, int]) -> bool:
     """Whether pixel map ``A`` (2, 3) is exactly the resize ``in_wh -> out_wh``."""
-    sx, sy = out_wh[0] / in_wh[0], out_wh[1] / in_wh[1]
-    resize = np.array([[sx, 0., (sx - 1) / 2.], [0., sy, (sy - 1) / 2.]])
+    resize = _resize_affine(out_wh[0] / in_wh[0], out_wh[1] / in_wh[1])
     return bool(np.allclose(A, resize, rtol=0., atol=1e-9))
 
 
@@ -269,7 +273,7 @@ class ResizeHand(BaseTransform):
         interp = self.interpolation or ('area' if sx * sy < 1 else 'bilinear')
         results['img'] = cv2.resize(img, (out_w, out_h), interpolation=_INTERP[interp])
         results['img_shape'] = (out_h, out_w)
-        A = np.array([[sx, 0., (sx - 1) / 2.], [0., sy, (sy - 1) / 2.]])
+        A = _resize_affine(sx, sy)
         update_labels(results, A)
         warp_aux_maps(results, A, (w, h), (out_w, out_h), _INTERP[interp])
         return results
