@@ -109,6 +109,7 @@ def test_saved_checkpoint_holds_what_an_exact_resume_needs(toy_cfg):
     import random
 
     import numpy as np
+    from test_checkpoint_utils import draws
 
     from gclhand.engine.checkpoint import set_rng_state
     toy_cfg.train_cfg.max_epochs = 1
@@ -118,7 +119,7 @@ def test_saved_checkpoint_holds_what_an_exact_resume_needs(toy_cfg):
     out = toy_cfg.work_dir
     torch.manual_seed(3), np.random.seed(3), random.seed(3)
     runner.save_checkpoint(out, 'defaults.pth')
-    draws = (random.random(), float(np.random.rand()), float(torch.rand(1)))
+    expected = draws()
     ckpt = _load(osp.join(out, 'defaults.pth'))
     assert {'state_dict', 'optimizer', 'param_schedulers', 'message_hub'} <= set(ckpt)
     assert ckpt['meta']['sampler_seed'] == sampler_seed
@@ -127,7 +128,7 @@ def test_saved_checkpoint_holds_what_an_exact_resume_needs(toy_cfg):
     assert isinstance(rng, list) and len(rng) == 1 and set(rng[0]) >= {'python', 'numpy',
                                                                         'torch'}
     set_rng_state(rng[0])  # the generators as they were when the file was written
-    assert (random.random(), float(np.random.rand()), float(torch.rand(1))) == draws
+    assert draws() == expected
     runner.save_checkpoint(out, 'lean.pth', save_optimizer=False, save_param_scheduler=False,
                            by_epoch=False, meta=dict(note='kept', sampler_seed=-1))
     lean = _load(osp.join(out, 'lean.pth'))

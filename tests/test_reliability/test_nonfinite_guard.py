@@ -246,10 +246,9 @@ def test_hook_counts_names_and_judges_a_run(monkeypatch):
     from mmengine.logging import MessageHub
 
     import gclhand.engine.hooks.nonfinite_guard_hook as hook_module
-    seen = []
+    seen, calls = [], []  # the warnings, and the logger / level they were given
     monkeypatch.setattr(hook_module, 'print_log',
                         lambda msg, *a, **k: seen.append(msg) or calls.append((a, k)))
-    calls = []
     net = _Net()
     wrapper = OptimWrapper(torch.optim.SGD(net.parameters(), lr=0.1))
     hub = MessageHub('gclhand_test_nonfinite_hub')

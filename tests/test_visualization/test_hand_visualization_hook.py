@@ -36,13 +36,20 @@ def _batch(hm, n=3):
     return dict(inputs=inputs, data_samples=samples), samples
 
 
+def _visualizer(vis_type: str, name: str, save_dir) -> Visualizer:
+    """A ``HandVisualizer`` (through the registry) or MMEngine's plain ``Visualizer``
+    writing PNGs under ``save_dir`` (LocalVisBackend)."""
+    vis_cfg = dict(name=name, save_dir=str(save_dir),
+                   vis_backends=[dict(type='LocalVisBackend')])
+    if vis_type == 'HandVisualizer':
+        return VISUALIZERS.build(dict(type=vis_type, **vis_cfg))
+    return Visualizer(**vis_cfg)
+
+
 @pytest.mark.parametrize('vis_type', ['HandVisualizer', 'Visualizer'])
 def test_hook_writes_grid_every_interval(tmp_path, vis_type):
     hm = build_hand_model(dict(type='MANOHandModel', use_pca=True))
-    vis_cfg = dict(type=vis_type, name=f'hook_test_{vis_type}', save_dir=str(tmp_path),
-                   vis_backends=[dict(type='LocalVisBackend')])
-    vis = (VISUALIZERS.build(vis_cfg) if vis_type == 'HandVisualizer' else
-           Visualizer(**{k: v for k, v in vis_cfg.items() if k != 'type'}))
+    vis = _visualizer(vis_type, f'hook_test_{vis_type}', tmp_path)
     runner = SimpleNamespace(visualizer=vis, iter=7, _train_loop=SimpleNamespace(),
                              model=SimpleNamespace(hand_model=hm, canonical_length=0.09))
     hook = HOOKS.build(dict(type='HandVisualizationHook', interval=2, max_samples=2))
@@ -102,10 +109,7 @@ def test_hook_draws_with_the_models_hand_model_and_length(tmp_path, vis_type):
     model's hand model and ``canonical_length``, so predictions in normalised units are
     drawn at the model's scale with its faces."""
     hm = build_hand_model(dict(type='MANOHandModel', use_pca=True))
-    vis_cfg = dict(type=vis_type, name=f'hook_model_{vis_type}', save_dir=str(tmp_path),
-                   vis_backends=[dict(type='LocalVisBackend')])
-    vis = (VISUALIZERS.build(vis_cfg) if vis_type == 'HandVisualizer' else
-           Visualizer(**{k: v for k, v in vis_cfg.items() if k != 'type'}))
+    vis = _visualizer(vis_type, f'hook_model_{vis_type}', tmp_path)
     model = torch.nn.Module()
     model.hand_model, model.canonical_length = hm, 0.123
     runner = SimpleNamespace(visualizer=vis, iter=0, _train_loop=SimpleNamespace(),
@@ -124,9 +128,7 @@ def test_hook_passes_its_panel_switches_to_the_drawer(tmp_path, draw_gt, draw_pr
     """``draw_gt`` / ``draw_pred`` reach ``draw_hands``: the written row is exactly the
     drawer's row with those switches (and differs from the default, both drawn)."""
     hm = build_hand_model(dict(type='MANOHandModel', use_pca=True))
-    vis = VISUALIZERS.build(dict(type='HandVisualizer', name=f'switch_{draw_gt}_{draw_pred}',
-                                 save_dir=str(tmp_path),
-                                 vis_backends=[dict(type='LocalVisBackend')]))
+    vis = _visualizer('HandVisualizer', f'switch_{draw_gt}_{draw_pred}', tmp_path)
     runner = SimpleNamespace(visualizer=vis, iter=3, _train_loop=SimpleNamespace(),
                              model=SimpleNamespace(hand_model=hm, canonical_length=0.09))
     hook = HandVisualizationHook(interval=1, max_samples=1, draw_gt=draw_gt,
