@@ -7,8 +7,11 @@ from typing import Dict, Optional
 
 from mmengine.dist import get_dist_info, is_distributed, is_main_process
 from mmengine.fileio import LocalBackend, get_file_backend
+from mmengine.logging import MessageHub, MMLogger
 from mmengine.model import is_model_wrapper
 from mmengine.runner import BaseLoop, Runner
+from mmengine.registry import VISUALIZERS as MMENGINE_VISUALIZERS
+from mmengine.visualization import Visualizer
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
@@ -48,6 +51,10 @@ class GCLHandRunner(Runner):
        every rank) and :class:`~gclhand.engine.hooks.DGCLStepHook` (DGCL's momentum encoder
        and queues advance once per optimiser step, also under DDP) unless the config lists
        them.
+    6. :meth:`build_logger` and :meth:`build_visualizer` give every runner a logger,
+       message hub and visualizer of its own: MMEngine returns the instance already made
+       under a name, so a second runner in one process wrote into the first run's
+       ``vis_data`` (a named visualizer) or log file (the same config in the same second).
 
     Select it in a config with ``runner_type = 'GCLHandRunner'``.
     """
@@ -65,6 +72,47 @@ class GCLHandRunner(Runner):
                           DGCLStepHook):
             if not any(isinstance(h, hook_type) for h in self.hooks):
                 self.register_hook(hook_type())
+
+    def build_logger(self, *args, **kwargs) -> MMLogger:
+        """MMEngine's ``build_logger``, after making the experiment name unique in the
+        process.
+
+        MMEngine names the logger, the message hub and (by default) the visualizer after
+        the experiment, ``{config}_{timestamp}`` to the second, and hands a runner the
+        instance already made under its name: a second runner of the same config started
+        within the same second logged into the first run's log file and shared its message
+        hub.  A name that is taken gets ``_2``, ``_3``, ... appended.  (The logger is the
+        first of these that the runner builds.)
+        """
+        base, n = self._experiment_name, 1
+        while (MMLogger.check_instance_created(self._experiment_name)
+               or MessageHub.check_instance_created(self._experiment_name)):
+            n += 1
+            self._experiment_name = f'{base}_{n}'
+        return super().build_logger(*args, **kwargs)
+
+    def build_visualizer(self, visualizer=None) -> Visualizer:
+        """MMEngine's ``build_visualizer``, with a visualizer of this runner's own.
+
+        MMEngine builds a visualizer config through ``Visualizer.get_instance(name, ...)``,
+        which returns the instance already made under that name, with its ``save_dir``, and
+        drops the new arguments.  A config that names its visualizer (OpenMMLab's
+        ``name='visualizer'``, as ``configs/_base_/default_runtime.py`` does) then made the
+        second runner of a process (a notebook, a sweep in one script) write its scalars
+        and images into the first run's ``vis_data``.  A name that is taken gets this
+        runner's (unique) experiment name appended.
+        """
+        if isinstance(visualizer, dict):
+            vis_type = visualizer.get('type')
+            # the class the build will use: each ManagerMixin class keeps its own names
+            with MMENGINE_VISUALIZERS.switch_scope_and_registry(None) as registry:
+                vis_cls = vis_type if isinstance(vis_type, type) else registry.get(vis_type)
+            if vis_cls is not None:
+                visualizer = dict(visualizer)
+                name = visualizer.setdefault('name', self._experiment_name)
+                if vis_cls.check_instance_created(name):
+                    visualizer['name'] = f'{name}_{self._experiment_name}'
+        return super().build_visualizer(visualizer)
 
     def wrap_model(self, model_wrapper_cfg: Optional[Dict], model: nn.Module) -> nn.Module:
         if self.distributed and not is_model_wrapper(model) and is_cpu_device():

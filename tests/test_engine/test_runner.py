@@ -217,3 +217,32 @@ def test_atomic_hook_rotates_records_and_resumes_its_bookkeeping(toy_cfg):
     build_runner(everything).train()
     assert _pth(everything.work_dir) == ['epoch_1.pth', 'epoch_2.pth', 'epoch_3.pth']
     assert 'optimizer' in _load(osp.join(everything.work_dir, 'epoch_3.pth'))
+
+
+@pytest.mark.parametrize('name', [None, 'visualizer'])
+def test_each_runner_in_a_process_logs_to_its_own_files(toy_cfg, tmp_path, monkeypatch, name):
+    """MMEngine hands a runner the logger, message hub and visualizer already made under the
+    same name, with the first run's files: a named visualizer (``name='visualizer'``) sent
+    a second run's scalars to the first run's vis_data, and the same config started in the
+    same second (the experiment name is ``{config}_{timestamp}``) logged into the first
+    run's log file.  Both runners here start in the same second."""
+    import time
+    monkeypatch.setattr(time, 'time', lambda: 1.7e9)  # read by Runner.setup_env only here
+    if name is not None:
+        toy_cfg.visualizer.name = name
+    runners = []
+    for i in range(2):
+        cfg = copy.deepcopy(toy_cfg)
+        cfg.work_dir = str(tmp_path / f'run{i}')
+        runners.append(build_runner(cfg))
+        runners[-1].visualizer.add_scalars({'loss': float(i)}, step=0)
+    assert runners[0].timestamp == runners[1].timestamp
+    for attr in ('logger', 'message_hub', 'visualizer'):
+        assert getattr(runners[0], attr) is not getattr(runners[1], attr), attr
+    for i, runner in enumerate(runners):
+        assert runner.log_dir.startswith(str(tmp_path / f'run{i}'))
+        log_files = [h.baseFilename for h in runner.logger.handlers
+                     if isinstance(h, logging.FileHandler)]
+        assert log_files == [osp.join(runner.log_dir, f'{runner.timestamp}.log')]
+        with open(osp.join(runner.log_dir, 'vis_data', 'scalars.json')) as f:
+            assert [line.strip() for line in f] == [f'{{"loss": {float(i)}, "step": 0}}']
