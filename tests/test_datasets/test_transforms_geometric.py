@@ -380,3 +380,31 @@ def test_resize_shrinks_aux_maps_by_area_too():
     odd = np.full((22, 22, 2), 200, np.uint8)
     out = ResizeHand(size=64)(dict(img=np.zeros((90, 90, 3), np.uint8), gt_mask=odd))
     assert out['gt_mask'].shape == (16, 16, 2) and out['gt_mask'][2:-2, 2:-2].min() == 200
+
+
+def test_default_augmentation_ranges_read_from_the_outputs():
+    """``RandomHandAffine()``: zoom ``s ~ U(0.9, 1.1)``, rotation ``U(-30, 30)`` degrees,
+    shift ``U(-0.1, 0.1)`` of the size per axis, always applied; ``RandomHandFlip()``:
+    half the samples.  Each draw is read back from the labels: the focal length scales
+    by ``s``, the 3D joints turn by the rotation about the optical axis, and the principal
+    point (at the image centre, the rotation's fixed point) moves by the shift."""
+    np.random.seed(0)
+    scales, angles, shifts, flips = [], [], [], []
+    for _ in range(400):
+        r = _results(fx=100., fy=100.)
+        r['cam_K'][:2, 2] = 31.5
+        before = r['gt_joints_3d'][1, 0].copy()
+        r = RandomHandAffine()(r)
+        after = r['gt_joints_3d'][1, 0]
+        scales.append(r['cam_K'][0, 0] / 100.)
+        angles.append(np.degrees(np.arctan2(after[1], after[0])
+                                 - np.arctan2(before[1], before[0])))
+        shifts.append((r['cam_K'][:2, 2] - 31.5) / 64.)
+        flips.append(RandomHandFlip()(_results())['flip'])
+    scales, shifts = np.array(scales), np.array(shifts)
+    angles = (np.array(angles) + 180.) % 360. - 180.
+    assert 0.9 - 1e-6 <= scales.min() < 0.905 and 1.095 < scales.max() <= 1.1 + 1e-6
+    assert -30 - 1e-4 <= angles.min() < -29 and 29 < angles.max() <= 30 + 1e-4
+    assert (np.abs(shifts) <= 0.1 + 1e-6).all() and (np.abs(shifts).max(0) > 0.099).all()
+    assert not ((scales == 1.) & (shifts == 0.).all(1)).any()  # never skipped (prob 1)
+    assert 0.44 < np.mean(flips) < 0.56

@@ -61,3 +61,28 @@ def test_fused_map_equals_sequential_definitions():
     t._sample = lambda: [fb, fc, fs]
     out = t(dict(img=img.copy()))['img']
     np.testing.assert_allclose(out, np.clip(np.round(x), 0, 255), atol=1)
+
+
+def test_default_jitter_ranges_read_from_the_outputs():
+    """``ColorJitter()`` draws brightness, contrast and saturation each from
+    ``U(0.8, 1.2)`` and always applies them.  On an image of two grey pixels and one
+    coloured pixel (values chosen so nothing saturates at 1.2^3 = 1.73) the factors come
+    back from the output: the mean luma scales by ``b``, the grey step by ``b c``, the
+    coloured pixel's red-green difference by ``b c s``."""
+    img = np.array([[[60, 60, 60], [120, 120, 120], [100, 140, 90]]], np.uint8)
+    luma = float(img[0].astype(np.float64) @ np.array([0.299, 0.587, 0.114]) @ np.ones(3) / 3)
+    np.random.seed(0)
+    factors = []
+    for _ in range(300):
+        out = ColorJitter()(dict(img=img.copy()))['img'][0]
+        assert not np.array_equal(out, img[0])  # never skipped (prob 1)
+        out = out.astype(np.float64)
+        mean_luma = float(out @ np.array([0.299, 0.587, 0.114]) @ np.ones(3) / 3)
+        b = mean_luma / luma
+        bc = (out[1, 0] - out[0, 0]) / 60.
+        bcs = (out[2, 1] - out[2, 0]) / 40.
+        factors.append((b, bc / b, bcs / bc))
+    factors = np.array(factors)
+    # uint8 rounding: +-0.5 on a step of 60 (contrast), 40 (saturation) over b, c ~ 1
+    assert (factors > 0.8 - 0.03).all() and (factors < 1.2 + 0.03).all()
+    assert (factors.min(0) < 0.83).all() and (factors.max(0) > 1.17).all()
