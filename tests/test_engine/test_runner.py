@@ -3,31 +3,15 @@ import copy
 import logging
 import os
 import os.path as osp
-import sys
 
 import pytest
 import torch
 import torch.distributed as torch_dist
-from mmengine.config import Config
 from mmengine.fileio.backends.local_backend import LocalBackend
 from mmengine.model import MMDistributedDataParallel
 
 from gclhand.engine import GCLHandRunner, build_runner
-from gclhand.apis import register_all_modules
 from gclhand.utils.dist import init_dist
-
-TOOLS_TESTS = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'test_tools')
-if TOOLS_TESTS not in sys.path:
-    sys.path.insert(0, TOOLS_TESTS)
-
-
-@pytest.fixture
-def toy_cfg(tmp_path):
-    cfg = Config.fromfile(osp.join(TOOLS_TESTS, 'configs', 'toy_train.py'))
-    register_all_modules()
-    cfg.work_dir = str(tmp_path)
-    cfg.custom_hooks = []
-    return cfg
 
 
 class Interrupted(Exception):

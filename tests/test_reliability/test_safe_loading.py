@@ -48,6 +48,9 @@ def test_test_tool_refuses(evil, cfg_path, tmp_path, capsys):
     err = capsys.readouterr().err
     assert status == 2 and not marker.exists()
     assert str(path) in err and '(exec)' in err and 'refuses to load safely' in err
+    # what to do about it
+    assert ('re-save it with gclhand, or convert it with torch.load(..., '
+            'weights_only=False) if you trust its source') in err
 
 
 def test_resume_refuses(evil, cfg_path, tmp_path, capsys):
