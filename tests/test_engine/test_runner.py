@@ -141,8 +141,9 @@ def test_resume_restores_the_sampler_seed_of_the_checkpoint(toy_cfg, tmp_path):
     assert resumed.train_dataloader.sampler.seed == saved_seed
     assert f'restored the train sampler seed {saved_seed} from the checkpoint' in messages
     assert 'restored the python/numpy/torch RNG state from the checkpoint' in messages
-    assert any('persistent_workers=True: the data-loader workers restart' in m
-               for m in messages)
+    assert ('train_dataloader.persistent_workers=True: the data-loader workers restart with '
+            'fresh random streams at resume, so random augmentations differ from an '
+            'uninterrupted run; set persistent_workers=False for a bit-exact resume') in messages
     cfg.work_dir = str(tmp_path / 'resumed_again')
     cfg.train_dataloader.update(num_workers=0, persistent_workers=False)
     _, messages = _train_logged(cfg)
@@ -230,3 +231,57 @@ def test_each_runner_in_a_process_logs_to_its_own_files(toy_cfg, tmp_path, monke
         assert log_files == [osp.join(runner.log_dir, f'{runner.timestamp}.log')]
         with open(osp.join(runner.log_dir, 'vis_data', 'scalars.json')) as f:
             assert [line.strip() for line in f] == [f'{{"loss": {float(i)}, "step": 0}}']
+
+
+def _resume_from_edited(toy_cfg, tmp_path, edit):
+    """Train one epoch, edit the checkpoint's ``meta`` with ``edit``, resume a second
+    epoch from it under another seed; the resumed runner, its log messages and the
+    interrupted run's sampler seed."""
+    toy_cfg.train_cfg.max_epochs = 1
+    build_runner(copy.deepcopy(toy_cfg)).train()
+    ckpt = _load(osp.join(toy_cfg.work_dir, 'epoch_1.pth'))
+    saved_seed = ckpt['meta']['sampler_seed']
+    edit(ckpt['meta'])
+    path = str(tmp_path / 'edited.pth')
+    torch.save(ckpt, path)
+    cfg = copy.deepcopy(toy_cfg)
+    cfg.work_dir = str(tmp_path / 'resumed')
+    cfg.train_cfg.max_epochs = 2
+    cfg.randomness = dict(seed=1)
+    cfg.resume, cfg.load_from, cfg.log_level = True, path, 'INFO'
+    resumed, messages = _train_logged(cfg)
+    return resumed, messages, saved_seed, path
+
+
+def test_resume_from_a_checkpoint_without_gclhand_meta(toy_cfg, tmp_path):
+    """A checkpoint without RNG states or sampler seed (MMEngine's own Runner writes
+    such): the resumed run keeps its own sampler seed and says that the random streams
+    restart from the seed."""
+    def strip(meta):
+        del meta['rng_states'], meta['sampler_seed']
+    resumed, messages, saved_seed, path = _resume_from_edited(toy_cfg, tmp_path, strip)
+    own_seed = resumed.train_dataloader.sampler.seed
+    assert own_seed is not None and own_seed != saved_seed
+    assert (f'{path} holds no RNG state: random streams restart from the seed (a gclhand '
+            'checkpoint restores them exactly)') in messages
+    assert not any('restored' in m for m in messages)
+
+
+def test_resume_with_another_number_of_processes(toy_cfg, tmp_path):
+    """RNG states of two processes resumed in one: the streams restart from the seed (the
+    sampler seed, shared by all ranks, is still restored)."""
+    def two_ranks(meta):
+        meta['rng_states'] = meta['rng_states'] * 2
+    resumed, messages, saved_seed, path = _resume_from_edited(toy_cfg, tmp_path, two_ranks)
+    assert resumed.train_dataloader.sampler.seed == saved_seed
+    assert (f'{path} holds the RNG state of 2 process(es) but 1 are running: random '
+            'streams restart from the seed') in messages
+    assert 'restored the python/numpy/torch RNG state from the checkpoint' not in messages
+
+
+def test_build_runner_defaults_to_gclhand_runner_and_keeps_a_chosen_one(toy_cfg):
+    from mmengine.runner import Runner
+    toy_cfg.pop('runner_type')
+    assert type(build_runner(copy.deepcopy(toy_cfg))) is GCLHandRunner
+    toy_cfg.runner_type = 'Runner'
+    assert type(build_runner(toy_cfg)) is Runner
