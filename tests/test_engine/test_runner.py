@@ -165,6 +165,24 @@ def _train_logged(cfg):
     return runner, [r.getMessage() for r in records]
 
 
+def test_load_checkpoint_is_not_strict_by_default(toy_cfg, tmp_path):
+    """As MMEngine's: a checkpoint missing some of the model's keys loads what it has;
+    ``strict=True`` refuses it."""
+    runner = build_runner(toy_cfg)
+    state = {k: torch.full_like(v, 0.5) for k, v in runner.model.state_dict().items()}
+    dropped = sorted(state)[0]
+    del state[dropped]
+    path = str(tmp_path / 'partial.pth')
+    torch.save(dict(state_dict=state, meta={}), path)
+    runner.load_checkpoint(path)
+    model_state = runner.model.state_dict()
+    for k, v in state.items():
+        assert torch.equal(model_state[k], v), k
+    assert not torch.equal(model_state[dropped], torch.full_like(model_state[dropped], 0.5))
+    with pytest.raises(RuntimeError, match=dropped.replace('.', r'\.')):
+        runner.load_checkpoint(path, strict=True)
+
+
 def _pth(work_dir):
     return sorted(f for f in os.listdir(work_dir) if f.endswith('.pth'))
 
