@@ -61,3 +61,41 @@ def test_inference_on_arrays_and_paths(tmp_path):
                                direct.pred_joints_2d * torch.tensor([128 / SIZE, 96 / SIZE]))
     with pytest.raises(ValueError, match='uint8'):
         inference(model, [big.astype(np.float32)])
+
+
+def randomise_batch_norms(model, seed=1):
+    """Running statistics and affine parameters far from a batch norm's identity start
+    (where folding any batch norm into any convolution changes nothing)."""
+    g = torch.Generator().manual_seed(seed)
+    norms = [m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    with torch.no_grad():
+        for m in norms:
+            n = m.num_features
+            m.running_mean.copy_(torch.randn(n, generator=g))
+            m.running_var.copy_(torch.rand(n, generator=g) * 2 + 0.25)
+            m.weight.copy_(torch.rand(n, generator=g) + 0.5)
+            m.bias.copy_(torch.randn(n, generator=g))
+    return len(norms)
+
+
+def test_init_model_folds_batch_norms_after_loading(tmp_path):
+    """``fuse_conv_bn=True`` folds the *loaded* statistics: the fused model predicts what the
+    unfused one does, with no batch norm left (each one an ``nn.Identity``)."""
+    cfg = tiny_config()
+    torch.manual_seed(0)
+    src = MODELS.build(dict(cfg['model'], encoder=dict(cfg['model']['encoder'], init_cfg=None)))
+    num_norms = randomise_batch_norms(src)
+    assert num_norms == 1 + 4 * 2 + 3  # stem, two per basic block, three downsamplings
+    ckpt = tmp_path / 'model.pth'
+    torch.save(dict(state_dict=src.state_dict(), meta=dict()), ckpt)
+    plain = init_model(cfg, str(ckpt))
+    fused = init_model(cfg, str(ckpt), fuse_conv_bn=True)
+    assert not fused.training
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in fused.modules())
+    assert sum(isinstance(m, torch.nn.Identity) for m in fused.encoder.modules()) == num_norms
+    assert fused.encoder.conv1.bias is not None and plain.encoder.conv1.bias is None
+    image = np.random.default_rng(0).integers(0, 255, (SIZE, SIZE, 3), dtype=np.uint8)
+    want, got = inference(plain, [image])[0], inference(fused, [image])[0]
+    assert not torch.equal(got.pred_verts_3d, want.pred_verts_3d)  # another computation...
+    torch.testing.assert_close(got.pred_verts_3d, want.pred_verts_3d, rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(got.pred_joints_2d, want.pred_joints_2d, rtol=1e-4, atol=1e-3)

@@ -112,3 +112,56 @@ def test_a_plugin_the_deployed_model_needs_is_still_an_error(tmp_path, monkeypat
     assert "could not import the plugin module 'gclhand_nodedrop'" in message
     assert "unknown encoder 'PluginEncoder' at config key 'model.encoder'" in message
     assert 'model.dgcl' not in message  # the training-only part is not what is missing
+
+
+class NormsRegisteredOutOfOrder(torch.nn.Module):
+    """A plugin-style encoder whose batch norm follows ``conv_a`` in the forward pass but is
+    registered after ``conv_b``: ``mmcv.cnn.fuse_conv_bn`` would fold it into ``conv_b``."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv_a = torch.nn.Conv2d(3, 4, 3, padding=1, bias=False)
+        self.conv_b = torch.nn.Conv2d(4, 4, 1)
+        self.bn_a = torch.nn.BatchNorm2d(4)
+
+    def forward(self, x):
+        return [self.conv_b(torch.relu(self.bn_a(self.conv_a(x))))]
+
+
+def test_fuse_conv_bn_refuses_a_fold_that_changes_the_encoder():
+    from test_apis import randomise_batch_norms
+
+    from gclhand.apis import FusionError, fuse_conv_bn
+    holder = torch.nn.Module()
+    holder.encoder = NormsRegisteredOutOfOrder()
+    randomise_batch_norms(holder)
+    with pytest.raises(FusionError, match=r'output 0 of NormsRegisteredOutOfOrder .*unfused'):
+        fuse_conv_bn(holder)
+    # the same fold unchecked (check_size=0) goes through: the check is what refuses it
+    holder.encoder = NormsRegisteredOutOfOrder()
+    randomise_batch_norms(holder)
+    fuse_conv_bn(holder, check_size=0)
+    assert isinstance(holder.encoder.bn_a, torch.nn.Identity)
+    assert holder.encoder.conv_b.bias is not None
+
+
+def test_fuse_conv_bn_folds_the_running_statistics_into_the_convolution():
+    """One convolution and its batch norm, by hand: W' = s W, b' = s (b - mu) + beta with
+    s = gamma / sqrt(var + eps); and a module without ``encoder`` is folded as a whole."""
+    from gclhand.apis import fuse_conv_bn
+    net = torch.nn.Sequential(torch.nn.Conv2d(1, 2, 1, bias=True), torch.nn.BatchNorm2d(2))
+    conv, bn = net
+    with torch.no_grad():
+        conv.weight.copy_(torch.tensor([2.0, -1.0]).view(2, 1, 1, 1))
+        conv.bias.copy_(torch.tensor([1.0, 0.5]))
+        bn.running_mean.copy_(torch.tensor([3.0, -0.5]))
+        bn.running_var.copy_(torch.tensor([4.0 - bn.eps, 0.25 - bn.eps]))
+        bn.weight.copy_(torch.tensor([0.5, 2.0]))
+        bn.bias.copy_(torch.tensor([0.1, -0.2]))
+    net.train()
+    assert fuse_conv_bn(net) is net and not net.training
+    # s = (0.5 / 2, 2 / 0.5) = (0.25, 4)
+    torch.testing.assert_close(net[0].weight.flatten(), torch.tensor([0.5, -4.0]))
+    torch.testing.assert_close(net[0].bias, torch.tensor([0.25 * (1 - 3) + 0.1,
+                                                          4 * (0.5 + 0.5) - 0.2]))
+    assert isinstance(net[1], torch.nn.Identity)

@@ -23,6 +23,7 @@ from gclhand.registry import MODELS
 from gclhand.structures.hand_data_sample import HandDataSample
 from gclhand.utils import ConfigError
 from .deploy import deployed_model_config
+from .deploy import fuse_conv_bn as _fuse_conv_bn
 
 ImageLike = Union[str, np.ndarray]
 
@@ -42,7 +43,8 @@ def input_size_from_config(cfg) -> int:
 
 def init_model(config: Union[str, Config, dict], checkpoint: Optional[str] = None,
                device: Union[str, torch.device] = 'cpu', deploy: bool = True,
-               input_size: Optional[int] = None) -> torch.nn.Module:
+               input_size: Optional[int] = None,
+               fuse_conv_bn: bool = False) -> torch.nn.Module:
     """Build the estimator of ``config`` and load ``checkpoint``.
 
     Args:
@@ -57,6 +59,9 @@ def init_model(config: Union[str, Config, dict], checkpoint: Optional[str] = Non
             they need may be missing.
         input_size: side of the square network input in pixels; default
             :func:`input_size_from_config`.
+        fuse_conv_bn: fold the encoder's batch norms into its convolutions after loading
+            (:func:`gclhand.apis.deploy.fuse_conv_bn`: same outputs to float rounding,
+            slightly faster; the model is then for inference only).
 
     Returns:
         the model in eval mode, with ``model.cfg`` and ``model.input_size`` set.
@@ -91,7 +96,8 @@ def init_model(config: Union[str, Config, dict], checkpoint: Optional[str] = Non
         model.deploy()
     model.cfg = config
     model.input_size = int(input_size or input_size_from_config(config))
-    return model.to(device).eval()
+    model = model.to(device).eval()
+    return _fuse_conv_bn(model) if fuse_conv_bn else model
 
 
 def _load_rgb(image: ImageLike) -> np.ndarray:

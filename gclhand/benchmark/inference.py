@@ -9,6 +9,10 @@ machine load hits all alike; each is a median over ``iters`` repetitions after `
   same weights (``identical_graph`` / ``identical_outputs``).
 * ``encoder``: the config's encoder alone (a plain ResNet-50 for the paper configs), same
   input - what the deployed model costs at least; ``ratios['infer_vs_encoder_batch{B}']``.
+* ``encoder_fused`` (``fuse_conv_bn=True``): the encoder with its batch norms folded into
+  its convolutions (:func:`gclhand.apis.fuse_conv_bn`), as the deployed models then are;
+  ``ratios['infer_vs_encoder_fused_batch{B}']`` is the cost of everything but the encoder
+  with the folding on both sides.
 * ``config_onnxruntime`` / ``encoder_onnxruntime`` (``onnx=True``): the same two networks
   exported to ONNX (:func:`gclhand.apis.export.export_onnx`, the ``gclhand export`` path,
   which uses the decoder's dense graph operators: ONNX has no sparse ones) and run by ONNX
@@ -24,6 +28,7 @@ also has ``gflop``, the network's arithmetic per call (:func:`count_gflop`), and
 ratio at which every operation runs at the encoder's rate (the practical floor of a speed
 path that keeps the model's arithmetic).
 """
+import copy
 import os.path as osp
 import statistics
 import tempfile
@@ -31,6 +36,7 @@ from typing import Callable, Dict
 
 import torch
 
+from gclhand.apis.deploy import fuse_conv_bn
 from .inputs import build_model, image_size, same_graph, synthetic_batch
 from .timing import (autocast_ctx, clock_fn, interleave, median_ms, peak_memory_mb, reset_peak,
                      sync)
@@ -62,8 +68,6 @@ def _check_identical(cfgs, models, settings, device) -> dict:
 def build_encoder(cfg, device: torch.device, channels_last: bool, compile: bool,
                   seed: int) -> torch.nn.Module:
     """The config's ``model.encoder`` alone, built through ``ENCODERS``, eval mode."""
-    import copy
-
     from gclhand.registry import ENCODERS
     torch.manual_seed(seed)
     enc_cfg = copy.deepcopy(cfg.model.encoder)
@@ -83,8 +87,6 @@ def onnxruntime_sessions(model, encoder, size: int, device: torch.device, tmp: s
     except ImportError as e:
         raise ImportError('the ONNX Runtime columns need onnx and onnxruntime: pip install '
                           'onnx onnxruntime (in the test and export extras)') from e
-    import copy
-
     from gclhand.apis.export import ExportableHandModel, export_onnx
 
     def cpu_copy(module):  # the timed PyTorch modules stay as they are
@@ -119,10 +121,16 @@ def bench_inference(cfgs: Dict[str, object], settings, device: torch.device) -> 
     cfg, names = cfgs['config'], list(models)
     size = image_size(cfg)
     res = _check_identical(cfgs, models, settings, device) if len(names) == 2 else {}
+    fuse = getattr(settings, 'fuse_conv_bn', False)
+    if fuse:  # after the check above, which loads one model's state dict into another
+        for model in models.values():
+            fuse_conv_bn(model)
     nets: Dict[str, torch.nn.Module] = dict(models)
     if getattr(settings, 'encoder_reference', True):
         nets['encoder'] = build_encoder(cfg, device, settings.channels_last, settings.compile,
                                         settings.seed)
+        if fuse:
+            nets['encoder_fused'] = fuse_conv_bn(copy.deepcopy(nets['encoder']))
     if getattr(settings, 'intaghand', None):
         from .peers import build_intaghand
         nets['intaghand'] = build_intaghand(settings.intaghand, device=device,
@@ -213,6 +221,7 @@ def inference_ratios(infer: dict, batches) -> Dict[str, float]:
         row = infer[f'batch{bs}']
         lat = {n: v['latency_ms'] for n, v in row.items() if isinstance(v, dict)}
         for ref, key in (('baseline', 'infer_batch{}'), ('encoder', 'infer_vs_encoder_batch{}'),
+                         ('encoder_fused', 'infer_vs_encoder_fused_batch{}'),
                          ('intaghand', 'infer_vs_intaghand_batch{}')):
             if ref in lat:
                 out[key.format(bs)] = lat['config'] / lat[ref]

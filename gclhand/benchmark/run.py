@@ -41,6 +41,10 @@ class BenchmarkSettings:
             and, in the train section, its forward + backward + update beside the train
             steps (``ratios['train_step_{config|baseline}_vs_encoder']``).
         onnx: also time the deployed model and the encoder through ONNX Runtime.
+        fuse_conv_bn: fold the batch norms of the deployed models' encoders into their
+            convolutions (:func:`gclhand.apis.fuse_conv_bn`) and time the encoder folded
+            the same way beside the plain one (``encoder_fused``;
+            ``ratios['infer_vs_encoder_fused_batch{B}']``).
         intaghand: path of an IntagHand checkout to time beside gclhand (``None``: skip).
         skip: sections of :data:`SECTIONS` not to run.
         threads: ``torch.set_num_threads`` (``None``: leave it).
@@ -64,6 +68,7 @@ class BenchmarkSettings:
     profile: int = 0
     encoder_reference: bool = True
     onnx: bool = False
+    fuse_conv_bn: bool = False
     intaghand: Optional[str] = None
     skip: Set[str] = field(default_factory=set)
     threads: Optional[int] = None
@@ -78,6 +83,9 @@ class BenchmarkSettings:
                               f'choose from {SECTIONS}')
         if self.iters < 1 or self.warmup < 0:
             raise ConfigError('benchmark: iters must be >= 1 and warmup >= 0')
+        if self.fuse_conv_bn and self.compile:
+            raise ConfigError('benchmark: fuse_conv_bn folds the eager modules; it cannot be '
+                              'combined with compile')
         if self.intaghand is not None and not osp.isdir(self.intaghand):
             raise ConfigError(f'benchmark: IntagHand checkout {self.intaghand!r} is not a '
                               'folder; clone https://github.com/Dw1010/IntagHand and pass its '
@@ -133,7 +141,7 @@ def run_benchmark(cfg, settings: BenchmarkSettings, baseline_cfg=None) -> dict:
     batch = settings.batch or int(cfg.train_dataloader.batch_size)
     skip = settings.skip
     r = dict(names=list(cfgs), batch=batch, amp=settings.amp, clock=settings.clock,
-             compile=settings.compile,
+             compile=settings.compile, fuse_conv_bn=settings.fuse_conv_bn,
              channels_last=settings.channels_last, iters=settings.iters,
              warmup=settings.warmup, infer_batches=list(settings.infer_batch),
              machine=machine_info(device), ratios={})

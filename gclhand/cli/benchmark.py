@@ -5,7 +5,8 @@
                              [--compile] [--channels-last] [--infer-batch 1 32]
                              [--workers 0 2] [--data-root DIR] [--data-num N]
                              [--e2e-iters N] [--profile N] [--skip train,infer,data,e2e]
-                             [--onnx] [--intaghand PATH] [--no-encoder-reference]
+                             [--onnx] [--fuse-conv-bn] [--intaghand PATH]
+                             [--no-encoder-reference]
                              [--threads N] [--clock wall|cpu]
                              [--cfg-options k=v ...]
 
@@ -21,7 +22,9 @@ measured (each a median over ``--iters`` timed repetitions after ``--warmup``):
 * ``infer``: the *deployed* models (``model.deploy()``, eval, ``torch.inference_mode``) at
   each ``--infer-batch``, interleaved with the config's encoder alone (a plain ResNet-50 for
   the paper configs; ``--no-encoder-reference`` leaves it out), with ``--onnx`` the deployed
-  model and the encoder through ONNX Runtime, and with ``--intaghand PATH`` IntagHand's
+  model and the encoder through ONNX Runtime, with ``--fuse-conv-bn`` the deployed models'
+  encoders folded (batch norms into convolutions) beside the encoder folded the same way,
+  and with ``--intaghand PATH`` IntagHand's
   network from a checkout (:mod:`gclhand.benchmark.inference`); the deployed CONFIG model
   must be the baseline's graph (same modules and state-dict shapes) and is checked to give
   identical outputs with the same weights.
@@ -105,6 +108,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="do not time the config's encoder alone beside the deployed models")
     p.add_argument('--onnx', action='store_true',
                    help='also time the deployed model and the encoder through ONNX Runtime')
+    p.add_argument('--fuse-conv-bn', action='store_true',
+                   help="fold the deployed models' encoder batch norms into their "
+                   'convolutions; also time the encoder folded the same way')
     p.add_argument('--intaghand', metavar='PATH',
                    help='an IntagHand checkout (github.com/Dw1010/IntagHand): time its '
                    'network beside gclhand (peer column; skipped without it)')
@@ -138,7 +144,8 @@ def settings_from_args(args: argparse.Namespace) -> BenchmarkSettings:
         warmup=args.warmup, infer_batch=args.infer_batch, workers=args.workers,
         data_root=args.data_root, data_num=args.data_num, e2e_iters=args.e2e_iters,
         compile=args.compile, channels_last=args.channels_last, profile=args.profile,
-        encoder_reference=args.encoder_reference, onnx=args.onnx, intaghand=args.intaghand,
+        encoder_reference=args.encoder_reference, onnx=args.onnx,
+        fuse_conv_bn=args.fuse_conv_bn, intaghand=args.intaghand,
         skip=args.skip, threads=args.threads, clock=args.clock, seed=args.seed)
 
 

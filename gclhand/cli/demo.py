@@ -2,6 +2,7 @@
 
     gclhand demo CONFIG CHECKPOINT --input IMG_OR_DIR [--out DIR]
                          [--bbox x0,y0,x1,y1] [--bbox-scale 1.0] [--mesh-format obj|ply]
+                         [--fuse-conv-bn]
 
 The model sees a square crop around *both* hands (256x256 in the paper).  Give it:
 
@@ -61,6 +62,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help='overlays are drawn at min(crop side, this) pixels (default 512)')
     p.add_argument('--no-side-view', action='store_true', help='leave out the side view')
     p.add_argument('--device', default='cpu', help="torch device (default 'cpu')")
+    p.add_argument('--fuse-conv-bn', action='store_true',
+                   help="fold the encoder's batch norms into its convolutions (same "
+                   'meshes to float rounding, slightly faster)')
     p.add_argument('--no-progress', action='store_true', help='no progress bar')
     return p.parse_args(argv)
 
@@ -201,7 +205,8 @@ def main(argv=None) -> List[dict]:
     if checkpoint is None:
         print('note: CHECKPOINT is none - running the initial (untrained) weights')
     model = init_model(cfg, checkpoint, device=args.device,
-                       input_size=args.input_size or input_size_from_config(cfg))
+                       input_size=args.input_size or input_size_from_config(cfg),
+                       fuse_conv_bn=args.fuse_conv_bn)
     visualizer = HandVisualizer(name='gclhand_demo')
     os.makedirs(args.out, exist_ok=True)
     records = []

@@ -159,6 +159,33 @@ def test_inference_references_encoder_and_onnxruntime(tmp_path):
     assert params['config'] == params['baseline'] > params['encoder'] > 0
 
 
+def test_inference_with_folded_batch_norms(tmp_path, capsys):
+    """``--fuse-conv-bn``: the deployed models run folded (still checked identical to each
+    other first), and the encoder is timed both plain and folded the same way."""
+    cfg = write_configs(tmp_path)
+    r = bench_cli.main([cfg, '--device', 'cpu', '--iters', '1', '--warmup', '0',
+                        '--infer-batch', '1', '--skip', 'train,data,e2e', '--fuse-conv-bn'])
+    assert r['fuse_conv_bn'] is True
+    assert r['infer']['identical_graph'] and r['infer']['identical_outputs']
+    row = r['infer']['batch1']
+    assert {'config', 'baseline', 'encoder', 'encoder_fused'} <= set(row)
+    for ref in ('encoder', 'encoder_fused'):
+        assert r['ratios'][f'infer_vs_{ref}_batch1'] == pytest.approx(
+            row['config']['latency_ms'] / row[ref]['latency_ms'])
+    assert 'vs_encoder_fused' in capsys.readouterr().out
+    # folding drops each batch norm's two affine vectors and adds a bias to its convolution:
+    # fewer parameters in the folded encoder, the same arithmetic in the counted products
+    params = r['infer']['params_m']
+    assert params['encoder_fused'] < params['encoder']
+    deployed = bench.inputs.build_model(load_config(cfg), torch.device('cpu')).deploy()
+    head = sum(p.numel() for n, p in deployed.named_parameters()
+               if not n.startswith('encoder.')) / 1e6
+    assert params['config'] - params['encoder_fused'] == pytest.approx(head)  # folded too
+    assert row['encoder_fused']['gflop'] == pytest.approx(row['encoder']['gflop'])
+    with pytest.raises(ConfigError, match='fuse_conv_bn .* compile'):
+        bench.BenchmarkSettings(fuse_conv_bn=True, compile=True)
+
+
 @pytest.mark.slow
 def test_compiled_inference_checks_the_deployed_graph(tmp_path):
     """``--compile`` wraps the model's parts (``_orig_mod.`` in the state-dict keys): the

@@ -89,3 +89,29 @@ def test_demo_bbox_crop_and_errors(tmp_path, tiny_config, images):
     assert recs[0]['crop']['how'] == 'bbox'
     assert osp.isfile(out / 'a_left.ply') and osp.isfile(out / 'a_right.ply')
     assert cv2.imread(str(out / 'a_overlay.png')).shape == (SIZE, 2 * SIZE + 2, 3)
+
+
+def test_demo_fuse_conv_bn(tmp_path, tiny_config, images, monkeypatch):
+    """``--fuse-conv-bn`` folds the loaded encoder's batch norms; the meshes stay those of
+    the unfused model (to float rounding)."""
+    import sys
+
+    from test_apis import randomise_batch_norms
+    apis_inference = sys.modules['gclhand.apis.inference']  # the package's `inference` is
+    # the function of that name
+    cfg = tiny_config()
+    torch.manual_seed(0)
+    model = init_model(cfg)
+    randomise_batch_norms(model)
+    ckpt = tmp_path / 'tiny.pth'
+    torch.save(dict(state_dict=model.state_dict(), meta=dict()), ckpt)
+    folded = []
+    fold = apis_inference._fuse_conv_bn
+    monkeypatch.setattr(apis_inference, '_fuse_conv_bn', lambda m: folded.append(m) or fold(m))
+    demo.main([cfg, str(ckpt), '--input', str(images / 'a.png'), '--out', str(tmp_path),
+               '--no-progress', '--no-side-view', '--fuse-conv-bn'])
+    assert len(folded) == 1
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in folded[0].modules())
+    ref = inference(model, [cv2.imread(str(images / 'a.png'))[..., ::-1].copy()])[0]
+    v_right, _ = read_obj(str(tmp_path / 'a_right.obj'))
+    np.testing.assert_allclose(v_right, ref.pred_verts_3d[1].numpy(), rtol=1e-4, atol=1e-5)
