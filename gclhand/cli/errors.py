@@ -1,14 +1,17 @@
 """One-line errors and exit statuses of the command line.
 
 A subcommand's ``main`` runs inside :func:`run_tool`, which turns the errors a user can fix
-(a missing file, a mistyped ``type=``, a bad ``--cfg-options`` key, a plugin clash, a
-training run whose losses stayed non-finite) into one line on stderr and exit status 2.  ``GCLHAND_DEBUG=1`` re-raises them with the full traceback.
+(a missing file, a missing or malformed data file, a mistyped ``type=``, a bad
+``--cfg-options`` key, a plugin clash, a training run whose losses stayed non-finite) into
+one line on stderr and exit status 2.  ``GCLHAND_DEBUG=1`` re-raises them with the full
+traceback.
 """
 import os
 import re
 import sys
 from typing import Callable, List, Optional
 
+from gclhand.datasets.errors import DatasetError
 from gclhand.utils.build import ConfigError
 
 DEBUG_ENV = 'GCLHAND_DEBUG'
@@ -18,7 +21,7 @@ _UNKNOWN_TYPE = re.compile(r'(\S+) is not in the (\S+) registry')
 
 def format_known_error(exc: BaseException) -> Optional[str]:
     """One-line message for an error the user can fix; ``None`` for anything else."""
-    if isinstance(exc, (ConfigError, FileNotFoundError, FloatingPointError)):
+    if isinstance(exc, (ConfigError, DatasetError, FileNotFoundError, FloatingPointError)):
         message = str(exc)
     elif isinstance(exc, KeyError) and exc.args and _UNKNOWN_TYPE.search(str(exc.args[0])):
         name, scope = _UNKNOWN_TYPE.search(str(exc.args[0])).groups()
@@ -40,7 +43,7 @@ def run_tool(main: Callable[[Optional[List[str]]], object],
     """
     try:
         status = main(argv)
-    except (ConfigError, FileNotFoundError, KeyError, FloatingPointError) as e:
+    except (ConfigError, DatasetError, FileNotFoundError, KeyError, FloatingPointError) as e:
         message = format_known_error(e)
         if message is None or os.environ.get(DEBUG_ENV, '0') not in ('', '0'):
             raise

@@ -48,7 +48,8 @@ def parse_args(argv=None):
     parser.add_argument('--annot-subset', default=None,
                         choices=['all', 'human_annot', 'machine_annot'],
                         help='annotation folder of a release before June 2021 (default: '
-                        'annotations/SPLIT/, else annotations/all/)')
+                        'annotations/SPLIT/, else annotations/all/, for val '
+                        'annotations/machine_annot/)')
     parser.add_argument('--no-progress', action='store_true', help='hide the progress bar')
     return parser.parse_args(argv)
 

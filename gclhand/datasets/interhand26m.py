@@ -40,6 +40,12 @@ _FILES = ('data', 'camera', 'joint_3d', 'MANO_NeuralAnnot')
 
 #: The annotation subsets of the layout before June 2021 (``annotations/{subset}/``).
 ANNOT_SUBSETS = ('all', 'human_annot', 'machine_annot')
+#: Where a split's annotations sit in that layout when no subset is named: ``all`` (human +
+#: machine annotations, as the current layout), except ``val``, released in
+#: ``machine_annot`` only (the InterHand2.6M repository's
+#: ``tool/camera_visualize/camera_visualize.py`` of April 2021 skips ``val`` in the other
+#: two subsets).
+EARLIER_LAYOUT_SUBSETS = {'val': ('machine_annot', )}
 
 
 def check_annot_subset(annot_subset: Optional[str]) -> None:
@@ -53,9 +59,11 @@ def check_annot_subset(annot_subset: Optional[str]) -> None:
 def annotation_dirs(root: str, split: str, annot_subset: Optional[str] = None) -> List[str]:
     """The folders that may hold a split's annotation files, in the order they are tried:
     ``annotations/{annot_subset}`` when a subset is named, else ``annotations/{split}``
-    (the current layout) and ``annotations/all`` (the earlier one)."""
+    (the current layout), then the earlier layout's ``annotations/all`` and, for ``val``,
+    ``annotations/machine_annot`` (:data:`EARLIER_LAYOUT_SUBSETS`)."""
     check_annot_subset(annot_subset)
-    folders = [annot_subset] if annot_subset else [split, 'all']
+    folders = [annot_subset] if annot_subset else [
+        split, *EARLIER_LAYOUT_SUBSETS.get(split, ('all', ))]
     return [osp.join(root, 'annotations', f) for f in folders]
 
 

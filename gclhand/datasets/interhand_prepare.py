@@ -358,7 +358,8 @@ def prepare_interhand(root: str, out: str, split: str, workers: int = 1, img_siz
         progress: show a tqdm progress bar.
         annot_subset: annotation folder of a release before June 2021 (``'all'``,
             ``'human_annot'``, ``'machine_annot'``); ``None`` finds ``annotations/{split}/``
-            or ``annotations/all/`` (:func:`~gclhand.datasets.interhand26m.annotation_dirs`).
+            or the earlier layout's ``annotations/all/`` (``machine_annot/`` for ``val``;
+            :func:`~gclhand.datasets.interhand26m.annotation_dirs`).
 
     Returns:
         dict ``selected`` (samples passing the selection), ``skipped_existing`` (already

@@ -182,6 +182,29 @@ def test_earlier_release_layout_is_read(release, tmp_path):
         InterHand26MDataset(human, 'test', annot_subset='human')
 
 
+def test_earlier_release_layout_val_is_read_from_machine_annot(tmp_path):
+    """Before June 2021 ``val`` was released in ``annotations/machine_annot/`` only (the
+    InterHand2.6M repository's tool/camera_visualize/camera_visualize.py, April 2021, skips
+    val in ``all`` and ``human_annot``): it is found without naming a subset; for ``test``
+    ``machine_annot/`` is not looked in."""
+    hm = build_hand_model(dict(type='MANOHandModel', use_pca=False))
+    root = tmp_path / 'old'
+    meta = write_fake_release(str(root), hm, 'val')
+    os.rename(root / 'annotations' / 'val', root / 'annotations' / 'machine_annot')
+    got = load_interhand_release(str(root), 'val')
+    assert [r['image']['id'] for r in got] == meta['valid_ids']
+    assert len(InterHand26MDataset(str(root), 'val', pipeline=[dict(type='PackHandInputs')])) \
+        == len(meta['valid_ids'])
+    for name in os.listdir(root / 'annotations' / 'machine_annot'):  # the same files as test
+        os.rename(root / 'annotations' / 'machine_annot' / name,
+                  root / 'annotations' / 'machine_annot' / name.replace('_val_', '_test_'))
+    with pytest.raises(AnnotationError) as err:
+        load_interhand_release(str(root), 'test')
+    msg = str(err.value)
+    assert os.path.join('annotations', 'all', 'InterHand2.6M_test_data.json') in msg
+    assert 'machine_annot' + os.sep not in msg
+
+
 def _edited_release(release, tmp_path, kind, edit):
     """A copy of the fake release (images linked) whose ``InterHand2.6M_test_{kind}.json``
     went through ``edit(obj)`` (in place); returns its root."""

@@ -684,3 +684,18 @@ def test_a_finished_split_is_not_converted_again(release, tmp_path, capsys):
     record = json.load(open(os.path.join(split_dir, 'conversion.json')))
     assert record['release_root'] == os.path.abspath(moved)
     assert record['dropped_by_conversion'] == {'dark_image': 1}
+
+
+def test_missing_annotations_are_a_one_line_error(tmp_path, capsys, monkeypatch):
+    """``gclhand prepare-interhand`` on a root without annotations: exit status 2 and one
+    line naming the files looked for (no traceback)."""
+    from gclhand.cli import main
+    monkeypatch.delenv('GCLHAND_DEBUG', raising=False)
+    (tmp_path / 'root' / 'images').mkdir(parents=True)
+    status = main(['prepare-interhand', str(tmp_path / 'root'), str(tmp_path / 'out'),
+                   '--split', 'val', '--no-progress'])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert status == 2 and len(err) == 1
+    assert err[0].startswith('error: ' + os.path.join(
+        str(tmp_path / 'root'), 'annotations', 'val', 'InterHand2.6M_val_data.json'))
+    assert os.path.join('annotations', 'machine_annot', 'InterHand2.6M_val_data.json') in err[0]
