@@ -27,7 +27,8 @@ EXTENSION_POINTS = {
     'DISTURBERS': 'disturbers', 'SIM_TARGETS': 'sim_targets',
     'CONTRAST_HEADS': 'contrast_heads', 'ENCODERS': 'encoders', 'NECKS': 'necks',
     'DECODERS': 'decoders', 'HEADS': 'heads', 'LOSSES': 'losses',
-    'HAND_MODELS': 'hand_models', 'DATASETS': 'datasets', 'METRICS': 'metrics'}
+    'HAND_MODELS': 'hand_models', 'DATASETS': 'datasets', 'METRICS': 'metrics',
+    'TRANSFORMS': 'transforms', 'HOOKS': 'hooks'}
 #: the plugin config's model at a seconds-per-step size (the data options come from
 #: test_configs.tiny_cfg_options)
 TINY_MODEL = ['model.encoder.channels=(8,8,8,8)', 'model.hand_split.hidden_channels=16',
@@ -40,15 +41,28 @@ import torch
 import my_gclhand_ext as ext
 from gclhand.models.disturbers import Graph
 from gclhand.registry import (CONTRAST_HEADS, DATASETS, DECODERS, DISTURBERS, ENCODERS,
-                              HAND_MODELS, HEADS, LOSSES, METRICS, NECKS, SIM_TARGETS)
+                              HAND_MODELS, HEADS, HOOKS, LOSSES, METRICS, NECKS, SIM_TARGETS,
+                              TRANSFORMS)
 
 for reg, name in [(DISTURBERS, 'KHopNodeDrop'), (SIM_TARGETS, 'BoneDirectionTarget'),
                   (CONTRAST_HEADS, 'DecoupledContrastHead'), (ENCODERS, 'PlainConvEncoder'),
                   (NECKS, 'AttentionPoolHandSplit'), (DECODERS, 'VertexOffsetChebGCNDecoder'),
                   (HEADS, 'RootDepthHead'), (LOSSES, 'RootDepthLoss'),
                   (HAND_MODELS, 'ClampedShapeMANOHandModel'),
-                  (DATASETS, 'MaxDepthIntagDataset'), (METRICS, 'PerFingerMPJPEMetric')]:
+                  (DATASETS, 'MaxDepthIntagDataset'), (METRICS, 'PerFingerMPJPEMetric'),
+                  (TRANSFORMS, 'RandomHandGaussianBlur'), (HOOKS, 'ParamNormHook')]:
     assert reg.get(name) is getattr(ext, name), name
+
+# transform: blurs the image only (prob 1), leaves it alone at prob 0
+import numpy as np
+np.random.seed(0)
+img = np.random.randint(0, 256, (32, 32, 3), dtype=np.uint8)
+labels = dict(gt_joints_2d=np.ones((2, 21, 2)), cam_K=np.eye(3))
+out = ext.RandomHandGaussianBlur(prob=1.0)(dict(img=img.copy(), **labels))
+assert out['img'].shape == img.shape and out['img'].dtype == np.uint8
+assert out['img'].std() < img.std()  # blurred
+assert out['gt_joints_2d'] is labels['gt_joints_2d'] and out['cam_K'] is labels['cam_K']
+assert np.array_equal(ext.RandomHandGaussianBlur(prob=0.0)(dict(img=img.copy()))['img'], img)
 
 torch.manual_seed(0)
 # disturber: a path graph 0-1-2-3-4; one hop around a node zeroes at most 3 whole nodes
@@ -188,6 +202,7 @@ def test_train_and_test_through_the_command_line(installed, tmp_path_factory):
     for term in ('loss_root_depth', 'loss_self_contrast', 'loss_cross_contrast'):
         assert term in train_log  # the aux head / loss and the DGCL plugin parts ran
     assert 'Epoch(train) [1][2/2]' in train_log  # two iterations (4 samples, batch 2)
+    assert 'param_norm: ' in train_log  # the plugin hook's scalar, logged with the losses
     metrics = json.loads((work / 'results.json').read_text())['metrics']
     fingers = [metrics[f'finger/{f}'] for f in ('thumb', 'index', 'middle', 'ring', 'pinky')]
     assert all(v > 0 for v in fingers) and metrics['finger/worst'] == max(fingers)

@@ -14,7 +14,7 @@ from mmengine.config import Config
 
 from gclhand.apis import register_all_modules
 from gclhand.cli import print_config
-from gclhand.cli.config import check_registered_types, load_needed_plugins
+from gclhand.cli.config import check_registered_types, load_config, load_needed_plugins
 from gclhand.cli.errors import run_tool
 from gclhand.registry import DISTURBERS
 from gclhand.utils import ConfigError, build_component
@@ -53,6 +53,7 @@ def site(tmp_path, monkeypatch):
     root.mkdir()
     monkeypatch.syspath_prepend(str(root))
     monkeypatch.setattr(plugins, '_ATTEMPTED', {})
+    monkeypatch.setattr(plugins, '_CLASHED', {})
     monkeypatch.delenv(plugins.ENV, raising=False)
     register_all_modules()
     saved = dict(DISTURBERS._module_dict)
@@ -148,9 +149,20 @@ def test_replacing_a_library_component_names_both_packages(site, tmp_path, force
     assert plugins.plugin_failures() == {'impostor': line}
     with pytest.raises(ConfigError) as exc:
         build_component(DISTURBERS, dict(type='NeedsAPlugin'), key='model.dgcl.disturber')
-    # the clash is the likely cause of the missing type, so the line starts with it
-    assert str(exc.value) == (f"{line}; because of it the disturber 'NeedsAPlugin' at config "
-                              "key 'model.dgcl.disturber' is not registered")
+    if force:  # the import ran to its end: the plugin does not provide the missing type
+        assert str(exc.value).startswith("unknown disturber 'NeedsAPlugin' at config key "
+                                         "'model.dgcl.disturber' — did you install/import")
+        assert str(exc.value).endswith(f'. Installed plugins that failed to import: '
+                                       f'impostor: {line}')
+    else:  # the import stopped at the clash: what it would register next is unknown
+        assert str(exc.value) == (
+            f"{line}; its import stopped there, so the disturber 'NeedsAPlugin' at config "
+            "key 'model.dgcl.disturber' may be one of the components it did not get to "
+            'register')
+    # a near-miss of a registered name is a typo, whatever clashed
+    with pytest.raises(ConfigError, match=r"^unknown disturber 'FeatureMsk' .* did you mean "
+                       r"'FeatureMask'"):
+        build_component(DISTURBERS, dict(type='FeatureMsk'), key='model.dgcl.disturber')
 
 
 def test_a_clash_that_knocks_out_the_needed_plugin_leads_the_error(site, tmp_path, capsys,
@@ -175,10 +187,33 @@ def test_a_clash_that_knocks_out_the_needed_plugin_leads_the_error(site, tmp_pat
     err = capsys.readouterr().err.strip().splitlines()
     line = clash_line('b-plugin', 'b', 'b_plugin_mod', 'SharedName',
                       "package 'a-plugin' (a_plugin_mod)")
-    assert err == [f"error: {line}; because of it the disturber 'OnlyInB' at config key "
-                   "'model.dgcl.disturber' is not registered"]
+    assert err == [f"error: {line}; its import stopped there, so the disturber 'OnlyInB' at "
+                   "config key 'model.dgcl.disturber' may be one of the components it did "
+                   'not get to register']
     assert logged == [f'gclhand: skipped a plugin: {line}', "gclhand: loaded plugins ['a'] "
                       "looking for ['OnlyInB']; still missing: ['OnlyInB']"]
+
+
+def test_a_clash_is_blamed_only_for_the_names_its_plugin_registers(site, tmp_path):
+    """A plugin that forces a library name and registers one more (found by an outside
+    user: every unknown type, typos included, was blamed on the clash): an unknown type it
+    registered leads with the clash; a typo of another plugin's type is an ordinary
+    unknown-type error with its near miss."""
+    site('forcing-plugin', 'forcing', 'forcing_mod',
+         CLASH.format(name='FeatureMask', force=True) + GOOD.format(cls='OnlyInForcing'))
+    site('other-plugin', 'other', 'other_mod', GOOD.format(cls='SymmetricEdgeDrop'))
+    load_needed_plugins(config(tmp_path, 'OnlyInForcing'))
+    assert DISTURBERS.get('OnlyInForcing') is None
+    line = plugins.plugin_failures()['forcing']
+    with pytest.raises(ConfigError) as exc:
+        build_component(DISTURBERS, dict(type='OnlyInForcing'), key='k')
+    assert str(exc.value) == (f"{line}; because of it the disturber 'OnlyInForcing' at "
+                              "config key 'k' is not registered")
+    with pytest.raises(ConfigError) as exc:
+        build_component(DISTURBERS, dict(type='SymetricEdgeDrop'), key='k')
+    assert str(exc.value).startswith("unknown disturber 'SymetricEdgeDrop' at config key 'k' "
+                                     "— did you mean 'SymmetricEdgeDrop'?")
+    assert f'Installed plugins that failed to import: forcing: {line}' in str(exc.value)
 
 
 def test_two_plugins_with_one_name(site, tmp_path, monkeypatch):
@@ -239,9 +274,9 @@ def test_policy_all_loads_eagerly_and_a_broken_plugin_is_named(site, tmp_path, m
     assert str(exc.value) == (
         "gclhand plugin package 'broken-plugin' (entry point 'a_broken' = broken_plugin_mod) "
         "failed to import: ModuleNotFoundError: No module named "
-        "'a_dependency_that_is_not_installed' — GCLHAND_PLUGINS=all imports every installed "
-        'plugin: fix or uninstall it, or unset GCLHAND_PLUGINS to load plugins only when a '
-        'config needs them')
+        "'a_dependency_that_is_not_installed' — load_plugins() (GCLHAND_PLUGINS=all) imports "
+        'every installed plugin: fix or uninstall it, or leave GCLHAND_PLUGINS unset and let '
+        'gclhand load plugins only when a config needs them')
 
 
 FAILS_AFTER_FORCING = """
@@ -359,3 +394,71 @@ def test_an_entry_point_naming_an_object_imports_its_module(site, tmp_path):
     site('good-plugin', 'good', 'good_plugin_mod', GOOD.format(cls='EpHalf'), attr='unused')
     assert load_needed_plugins(config(tmp_path, 'EpHalf')) == ['good']
     assert DISTURBERS.get('EpHalf') is not None
+
+
+def test_a_missing_custom_import_lists_only_what_no_installed_plugin_provides(site, tmp_path):
+    """A ``custom_imports`` module that is not installed, in a config that also uses an
+    installed entry-point plugin (found by an outside user: the error listed the entry-point
+    plugin's types, each twice when a helper variable held it, as 'unknown type', and cut
+    the missing module's own type off)."""
+    site('good-plugin', 'good', 'good_plugin_mod', GOOD.format(cls='EpHalf'))
+    path = tmp_path / 'cfg.py'
+    path.write_text(textwrap.dedent("""
+        _base_ = ['gclhand::dgcl_synth.py']
+        custom_imports = dict(imports=['not_installed_mod'], allow_failed_imports=False)
+        model = dict(dgcl=dict(disturber=dict(_delete_=True, type='EpHalf')))
+        my_hooks = [dict(type='NotInstalledHook'), dict(type='EpHalf')]
+        custom_hooks = my_hooks[:1]
+        """))
+    with pytest.raises(ConfigError) as exc:
+        load_config(str(path))
+    msg = str(exc.value)
+    assert ("custom_imports could not import the plugin module 'not_installed_mod' "
+            "(ModuleNotFoundError: No module named 'not_installed_mod') — without it: unknown "
+            "hook 'NotInstalledHook' at config key 'custom_hooks.0' — did you install") in msg
+    assert 'EpHalf' not in msg and 'my_hooks' not in msg
+
+
+HOOK = """
+from mmengine.hooks import Hook
+
+from gclhand.registry import HOOKS
+
+
+@HOOKS.register_module()
+class EpHook(Hook):
+    pass
+"""
+
+
+def test_build_runner_loads_the_plugins_the_runner_builds(site, tmp_path):
+    """A hook from an installed plugin, built by MMEngine's Runner from Python with
+    ``build_runner`` alone (found by an outside user: MMEngine's bare KeyError unless
+    ``load_needed_plugins`` was called first)."""
+    from gclhand.engine import build_runner
+    from gclhand.registry import HOOKS
+    site('hook-plugin', 'hook', 'hook_plugin_mod', HOOK)
+    cfg = config(tmp_path, 'FeatureMask')
+    cfg.custom_hooks = [dict(type='EpHook')]
+    cfg.work_dir = str(tmp_path / 'wd')
+    try:
+        runner = build_runner(cfg)
+        assert any(type(h).__name__ == 'EpHook' for h in runner.hooks)
+    finally:
+        HOOKS._module_dict.pop('EpHook', None)
+
+
+def test_a_plugin_shadowed_by_a_folder_is_named(site, tmp_path):
+    """An editable install run from the folder that holds its project folder imports that
+    folder as an empty namespace package (found by an outside user: the error only said
+    the type was unknown)."""
+    site('shadowed-plugin', 'shadowed', 'shadowed_mod', GOOD.format(cls='EpShadowed'))
+    root = tmp_path / 'site'
+    (root / 'shadowed_mod.py').unlink()
+    (root / 'shadowed_mod').mkdir()  # the project folder: no __init__.py
+    with pytest.raises(ConfigError) as exc:
+        build_component(DISTURBERS, dict(type='EpShadowed'), key='k')
+    assert ("Installed plugins that failed to import: shadowed: ImportError: 'shadowed_mod' "
+            f"was imported as an empty namespace package from {root / 'shadowed_mod'} (a "
+            'folder of that name on the Python path') in str(exc.value)
+    assert 'run Python from another folder (docs/plugins.md, section 2)' in str(exc.value)

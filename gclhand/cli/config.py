@@ -9,7 +9,7 @@ import logging
 import os
 import os.path as osp
 from importlib import import_module
-from typing import Iterator, List, Optional, Sequence, Tuple
+from typing import Iterator, List, Optional, Sequence, Set, Tuple
 
 from mmengine.config import Config
 from mmengine.logging import print_log
@@ -18,6 +18,7 @@ from mmengine.registry import Registry
 from gclhand.apis.deploy import TRAINING_ONLY_KEYS, deployed_model_config
 
 from gclhand.utils.build import ConfigError, did_you_mean
+from gclhand.utils.plugins import RUNNER_CFG_SECTIONS, load_needed_plugins, unknown_types
 from gclhand.utils.package_configs import resolve_config_path
 
 
@@ -100,33 +101,6 @@ def load_config(path: str, cfg_options: Optional[dict] = None,
     return cfg
 
 
-#: Top-level ``*_cfg`` keys whose ``type`` is looked up in a gclhand registry by the Runner.
-RUNNER_CFG_SECTIONS = ('train_cfg', 'val_cfg', 'test_cfg', 'model_wrapper_cfg')
-
-
-def _unregistered_types(node, key: str = '') -> Iterator[Tuple[str, str]]:
-    """(config key, type) of every ``type='Name'`` in ``node`` that no registry knows."""
-    from gclhand import registry
-    if isinstance(node, dict):
-        type_ = node.get('type')
-        if isinstance(type_, str):
-            found = False
-            for reg in vars(registry).values():
-                if isinstance(reg, Registry):
-                    reg.import_from_location()
-                    found = found or reg.get(type_) is not None
-            if not found:
-                yield key, type_
-        for k, v in node.items():
-            # norm_cfg, init_cfg, ...: built by helpers from their own registries; the
-            # runner's sections (train_cfg: LOOPS, ...) are gclhand registries' types
-            if not str(k).endswith('_cfg') or (not key and k in RUNNER_CFG_SECTIONS):
-                yield from _unregistered_types(v, f'{key}.{k}' if key else str(k))
-    elif isinstance(node, (list, tuple)):
-        for i, v in enumerate(node):
-            yield from _unregistered_types(v, f'{key}.{i}')
-
-
 def _failed_custom_import(path: str, exc: ImportError) -> Optional[str]:
     """One-line message for a config whose ``custom_imports`` could not be imported.
 
@@ -160,16 +134,18 @@ def _custom_import_message(path: str, cfg: Config, cause: ImportError) -> str:
     try:  # which types the config needs from the plugin; a bonus, never a new error
         from gclhand.apis import register_all_modules
         register_all_modules(init_default_scope=False)
-        unknown = unknown_types(cfg)
+        load_needed_plugins(cfg)  # the types of installed entry-point plugins are not its
+        unknown = _types_in_built_keys_first(cfg, unknown_types(cfg))
     except Exception:  # noqa: BLE001
         unknown = []
     needs = ''
     if unknown:
         from gclhand import registry
         names = {reg.name for reg in vars(registry).values() if isinstance(reg, Registry)}
+        kinds = {key: getattr(registry, attr).name for key, _, attr in _registry_sections(cfg)}
         parts = []
         for key, type_ in unknown:
-            kind = key.rsplit('.', 1)[-1]
+            kind = kinds.get(key) or key.rsplit('.', 1)[-1]
             kind = kind if kind in names else 'type'
             parts.append(f"unknown {kind} '{type_}' at config key '{key}'")
         needs = ' without it: ' + '; '.join(parts[:3]) + ('; ...' if len(parts) > 3 else '') \
@@ -191,6 +167,17 @@ def _custom_import_message(path: str, cfg: Config, cause: ImportError) -> str:
             f'the plugin? Install it with `{install}` (or put its folder on PYTHONPATH)')
 
 
+def _types_in_built_keys_first(cfg: Config, unknown: List[Tuple[str, str]]
+                               ) -> List[Tuple[str, str]]:
+    """``unknown`` with each type once: at a key of something the Runner builds if it
+    appears there (not at a helper variable such as ``train_pipeline`` that only feeds
+    one), else at its first key."""
+    built = {key.split('.')[0] for key, _, _ in _registry_sections(cfg)}
+    ordered = sorted(unknown, key=lambda kt: kt[0].split('.')[0] not in built)
+    seen: Set[str] = set()
+    return [(k, t) for k, t in ordered if not (t in seen or seen.add(t))]
+
+
 def _import_custom_modules_for_deployment(path: str, cfg: Config) -> None:
     """Import ``cfg.custom_imports`` for a deployed model: a module that cannot be imported
     is only a warning when everything the deployed config builds is registered without it
@@ -203,6 +190,7 @@ def _import_custom_modules_for_deployment(path: str, cfg: Config) -> None:
         except ImportError as exc:
             from gclhand.apis import register_all_modules
             register_all_modules(init_default_scope=False)
+            load_needed_plugins(cfg)  # what installed entry-point plugins provide is found
             if unknown_types(cfg) and not custom.get('allow_failed_imports', False):
                 raise ConfigError(_custom_import_message(path, cfg, exc)) from exc
             print_log(f"custom_imports '{module}' could not be imported "
@@ -260,22 +248,6 @@ def _registry_sections(cfg: Config) -> Iterator[Tuple[str, object, str]]:
         yield 'runner_type', dict(type=cfg.runner_type), 'RUNNERS'
 
 
-def unknown_types(cfg: Config, skip_keys: Sequence[str] = ()) -> List[Tuple[str, str]]:
-    """``(config key, type)`` of every ``type=`` in ``cfg`` that no registry knows, outside
-    ``custom_imports`` and the keys in ``skip_keys`` (and their sub-keys)."""
-    skip = tuple(skip_keys) + ('custom_imports', )
-    return [(k, t) for k, t in _unregistered_types(cfg.to_dict())
-            if not any(k == s or k.startswith(s + '.') for s in skip)]
-
-
-def load_needed_plugins(cfg: Config, skip_keys: Sequence[str] = ()) -> List[str]:
-    """Import installed entry-point plugins until every ``type=`` of ``cfg`` is registered
-    (none when nothing is missing; a plugin that fails or clashes is skipped with a warning,
-    see :mod:`gclhand.utils.plugins`)."""
-    from gclhand.utils.plugins import load_plugins_for
-    return load_plugins_for(lambda: {t for _, t in unknown_types(cfg, skip_keys)})
-
-
 def check_registered_types(cfg: Config, skip_keys: Sequence[str] = ()) -> None:
     """Check every ``type=`` of the config names a registered class, before building.
 
@@ -294,7 +266,6 @@ def check_registered_types(cfg: Config, skip_keys: Sequence[str] = ()) -> None:
         ConfigError: naming the key, the unknown type and close registered names.
     """
     from gclhand import registry
-    from gclhand.utils.plugins import clash_cause, unknown_type_note
     load_needed_plugins(cfg, skip_keys)
     for key, sub, registry_name in _registry_sections(cfg):
         if not isinstance(sub, dict) or not isinstance(sub.get('type'), str):
@@ -307,14 +278,40 @@ def check_registered_types(cfg: Config, skip_keys: Sequence[str] = ()) -> None:
         while node is not None:
             known.update(node.module_dict)
             node = node.parent
-        hint = did_you_mean(sub['type'], known)
-        clash = clash_cause(f"the config's {reg.name} '{sub['type']}' at config key '{key}'")
-        if clash is not None:  # the likely cause comes first
-            raise ConfigError(clash)
-        raise ConfigError(
-            f"unknown {reg.name} '{sub['type']}' at config key '{key}' — {hint}check the "
-            'spelling, or import the plugin that registers it '
-            f'(custom_imports=dict(imports=[...])){unknown_type_note()}')
+        raise _unknown_type_error(reg.name, sub['type'], key, known)
+
+
+def _unknown_type_error(kind: str, type_: str, key: str, known) -> ConfigError:
+    """The one-line error for ``type_`` at ``key``, unknown to the ``kind`` registry
+    whose names (with its parents') are ``known``."""
+    from gclhand.utils.plugins import clash_cause, unknown_type_note
+    clash = clash_cause(f"the config's {kind} '{type_}' at config key '{key}'", type_, known)
+    if clash is not None:  # the likely cause comes first
+        return ConfigError(clash)
+    return ConfigError(
+        f"unknown {kind} '{type_}' at config key '{key}' — {did_you_mean(type_, known)}check "
+        'the spelling, or import the plugin that registers it '
+        f'(custom_imports=dict(imports=[...])){unknown_type_note()}')
+
+
+def check_model_types(cfg: Config, skip_keys: Sequence[str] = ()) -> None:
+    """Check the ``type=`` of every component inside ``cfg.model`` (which the model builds
+    itself, :func:`check_registered_types` leaves them to it) names a registered class;
+    for tools that read a config without building the model (``gclhand print-config``).
+
+    Raises:
+        ConfigError: naming the first unknown type, its key and close names: of the
+            registry the key names (``model.dgcl.disturber`` -> ``disturber``), else of
+            every gclhand registry (``model.losses.bone`` -> a ``component``).
+    """
+    from gclhand import registry
+    regs = {r.name: r for r in vars(registry).values() if isinstance(r, Registry)}
+    for key, type_ in unknown_types(cfg, skip_keys):
+        if key.startswith('model.'):
+            reg = regs.get(key.rsplit('.', 1)[-1])
+            known = reg.module_dict if reg is not None else {
+                n for r in regs.values() for n in r.module_dict}
+            raise _unknown_type_error(reg.name if reg else 'component', type_, key, known)
 
 
 def resolve_work_dir(cfg: Config, config_path: str, work_dir: Optional[str]) -> str:
@@ -326,5 +323,6 @@ def resolve_work_dir(cfg: Config, config_path: str, work_dir: Optional[str]) -> 
     return osp.join('./work_dirs', osp.splitext(osp.basename(config_path))[0])
 
 
-__all__ = ['check_cfg_options', 'check_registered_types', 'load_config', 'load_needed_plugins',
+__all__ = ['RUNNER_CFG_SECTIONS', 'check_cfg_options', 'check_model_types',
+           'check_registered_types', 'load_config', 'load_needed_plugins',
            'resolve_work_dir', 'unknown_types']

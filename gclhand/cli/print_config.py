@@ -5,7 +5,7 @@
 import argparse
 
 from .args import add_cfg_options
-from .config import check_registered_types, load_config
+from .config import check_model_types, check_registered_types, load_config
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -14,7 +14,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     add_cfg_options(parser)
     parser.add_argument('--save-path', help='also write the resolved config here (.py/.json/.yaml)')
     parser.add_argument('--no-check', action='store_true',
-                        help='do not check that every type= names a registered class')
+                        help='do not check that every type= of the components the Runner '
+                        'and the model build names a registered class')
     return parser.parse_args(argv)
 
 
@@ -23,8 +24,9 @@ def main(argv=None) -> None:
     cfg = load_config(args.config, args.cfg_options)
     from gclhand.apis import register_all_modules
     register_all_modules()
-    if not args.no_check:
+    if not args.no_check:  # the Runner's components, then the model's own
         check_registered_types(cfg)
+        check_model_types(cfg)
     print(cfg.pretty_text)
     if args.save_path:
         cfg.dump(args.save_path)

@@ -231,12 +231,17 @@ class GCLHandRunner(Runner):
 def build_runner(cfg) -> Runner:
     """Build the Runner a config asks for (``runner_type``, default ``GCLHandRunner``).
 
-    The config's top-level ``synthetic`` settings are handed to its synthetic datasets
+    The installed entry-point plugins the config needs are imported first
+    (:func:`gclhand.utils.plugins.load_needed_plugins`: MMEngine looks the Runner's
+    components up without searching entry points), the config's top-level ``synthetic``
+    settings are handed to its synthetic datasets
     (:func:`gclhand.datasets.synth.apply_synthetic_settings`), then config values are checked
     (:func:`gclhand.utils.validation.validate_config`): a wrong value fails in one message
     naming the key before model and data are built.
     """
     from gclhand.datasets.synth import apply_synthetic_settings
+    from gclhand.utils.plugins import load_needed_plugins
+    load_needed_plugins(cfg)
     apply_synthetic_settings(cfg)  # top-level ``synthetic`` -> every synthetic dataset
     validate_config(cfg)
     if cfg.get('runner_type') is None:

@@ -51,7 +51,8 @@ def build_component(registry: Registry, cfg: Optional[dict], key: str = '', **de
         if registry.get(type_) is None:
             from .plugins import clash_cause, unknown_type_note
             clash = clash_cause(f"the {registry.name} '{type_}'"
-                                f"{' at config key ' + repr(key) if key else ''}")
+                                f"{' at config key ' + repr(key) if key else ''}", type_,
+                                registry.module_dict)
             if clash is not None:  # the likely cause comes first
                 raise ConfigError(clash)
             known = ', '.join(sorted(registry.module_dict)) or 'none'

@@ -27,7 +27,7 @@ import os
 import re
 from importlib import import_module
 from importlib.metadata import EntryPoint, entry_points, packages_distributions
-from typing import Callable, Dict, Iterable, List, Optional, Set, Tuple
+from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tuple
 
 from mmengine.logging import print_log
 from mmengine.registry import Registry
@@ -40,6 +40,9 @@ ENV = 'GCLHAND_PLUGINS'
 _TAKEN = re.compile(r'(\S+) is already registered in (.+?) at (\S+)')
 #: entry-point name -> None (imported) or the one-line reason it could not be
 _ATTEMPTED: Dict[str, Optional[str]] = {}
+#: entry-point name of a clashing plugin -> (the names its import registered before it was
+#: undone, whether the import stopped at the clash: names after it are then unknown)
+_CLASHED: Dict[str, Tuple[Set[str], bool]] = {}
 
 
 class PluginError(ConfigError):
@@ -114,28 +117,49 @@ def load_plugin(ep: EntryPoint) -> None:
     registries = _gclhand_registries()
     before = {id(r): dict(r.module_dict) for r in registries}
 
-    def undo() -> None:
+    def undo(clashed: Optional[str] = None, stopped: bool = False) -> None:
+        if clashed is not None:  # what the plugin provides, for clash_cause
+            _CLASHED[ep.name] = ({n for r in registries for n, c in r.module_dict.items()
+                                  if before[id(r)].get(n) is not c} | {clashed}, stopped)
         for reg in registries:
             reg._module_dict.clear()
             reg._module_dict.update(before[id(reg)])
 
     try:
-        import_module(ep.value.split(':')[0])
+        module = import_module(ep.value.split(':')[0])
+        _refuse_empty_namespace(module, registries, before)
     except Exception as exc:
         # a plugin that fails part-way (an ImportError after a forced registration, a
         # clash) leaves no registration behind: gclhand's own components stay in place
-        undo()
         taken = (_TAKEN.search(str(exc.args[0]) if exc.args else '')
                  if isinstance(exc, KeyError) else None)
         if taken is None:
+            undo()
             raise
         name, kind, owner = taken.groups()
+        undo(name, stopped=True)
         raise PluginError(_clash_message(ep, kind, name, owner)) from None
     for reg in registries:
         for name, cls in before[id(reg)].items():
             if reg.module_dict.get(name) is not cls:
-                undo()
+                undo(name)
                 raise PluginError(_clash_message(ep, reg.name, name, cls.__module__))
+
+
+def _refuse_empty_namespace(module, registries: List[Registry], before: dict) -> None:
+    """Raise ``ImportError`` when ``module`` is a namespace package that registered
+    nothing: a folder named like the plugin on Python's path (the project folder of an
+    editable install, seen from the folder that holds it) shadowed the installed module."""
+    if getattr(module, '__file__', None) is not None:
+        return
+    if any(r.module_dict.keys() != before[id(r)].keys() for r in registries):
+        return
+    where = ', '.join(getattr(module, '__path__', None) or []) or '?'
+    raise ImportError(
+        f"'{module.__name__}' was imported as an empty namespace package from {where} "
+        '(a folder of that name on the Python path, e.g. the project folder of an editable '
+        'install, hides the installed module): run Python from another folder '
+        '(docs/plugins.md, section 2)')
 
 
 def load_plugins_for(missing: Callable[[], Iterable[str]]) -> List[str]:
@@ -202,21 +226,40 @@ def plugin_failures() -> Dict[str, str]:
     return {name: reason for name, reason in _ATTEMPTED.items() if reason}
 
 
-def clash_cause(missing: str) -> Optional[str]:
-    """``"<clash line>; because of it <missing> is not registered"`` when a plugin clash
-    is the likely reason ``missing`` (e.g. ``"the disturber 'X' at config key '...'"``) is
-    unknown; ``None`` when no plugin clashed."""
-    clash = plugin_clash()
-    return None if clash is None else f'{clash}; because of it {missing} is not registered'
+def clash_cause(missing: str, type_name: Optional[str] = None,
+                known: Iterable[str] = ()) -> Optional[str]:
+    """The clash line of a skipped plugin that is the likely reason ``type_name`` is
+    unknown, followed by why; ``None`` when no clash explains it.
+
+    Two installed packages that register the same name are the usual reason a config's
+    types are missing (the one imported first keeps the name, the other is skipped whole),
+    so an "unknown type" error leads with such a clash - but only when the skipped plugin
+    registered ``type_name`` before it was undone, or its import stopped at the clash (the
+    names it registers after that point are unknown) and ``type_name`` is not a near-miss
+    of a ``known`` name (a typo).  Otherwise the clash is only listed among the plugins
+    that could not be imported (:func:`unknown_type_note`).
+
+    Args:
+        missing: how the error names the type, e.g. ``"the disturber 'X' at config key
+            '...'"``.
+        type_name: the unknown type; ``None`` blames the first clash.
+        known: the names registered in the type's registry.
+    """
+    from .build import did_you_mean
+    for name, reason in plugin_failures().items():
+        if not reason.startswith(CLASH_PREFIX):
+            continue
+        provided, stopped = _CLASHED.get(name, (set(), True))
+        if type_name is None or type_name in provided:
+            return f'{reason}; because of it {missing} is not registered'
+        if stopped and not did_you_mean(type_name, known):
+            return (f'{reason}; its import stopped there, so {missing} may be one of the '
+                    'components it did not get to register')
+    return None
 
 
 def plugin_clash() -> Optional[str]:
-    """The first clash among the plugins tried so far (its one-line message), or ``None``.
-
-    A skipped clashing plugin is usually the reason a config's types are missing (two
-    installed packages register the same name; the one imported first keeps it), so an
-    "unknown type" error leads with it.
-    """
+    """The first clash among the plugins tried so far (its one-line message), or ``None``."""
     for reason in plugin_failures().values():
         if reason.startswith(CLASH_PREFIX):
             return reason
@@ -241,8 +284,9 @@ def load_plugins(group: str = GROUP) -> List[str]:
         except Exception as exc:  # noqa: BLE001 - name the plugin, keep the cause
             raise PluginError(
                 f'gclhand plugin {_describe(ep)} failed to import: {type(exc).__name__}: '
-                f'{exc} — {ENV}=all imports every installed plugin: fix or uninstall it, or '
-                f'unset {ENV} to load plugins only when a config needs them') from exc
+                f'{exc} — load_plugins() ({ENV}=all) imports every installed plugin: fix or '
+                f'uninstall it, or leave {ENV} unset and let gclhand load plugins only when '
+                'a config needs them') from exc
         _ATTEMPTED[ep.name] = None
         loaded.append(ep.value)
     if loaded:
@@ -250,6 +294,53 @@ def load_plugins(group: str = GROUP) -> List[str]:
     return loaded
 
 
-__all__ = ['ENV', 'GROUP', 'PluginError', 'clash_cause', 'installed_plugins', 'load_plugin',
-           'load_plugins', 'load_plugins_for', 'plugin_clash', 'plugin_failures',
-           'plugin_policy', 'policy_note', 'unknown_type_note']
+# -- which types a config needs -------------------------------------------------------
+#: Top-level ``*_cfg`` keys whose ``type`` is looked up in a gclhand registry by the Runner.
+RUNNER_CFG_SECTIONS = ('train_cfg', 'val_cfg', 'test_cfg', 'model_wrapper_cfg')
+
+
+def _unregistered_types(node, key: str = '') -> Iterator[Tuple[str, str]]:
+    """(config key, type) of every ``type='Name'`` in ``node`` that no registry knows."""
+    from gclhand import registry
+    if isinstance(node, dict):
+        type_ = node.get('type')
+        if isinstance(type_, str):
+            found = False
+            for reg in vars(registry).values():
+                if isinstance(reg, Registry):
+                    reg.import_from_location()
+                    found = found or reg.get(type_) is not None
+            if not found:
+                yield key, type_
+        for k, v in node.items():
+            # norm_cfg, init_cfg, ...: built by helpers from their own registries; the
+            # runner's sections (train_cfg: LOOPS, ...) are gclhand registries' types
+            if not str(k).endswith('_cfg') or (not key and k in RUNNER_CFG_SECTIONS):
+                yield from _unregistered_types(v, f'{key}.{k}' if key else str(k))
+    elif isinstance(node, (list, tuple)):
+        for i, v in enumerate(node):
+            yield from _unregistered_types(v, f'{key}.{i}')
+
+
+def unknown_types(cfg, skip_keys: Sequence[str] = ()) -> List[Tuple[str, str]]:
+    """``(config key, type)`` of every ``type=`` in ``cfg`` (an MMEngine ``Config``) that no
+    registry knows, outside
+    ``custom_imports`` and the keys in ``skip_keys`` (and their sub-keys)."""
+    skip = tuple(skip_keys) + ('custom_imports', )
+    return [(k, t) for k, t in _unregistered_types(cfg.to_dict())
+            if not any(k == s or k.startswith(s + '.') for s in skip)]
+
+
+def load_needed_plugins(cfg, skip_keys: Sequence[str] = ()) -> List[str]:
+    """Import installed entry-point plugins until every ``type=`` of ``cfg`` is registered
+    (none when nothing is missing; a plugin that fails or clashes is skipped with a warning,
+    above).  ``gclhand.engine.build_runner`` calls it: the Runner's own components
+    (datasets, transforms, metrics, hooks, loops) are looked up by MMEngine, which does not
+    search entry points."""
+    return load_plugins_for(lambda: {t for _, t in unknown_types(cfg, skip_keys)})
+
+
+__all__ = ['ENV', 'GROUP', 'PluginError', 'RUNNER_CFG_SECTIONS', 'clash_cause',
+           'installed_plugins', 'load_needed_plugins', 'load_plugin', 'load_plugins',
+           'load_plugins_for', 'plugin_clash', 'plugin_failures', 'plugin_policy', 'policy_note',
+           'unknown_type_note', 'unknown_types']

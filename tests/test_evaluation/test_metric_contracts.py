@@ -126,6 +126,10 @@ def test_compute_metrics_logs_table_then_file(tmp_path, monkeypatch):
     _run(PAMPJPEMetric(outfile_prefix=str(path)), _samples())
     assert logged[0].startswith('\nPAMPJPEMetric (2 samples, mm)\n+')
     assert logged[1] == f'PAMPJPEMetric: wrote {path}.pa.json'
+    # a metric whose rows name their units (mm, %) puts none in the title
+    metric = _nested_octahedra()
+    metric.compute_metrics(metric.results)
+    assert logged[2].startswith('\nInterpenetrationMetric (1 samples)\n+')
 
 
 # ------------------------------------------------------------------ IntagHand protocol

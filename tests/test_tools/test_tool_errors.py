@@ -57,6 +57,25 @@ def test_unknown_type_inside_model_build(capsys, tmp_path):
     assert "unknown loss 'NoSuchLoss' at config key 'model.aux'" in err[0]
 
 
+def test_print_config_checks_the_types_inside_the_model(capsys):
+    """``print-config`` builds nothing, so it checks the model's own components too (found
+    by an outside user: a misspelt disturber only logged 'still missing' and exited 0)."""
+    cfg = 'configs/dgcl_synth.py'
+    status, err = run(print_config, [cfg, '--cfg-options',
+                                     'model.dgcl.disturber.type=FeatureMsk'], capsys)
+    assert status == 2 and len(err) == 1
+    assert err[0].startswith("error: unknown disturber 'FeatureMsk' at config key "
+                             "'model.dgcl.disturber' — did you mean 'FeatureMask'")
+    status, err = run(print_config, [cfg, '--cfg-options',
+                                     '+model.losses.bones.type=BoneLenghtLoss'], capsys)
+    assert status == 2 and err[0].startswith(
+        "error: unknown component 'BoneLenghtLoss' at config key 'model.losses.bones' — did "
+        "you mean 'BoneLengthLoss'")
+    assert run(print_config, [cfg, '--no-check', '--cfg-options',
+                              'model.dgcl.disturber.type=FeatureMsk'], capsys)[0] == 0
+    assert run(print_config, [cfg], capsys)[0] == 0
+
+
 def test_debug_env_reraises(monkeypatch):
     monkeypatch.setenv('GCLHAND_DEBUG', '1')
     with pytest.raises(FileNotFoundError, match='configs/x.py'):
@@ -70,6 +89,10 @@ def test_only_known_errors_are_shortened():
     assert format_known_error(KeyError('a bug')) is None  # keeps its traceback
     assert format_known_error(ValueError('x')) is None
     assert format_known_error(ConfigError('a\n  b')) == 'a b'
+    from gclhand.datasets import AnnotationError, ImageError
+    assert format_known_error(AnnotationError('a.json', 'file not found')) == \
+        'a.json: file not found'
+    assert format_known_error(ImageError('b.jpg', 'truncated')) == 'b.jpg: truncated'
     with pytest.raises(KeyError):
         run_tool(lambda argv: {}['missing'], [])
 

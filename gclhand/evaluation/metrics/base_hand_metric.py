@@ -89,14 +89,19 @@ class BaseHandMetric(BaseMetric):
     Subclasses implement :meth:`process_samples` (a batch of data samples -> one result dict
     per sample, errors in mm, ``[left, right]`` lists with ``None`` for skipped hands) and
     :meth:`summarize` (all results -> metric dict and table rows).  ``compute_metrics`` logs
-    the table (columns left / right / all) and, with ``outfile_prefix``, writes
-    ``{outfile_prefix}.{prefix}.json`` through :func:`gclhand.evaluation.dump_results`.
+    the table (columns left / right / all, titled with :attr:`table_unit`) and, with
+    ``outfile_prefix``, writes ``{outfile_prefix}.{prefix}.json`` through
+    :func:`gclhand.evaluation.dump_results`.
 
     Args:
         outfile_prefix: path prefix of the JSON with the metrics and the per-sample errors;
             ``None`` writes nothing.
         collect_device, prefix, collect_dir: see :class:`mmengine.evaluator.BaseMetric`.
     """
+
+    #: unit of the logged table's values, in its title; a metric of fractions, or one that
+    #: names each row's unit (``InterpenetrationMetric``), sets its own or ``None``
+    table_unit: Optional[str] = 'mm'
 
     def __init__(self, outfile_prefix: Optional[str] = None, collect_device: str = 'cpu',
                  prefix: Optional[str] = None, collect_dir: Optional[str] = None) -> None:
@@ -126,7 +131,8 @@ class BaseHandMetric(BaseMetric):
 
     def compute_metrics(self, results: List[dict]) -> Dict[str, float]:
         metrics, rows = self.summarize(results)
-        title = f'{type(self).__name__} ({len(results)} samples, mm)'
+        unit = f', {self.table_unit}' if self.table_unit else ''
+        title = f'{type(self).__name__} ({len(results)} samples{unit})'
         MMLogger.get_current_instance().info('\n' + format_table(rows, title=title))
         if self.outfile_prefix:
             named = {f'{self.prefix}/{k}' if self.prefix else k: v for k, v in metrics.items()}

@@ -55,6 +55,7 @@ class InterpenetrationMetric(BaseHandMetric):
     """
 
     default_prefix = 'penetration'
+    table_unit = None  # each row names its unit (mm, %)
 
     def __init__(self, faces: Optional[Mapping[str, Any]] = None,
                  hand_model: Optional[dict] = None, threshold: float = 0.,

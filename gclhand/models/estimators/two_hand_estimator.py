@@ -311,8 +311,10 @@ class TwoHandEstimator(BaseModel):
         for name, loss_fn in self.losses.items():
             try:
                 kwargs = loss_fn.select(preds, targets)
-            except MissingLossInput as e:
-                raise ConfigError(f'model.losses.{name}: {e.args[0]}') from None
+            except MissingLossInput as e:  # named like the other contract errors
+                message, owner = e.args[0], f'{type(loss_fn).__name__}: '
+                raise ConfigError(f'model.losses.{name} ({class_name(loss_fn)}): '
+                                  f'{message.removeprefix(owner)}') from None
             value = loss_fn(**kwargs)
             if not isinstance(value, torch.Tensor) or value.dim() != 0:
                 # MMEngine would average a non-scalar silently
