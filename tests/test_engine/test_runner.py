@@ -303,3 +303,43 @@ def test_build_runner_defaults_to_gclhand_runner_and_keeps_a_chosen_one(toy_cfg)
     assert type(build_runner(copy.deepcopy(toy_cfg))) is GCLHandRunner
     toy_cfg.runner_type = 'Runner'
     assert type(build_runner(toy_cfg)) is Runner
+
+
+class SeedlessSampler(torch.utils.data.Sampler):
+    """A user's sampler without a ``seed`` attribute (MMEngine hands every sampler a
+    ``seed`` argument; this one ignores it)."""
+
+    def __init__(self, dataset, shuffle=True, seed=None):
+        self.num = len(dataset)
+
+    def __iter__(self):
+        return iter(range(self.num))
+
+    def __len__(self):
+        return self.num
+
+
+def test_a_sampler_without_seed_is_saved_and_resumed_as_it_is(toy_cfg, tmp_path):
+    """No ``sampler_seed`` is saved for a sampler without one, and resuming a checkpoint
+    that holds a seed neither gives such a sampler a ``seed`` nor claims to restore it
+    (the RNG states are still restored)."""
+    from mmengine.registry import DATA_SAMPLERS
+    DATA_SAMPLERS.register_module(module=SeedlessSampler, force=True)
+    toy_cfg.train_cfg.max_epochs = 1
+    seedless = copy.deepcopy(toy_cfg)
+    seedless.train_dataloader.sampler = dict(type='SeedlessSampler')
+    seedless.work_dir = str(tmp_path / 'seedless')
+    build_runner(copy.deepcopy(seedless)).train()
+    meta = _load(osp.join(seedless.work_dir, 'epoch_1.pth'))['meta']
+    assert 'sampler_seed' not in meta and meta['rng_states']
+
+    build_runner(copy.deepcopy(toy_cfg)).train()  # DefaultSampler: its seed is saved
+    path = osp.join(toy_cfg.work_dir, 'epoch_1.pth')
+    assert _load(path)['meta']['sampler_seed'] is not None
+    seedless.work_dir = str(tmp_path / 'resumed')
+    seedless.train_cfg.max_epochs = 2
+    seedless.resume, seedless.load_from, seedless.log_level = True, path, 'INFO'
+    resumed, messages = _train_logged(seedless)
+    assert not hasattr(resumed.train_dataloader.sampler, 'seed')
+    assert not any('sampler seed' in m for m in messages)
+    assert 'restored the python/numpy/torch RNG state from the checkpoint' in messages
