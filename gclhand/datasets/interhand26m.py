@@ -219,8 +219,13 @@ def read_interhand_release(root: str, split: str, interacting_only: bool = True,
             joint_entry = joints[capture][frame]
             world = np.asarray(joint_entry['world_coord'], np.float32).reshape(42, 3)
         except (KeyError, TypeError, ValueError) as e:
-            raise AnnotationError(paths['joint_3d'], f'no usable joints at {where} '
-                                  f'({type(e).__name__}: {e})') from e
+            frames = joints.get(capture) if isinstance(joints, dict) else None
+            first_release = isinstance(frames, dict) and isinstance(frames.get(frame), list)
+            raise AnnotationError(paths['joint_3d'], f'no usable joints at {where} ' + (
+                '(a bare list of joints: the format of the first release, August 2020, '
+                "before its 'world_coord' key; download the current "
+                'annotations, docs/data.md)' if first_release else
+                f'({type(e).__name__}: {e})')) from e
         K = np.array([[focal[0], 0, princpt[0]], [0, focal[1], princpt[1]], [0, 0, 1]],
                      np.float32)
         records.append(dict(

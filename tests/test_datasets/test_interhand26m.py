@@ -225,6 +225,23 @@ def test_malformed_camera_names_file(release, tmp_path):
         load_interhand_release(root, 'test')
 
 
+def test_first_release_joint_file_is_named(release, tmp_path):
+    """The joint file of the first release (August 2020) held a bare 42x3 list per frame
+    (the InterHand2.6M repository added ``world_coord`` on 2020-08-31): the error says so."""
+    def first_release(joints):
+        for frames in joints.values():
+            for frame, entry in frames.items():
+                frames[frame] = entry['world_coord']
+    root = _edited_release(release, tmp_path, 'joint_3d', first_release)
+    with pytest.raises(AnnotationError, match=r"joint_3d\.json: no usable joints at \[0\]\[\d+\] "
+                       r"\(a bare list of joints: the format of the first release, August 2020"):
+        load_interhand_release(root, 'test')
+    broken = _edited_release(release, tmp_path / 'b', 'joint_3d',
+                             lambda joints: joints['0'].clear())
+    with pytest.raises(AnnotationError, match=r'no usable joints at \[0\]\[\d+\] \(KeyError'):
+        load_interhand_release(broken, 'test')
+
+
 def _with_fits_removed(release, tmp_path, removed):
     """A copy of the fake release with the MANO fits ``{frame: [sides]}`` set to null (the
     NeuralAnnot file's entry for a hand it did not fit)."""
