@@ -43,9 +43,9 @@ def fuse_conv_bn(model: nn.Module, check_size: int = 64) -> nn.Module:
     with the running statistics ``mu``, ``sigma^2``: one convolution with a bias instead of
     a convolution and a batch norm (53 batch norms in a ResNet-50; the deployed paper-size
     model on one CPU thread at 256 px: 2% faster at batch 1, 3.6% at batch 8,
-    docs/benchmarks.md).  The result is for
-    inference only: the model is put in eval mode, its batch norms become ``nn.Identity``
-    and its state dict no longer matches the config's (load checkpoints before fusing).
+    docs/benchmarks.md).  The result is for inference only: the model is put in eval mode,
+    its batch norms become ``nn.Identity`` and its state dict no longer matches the
+    config's (load checkpoints before fusing).
 
     The folding is :func:`mmcv.cnn.fuse_conv_bn`, which pairs each batch norm with the
     convolution registered before it in the same parent module.  An encoder whose layers
