@@ -22,6 +22,7 @@ from mmengine.runner import load_checkpoint
 from gclhand.registry import MODELS
 from gclhand.structures.hand_data_sample import HandDataSample
 from gclhand.utils import ConfigError
+from gclhand.utils.package_configs import resolve_config_path, shipped_config_hint
 from .deploy import deployed_model_config
 from .deploy import fuse_conv_bn as _fuse_conv_bn
 
@@ -48,8 +49,8 @@ def init_model(config: Union[str, Config, dict], checkpoint: Optional[str] = Non
     """Build the estimator of ``config`` and load ``checkpoint``.
 
     Args:
-        config: config file path, :class:`~mmengine.config.Config` or dict with a ``model``
-            key.
+        config: config file path (or a shipped ``gclhand::NAME.py``),
+            :class:`~mmengine.config.Config` or dict with a ``model`` key.
         checkpoint: local checkpoint path; ``None`` keeps the initial weights.  A checkpoint
             of a DGCL model loads into any config (its ``dgcl.`` entries are dropped when the
             model has no DGCL module).
@@ -67,9 +68,11 @@ def init_model(config: Union[str, Config, dict], checkpoint: Optional[str] = Non
         the model in eval mode, with ``model.cfg`` and ``model.input_size`` set.
     """
     if isinstance(config, str):
-        if not osp.isfile(config):
-            raise FileNotFoundError(f"config file '{config}' does not exist")
-        config = Config.fromfile(config)
+        path = resolve_config_path(config)  # a shipped 'gclhand::NAME.py' too
+        if not osp.isfile(path):
+            raise FileNotFoundError(f"config file '{config}' does not exist"
+                                    f'{shipped_config_hint(config)}')
+        config = Config.fromfile(path)
     elif isinstance(config, dict) and not isinstance(config, Config):
         config = Config(config)
     if 'model' not in config:

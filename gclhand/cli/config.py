@@ -19,7 +19,8 @@ from gclhand.apis.deploy import TRAINING_ONLY_KEYS, deployed_model_config
 
 from gclhand.utils.build import ConfigError, did_you_mean
 from gclhand.utils.plugins import RUNNER_CFG_SECTIONS, load_needed_plugins, unknown_types
-from gclhand.utils.package_configs import resolve_config_path
+from gclhand.utils.package_configs import (SCOPE_PREFIX, resolve_config_path,
+                                            shipped_config_hint)
 
 
 def _walk(cfg, parts: Sequence[str]) -> Tuple[bool, str, List[str]]:
@@ -82,7 +83,7 @@ def load_config(path: str, cfg_options: Optional[dict] = None,
     """
     path = resolve_config_path(path)
     if not osp.isfile(path):
-        raise FileNotFoundError(f'config file {path} not found')
+        raise FileNotFoundError(f'config file {path} not found{shipped_config_hint(path)}')
     try:
         cfg = Config.fromfile(path, import_custom_modules=not deployed)
     except (SyntaxError, ImportError) as e:
@@ -315,12 +316,14 @@ def check_model_types(cfg: Config, skip_keys: Sequence[str] = ()) -> None:
 
 
 def resolve_work_dir(cfg: Config, config_path: str, work_dir: Optional[str]) -> str:
-    """``--work-dir`` > ``work_dir`` in the config > ``./work_dirs/<config name>``."""
+    """``--work-dir`` > ``work_dir`` in the config > ``./work_dirs/<config name>`` (the
+    same folder for ``configs/dgcl_synth.py`` and the shipped ``gclhand::dgcl_synth.py``)."""
     if work_dir is not None:
         return work_dir
     if cfg.get('work_dir') is not None:
         return cfg.work_dir
-    return osp.join('./work_dirs', osp.splitext(osp.basename(config_path))[0])
+    name = config_path.split(SCOPE_PREFIX, 1)[-1]
+    return osp.join('./work_dirs', osp.splitext(osp.basename(name))[0])
 
 
 __all__ = ['RUNNER_CFG_SECTIONS', 'check_cfg_options', 'check_model_types',

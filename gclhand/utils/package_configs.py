@@ -75,6 +75,19 @@ def resolve_config_path(path: str) -> str:
                             f"{hint} `gclhand configs` lists them")
 
 
+def shipped_config_hint(path: str) -> str:
+    """``"; gclhand's own configs/X.py is gclhand::X.py"`` when a missing ``path`` ends
+    like a shipped config (a ``configs/...`` path from the docs, run outside a checkout),
+    else ``''``."""
+    norm = path.replace(osp.sep, '/')
+    for name in shipped_configs():
+        name = name.replace(osp.sep, '/')
+        if norm == name or norm.endswith('configs/' + name):
+            return (f"; outside a checkout, gclhand's own configs/{name} is "
+                    f'{SCOPE_PREFIX}{name}')
+    return ''
+
+
 def enable_package_scope() -> None:
     """Let MMEngine's ``Config`` resolve ``gclhand::`` in ``_base_`` (idempotent).
 

@@ -122,3 +122,28 @@ def test_subprocess_prints_exactly_one_line(subprocess_env):
                           env=subprocess_env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == ['error: config file configs/x.py not found']
+
+
+def test_shipped_configs_by_package_name(tmp_path, monkeypatch):
+    """Outside a checkout (found by a new user following the docs): a ``configs/...`` path
+    that does not exist is answered with its ``gclhand::`` name, a shipped config's work
+    dir is ``work_dirs/<name>`` (not ``work_dirs/gclhand::<name>``), and ``init_model``
+    takes the ``gclhand::`` name too."""
+    from mmengine.config import Config
+
+    from gclhand.apis import init_model
+    from gclhand.cli.config import load_config, resolve_work_dir
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(FileNotFoundError) as exc:
+        load_config('configs/dgcl_synth.py')
+    assert str(exc.value) == ("config file configs/dgcl_synth.py not found; outside a "
+                              "checkout, gclhand's own configs/dgcl_synth.py is "
+                              'gclhand::dgcl_synth.py')
+    with pytest.raises(FileNotFoundError, match=r'^config file mine\.py not found$'):
+        load_config('mine.py')
+    assert resolve_work_dir(Config(), 'gclhand::dgcl_synth.py', None) == \
+        './work_dirs/dgcl_synth' == resolve_work_dir(Config(), 'configs/dgcl_synth.py', None)
+    model = init_model('gclhand::gcn_baseline_synth.py')
+    assert type(model).__name__ == 'TwoHandEstimator' and not model.training
+    with pytest.raises(FileNotFoundError, match="gclhand::dgcl_synth.py"):
+        init_model('configs/dgcl_synth.py')
