@@ -8,7 +8,7 @@ inputs and outputs: the *deployed* model (training-only DGCL module and auxiliar
 removed), i.e. the GCN baseline graph wrapped tensor-in / tensor-out by
 :class:`~gclhand.apis.export.ExportableHandModel` - images ``(B, 3, S, S)`` RGB 0..255 in,
 vertices, joints, cameras and the relative root translation out, the numbers of
-``model.predict``.  ``canonical_length`` is stored in the TorchScript module as an attribute
+``model.predict``.  ``canonical_length`` is stored in the TorchScript file's extra files
 and in the ONNX model's metadata.
 
 How: ``torch.jit.trace`` (TorchScript) and ``torch.onnx.export(..., dynamo=False)``

@@ -71,7 +71,7 @@ def aux_map_paths(split_dir: str, idx: int, kind: str):
 
 def joint_heatmaps(joints_2d: np.ndarray, image_wh: Tuple[int, int], size: int,
                    sigma: float = HEATMAP_SIGMA) -> np.ndarray:
-    """Gaussian joint heatmaps with peak 1 on a ``size`` square covering the image.
+    r"""Gaussian joint heatmaps with peak 1 on a ``size`` square covering the image.
 
     As IntagHand draws them (its ``HeatmapGenerator`` on ``joints_2d * size / W``): image
     coordinate ``u`` maps to heatmap coordinate ``x = u * size / W`` (``y`` likewise), the

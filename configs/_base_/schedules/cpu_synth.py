@@ -10,7 +10,8 @@ param_scheduler = [
          convert_to_iter_based=True),
 ]
 # 4 epochs of 782 iterations of batch 32 (25,000 training images); longer CPU runs:
-# --cfg-options train_cfg.max_epochs=N param_scheduler.1.end=N param_scheduler.1.T_max=N
+# --cfg-options train_cfg.max_epochs=N train_cfg.val_interval=N param_scheduler.1.end=N
+#               param_scheduler.1.T_max=N
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=4, val_interval=4)
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
