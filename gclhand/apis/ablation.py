@@ -27,7 +27,7 @@ import time
 from collections import OrderedDict
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from gclhand.utils.package_configs import SCOPE_PREFIX, configs_root
+from gclhand.utils.package_configs import SCOPE_PREFIX, config_name, configs_root
 
 CITATION = ('Han et al., "HandDGCL: Two-hand 3D reconstruction based disturbing graph '
             'contrastive learning", CAVW 2023, Table 2 (InterHand2.6M interacting test set, '
@@ -67,11 +67,6 @@ def locate_config(config: str) -> str:
 
 
 # ------------------------------------------------------------------------------ helpers
-
-def config_name(config: str) -> str:
-    """``configs/dgcl_synth.py`` or ``gclhand::dgcl_synth.py`` -> ``dgcl_synth``."""
-    return osp.splitext(osp.basename(config.split('::')[-1]))[0]
-
 
 def table_row(config: str):
     """(row label, paper MPJPE, paper MPVPE) of a config; unknown configs get their name."""

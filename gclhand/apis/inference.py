@@ -22,7 +22,7 @@ from mmengine.runner import load_checkpoint
 from gclhand.registry import MODELS
 from gclhand.structures.hand_data_sample import HandDataSample
 from gclhand.utils import ConfigError
-from gclhand.utils.package_configs import resolve_config_path, shipped_config_hint
+from gclhand.utils.package_configs import config_file
 from .deploy import deployed_model_config
 from .deploy import fuse_conv_bn as _fuse_conv_bn
 
@@ -68,11 +68,7 @@ def init_model(config: Union[str, Config, dict], checkpoint: Optional[str] = Non
         the model in eval mode, with ``model.cfg`` and ``model.input_size`` set.
     """
     if isinstance(config, str):
-        path = resolve_config_path(config)  # a shipped 'gclhand::NAME.py' too
-        if not osp.isfile(path):
-            raise FileNotFoundError(f"config file '{config}' does not exist"
-                                    f'{shipped_config_hint(config)}')
-        config = Config.fromfile(path)
+        config = Config.fromfile(config_file(config))  # a shipped 'gclhand::NAME.py' too
     elif isinstance(config, dict) and not isinstance(config, Config):
         config = Config(config)
     if 'model' not in config:

@@ -19,8 +19,7 @@ from gclhand.apis.deploy import TRAINING_ONLY_KEYS, deployed_model_config
 
 from gclhand.utils.build import ConfigError, did_you_mean
 from gclhand.utils.plugins import RUNNER_CFG_SECTIONS, load_needed_plugins, unknown_types
-from gclhand.utils.package_configs import (SCOPE_PREFIX, resolve_config_path,
-                                            shipped_config_hint)
+from gclhand.utils.package_configs import config_file, config_name
 
 
 def _walk(cfg, parts: Sequence[str]) -> Tuple[bool, str, List[str]]:
@@ -81,9 +80,7 @@ def load_config(path: str, cfg_options: Optional[dict] = None,
         FileNotFoundError: the file (or one of its ``_base_`` files) does not exist.
         ConfigError: the file cannot be parsed or imported, or an option key is unknown.
     """
-    path = resolve_config_path(path)
-    if not osp.isfile(path):
-        raise FileNotFoundError(f'config file {path} not found{shipped_config_hint(path)}')
+    path = config_file(path)
     try:
         cfg = Config.fromfile(path, import_custom_modules=not deployed)
     except (SyntaxError, ImportError) as e:
@@ -322,8 +319,7 @@ def resolve_work_dir(cfg: Config, config_path: str, work_dir: Optional[str]) -> 
         return work_dir
     if cfg.get('work_dir') is not None:
         return cfg.work_dir
-    name = config_path.split(SCOPE_PREFIX, 1)[-1]
-    return osp.join('./work_dirs', osp.splitext(osp.basename(name))[0])
+    return osp.join('./work_dirs', config_name(config_path))
 
 
 __all__ = ['RUNNER_CFG_SECTIONS', 'check_cfg_options', 'check_model_types',

@@ -75,6 +75,25 @@ def resolve_config_path(path: str) -> str:
                             f"{hint} `gclhand configs` lists them")
 
 
+def config_name(config: str) -> str:
+    """``configs/dgcl_synth.py`` or ``gclhand::dgcl_synth.py`` -> ``dgcl_synth``."""
+    return osp.splitext(osp.basename(config.split('::')[-1]))[0]
+
+
+def config_file(path: str) -> str:
+    """:func:`resolve_config_path`, which must name a file.
+
+    Raises:
+        FileNotFoundError: naming the file, and its ``gclhand::`` name when it looks like
+            a shipped config's ``configs/...`` path (:func:`shipped_config_hint`).
+    """
+    resolved = resolve_config_path(path)
+    if not osp.isfile(resolved):
+        raise FileNotFoundError(f'config file {resolved} not found'
+                                f'{shipped_config_hint(resolved)}')
+    return resolved
+
+
 def shipped_config_hint(path: str) -> str:
     """``"; gclhand's own configs/X.py is gclhand::X.py"`` when a missing ``path`` ends
     like a shipped config (a ``configs/...`` path from the docs, run outside a checkout),
@@ -113,4 +132,5 @@ def enable_package_scope() -> None:
     Config._get_cfg_path = staticmethod(_get_cfg_path)
 
 
-__all__ = ['configs_root', 'enable_package_scope', 'resolve_config_path', 'shipped_configs']
+__all__ = ['config_file', 'config_name', 'configs_root', 'enable_package_scope',
+           'resolve_config_path', 'shipped_config_hint', 'shipped_configs']

@@ -32,7 +32,7 @@ from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence,
 from mmengine.logging import print_log
 from mmengine.registry import Registry
 
-from .build import ConfigError
+from .build import ConfigError, did_you_mean
 
 GROUP = 'gclhand.plugins'
 ENV = 'GCLHAND_PLUGINS'
@@ -245,7 +245,6 @@ def clash_cause(missing: str, type_name: Optional[str] = None,
         type_name: the unknown type; ``None`` blames the first clash.
         known: the names registered in the type's registry.
     """
-    from .build import did_you_mean
     for name, reason in plugin_failures().items():
         if not reason.startswith(CLASH_PREFIX):
             continue
@@ -299,35 +298,45 @@ def load_plugins(group: str = GROUP) -> List[str]:
 RUNNER_CFG_SECTIONS = ('train_cfg', 'val_cfg', 'test_cfg', 'model_wrapper_cfg')
 
 
-def _unregistered_types(node, key: str = '') -> Iterator[Tuple[str, str]]:
+def _is_registered(registries: List[Registry], type_: str) -> bool:
+    """Whether some registry builds ``type_``.  A name in a registry's own or an ancestor's
+    table is found without ``Registry.get``, which for a name it lacks tries to import the
+    name as a module path (~60 us a registry, every registry a type is not in)."""
+    for reg in registries:
+        node = reg
+        while node is not None:
+            if type_ in node.module_dict:
+                return True
+            node = node.parent
+    return any(reg.get(type_) is not None for reg in registries)  # scoped / dotted names
+
+
+def _unregistered_types(node, registries: List[Registry],
+                        key: str = '') -> Iterator[Tuple[str, str]]:
     """(config key, type) of every ``type='Name'`` in ``node`` that no registry knows."""
-    from gclhand import registry
     if isinstance(node, dict):
         type_ = node.get('type')
-        if isinstance(type_, str):
-            found = False
-            for reg in vars(registry).values():
-                if isinstance(reg, Registry):
-                    reg.import_from_location()
-                    found = found or reg.get(type_) is not None
-            if not found:
-                yield key, type_
+        if isinstance(type_, str) and not _is_registered(registries, type_):
+            yield key, type_
         for k, v in node.items():
             # norm_cfg, init_cfg, ...: built by helpers from their own registries; the
             # runner's sections (train_cfg: LOOPS, ...) are gclhand registries' types
             if not str(k).endswith('_cfg') or (not key and k in RUNNER_CFG_SECTIONS):
-                yield from _unregistered_types(v, f'{key}.{k}' if key else str(k))
+                yield from _unregistered_types(v, registries, f'{key}.{k}' if key else str(k))
     elif isinstance(node, (list, tuple)):
         for i, v in enumerate(node):
-            yield from _unregistered_types(v, f'{key}.{i}')
+            yield from _unregistered_types(v, registries, f'{key}.{i}')
 
 
 def unknown_types(cfg, skip_keys: Sequence[str] = ()) -> List[Tuple[str, str]]:
     """``(config key, type)`` of every ``type=`` in ``cfg`` (an MMEngine ``Config``) that no
-    registry knows, outside
-    ``custom_imports`` and the keys in ``skip_keys`` (and their sub-keys)."""
+    registry knows, outside ``custom_imports`` and the keys in ``skip_keys`` (and their
+    sub-keys)."""
+    registries = _gclhand_registries()
+    for reg in registries:
+        reg.import_from_location()
     skip = tuple(skip_keys) + ('custom_imports', )
-    return [(k, t) for k, t in _unregistered_types(cfg.to_dict())
+    return [(k, t) for k, t in _unregistered_types(cfg.to_dict(), registries)
             if not any(k == s or k.startswith(s + '.') for s in skip)]
 
 
