@@ -251,6 +251,19 @@ def test_each_runner_in_a_process_logs_to_its_own_files(toy_cfg, tmp_path, monke
             assert [line.strip() for line in f] == [f'{{"loss": {float(i)}, "step": 0}}']
 
 
+def test_environment_and_config_are_logged_once_after_the_model_is_built(toy_cfg, tmp_path):
+    """GCLHandRunner writes MMEngine's environment and config log after building the model
+    (a config error inside the model is then not buried under it), once, in the log file."""
+    toy_cfg.work_dir, toy_cfg.log_level = str(tmp_path), 'INFO'
+    runner = build_runner(toy_cfg)
+    runner.build_model(runner.model)  # a second build (by a hook, a tool) logs nothing more
+    with open(osp.join(runner.log_dir, f'{runner.timestamp}.log')) as f:
+        text = f.read()
+    assert text.count('System environment') == 1 and text.count('Config:') == 1
+    assert f'seed: {runner.seed}' in text and 'model = dict(' in text
+    assert text.index('Config:') < text.index('Hooks will be executed')
+
+
 def _resume_from_edited(toy_cfg, tmp_path, edit):
     """Train one epoch, edit the checkpoint's ``meta`` with ``edit``, resume a second
     epoch from it under another seed; the resumed runner, its log messages and the

@@ -52,9 +52,15 @@ def test_unknown_type_names_key_and_close_match(capsys, tmp_path):
 def test_unknown_type_inside_model_build(capsys, tmp_path):
     """A part built by the model itself (build_component) fails at Runner build time."""
     status, err = run(train, [TOY_CFG, '--work-dir', str(tmp_path),
-                              '--cfg-options', '+model.aux.type=NoSuchLoss'], capsys)
+                              '--cfg-options', '+model.aux.type=NoSuchLoss',
+                              'log_level=INFO'], capsys)
     assert status == 2 and len(err) == 1
     assert "unknown loss 'NoSuchLoss' at config key 'model.aux'" in err[0]
+    # the error is the only output: MMEngine's environment and config log (~250 lines on
+    # the console and in the log file) comes once the model is built (GCLHandRunner)
+    logs = list(tmp_path.glob('*/*.log'))
+    assert len(logs) == 1 and 'System environment' not in logs[0].read_text()
+    assert 'Config:' not in logs[0].read_text()
 
 
 def test_print_config_checks_the_types_inside_the_model(capsys):
