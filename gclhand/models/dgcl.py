@@ -14,6 +14,7 @@ from torch import Tensor
 
 from gclhand.registry import CONTRAST_HEADS, DISTURBERS, MODELS
 from gclhand.utils import ConfigError, build_component, fill_defaults
+from .contrast.projector import mesh_node_feats
 from .disturbers import Graph, check_disturber_output
 
 ConfigType = Union[dict, nn.Module]
@@ -25,8 +26,9 @@ class DGCLPair(NamedTuple):
     Attributes:
         graph_feats: G, (B, 2, N0, C0) clean graph features (the key encoder's input).
         graph_feats_hat: G_hat, (M, N0, C0) disturbed graph features, M = 2B.
-        node_feats: G_k source, (M, N_f, C_f) the decoder's last level on G.
-        node_feats_hat: G_hat_k source, (M, N_f, C_f) the shared decoder's last level on G_hat.
+        node_feats: G_k source, (M, R, C_f) the decoder's last level on G, at its R nodes
+            that reach the mesh (:func:`~gclhand.models.contrast.mesh_node_feats`).
+        node_feats_hat: G_hat_k source, (M, R, C_f) the same for the shared decoder on G_hat.
         feats: the encoder's feature maps (the key encoder's input).
     """
     graph_feats: Tensor
@@ -236,8 +238,9 @@ class DGCLNet(BaseModule):
             out = decoder(graph_feats, feats)
             node_feats_hat = decoder(x_hat, feats, graph_override=(
                 g_hat.edge_index, g_hat.edge_weight))['node_feats']
-        pair = DGCLPair(graph_feats, g_hat.x, out['node_feats'].flatten(0, 1),
-                        node_feats_hat.flatten(0, 1), feats)
+        pair = DGCLPair(graph_feats, g_hat.x,
+                        mesh_node_feats(decoder, out['node_feats']).flatten(0, 1),
+                        mesh_node_feats(decoder, node_feats_hat).flatten(0, 1), feats)
         return out, pair
 
     def loss(self, pair: DGCLPair, gt_joints: Optional[Tensor] = None,

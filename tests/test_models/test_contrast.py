@@ -8,6 +8,7 @@ import torch.nn as nn
 from gclhand.models.contrast import (ConsistencyHead, CrossContrastHead, FeaturePosePool,
                                      FeatureQueue, GraphReadoutProjector, MomentumKeyEncoder,
                                      SelfContrastHead)
+from gclhand.utils import ConfigError
 
 
 def test_self_contrast_infonce_hand_computed_3x3():
@@ -84,7 +85,7 @@ def test_consistency_head_hidden_layers():
 
 
 def test_cross_contrast_hand_computed():
-    head = CrossContrastHead(sim_target=dict(type='HardTarget'))
+    head = CrossContrastHead(sim_target=dict(type='HardTarget'), reduction='mean')
     q = torch.tensor([[1.0, 0.0], [0.0, 1.0]], requires_grad=True)
     keys = torch.tensor([[1.0, 0.0], [0.0, 1.0], [0.6, 0.8]])
     jq, jk = torch.randn(2, 21, 3), torch.randn(3, 21, 3)
@@ -95,6 +96,52 @@ def test_cross_contrast_hand_computed():
     assert masked.item() == pytest.approx(0.0, abs=1e-7)
     loss.backward()
     assert q.grad.abs().sum() > 0
+
+
+def test_cross_contrast_default_is_eq_12_frobenius_norm():
+    """Eq. 12, ``L = ||S_p - S_g||_2``, as printed (the paper's λ7 = 1e-2 is set for it)."""
+    head = CrossContrastHead(sim_target=dict(type='HardTarget'))
+    assert head.reduction == 'norm'
+    q = torch.tensor([[1.0, 0.0], [0.0, 1.0]], requires_grad=True)
+    keys = torch.tensor([[1.0, 0.0], [0.0, 1.0], [0.6, 0.8]])
+    j2, j3 = torch.zeros(2, 21, 3), torch.zeros(3, 21, 3)
+    # S_p - S_g = [[0, 0, .6], [0, 0, .8]]: norm 1
+    loss = head.loss(q, keys, j2, j3)
+    assert loss.item() == pytest.approx(1.0, rel=1e-6)
+    # dL/dS_p = (S_p - S_g) / ||.|| and dS_p/dq = keys: dL/dq = [[.6 * k2], [.8 * k2]]
+    loss.backward()
+    torch.testing.assert_close(q.grad, torch.tensor([[0.36, 0.48], [0.48, 0.64]]))
+    # masked pairs leave the sum of squares, not the count: sqrt(.8^2) with row 0 masked
+    one = head.loss(q, keys, j2, j3, valid_q=torch.tensor([False, True]))
+    assert one.item() == pytest.approx(0.8, rel=1e-6)
+    # an exact fit: 0 with a zero (not NaN) gradient
+    q0 = torch.tensor([[1.0, 0.0]], requires_grad=True)
+    zero = head.loss(q0, torch.tensor([[1.0, 0.0]]), j2[:1], j2[:1])
+    zero.backward()
+    assert zero.item() == 0.0 and q0.grad.abs().sum() == 0.0
+    # a NaN at an unannotated pair does not reach the loss or the gradient
+    nan_keys = torch.tensor([[1.0, 0.0], [float('nan'), 0.0]])
+    got = head.loss(q0, nan_keys, j2[:1], j2, valid_k=torch.tensor([True, False]))
+    assert got.item() == 0.0
+    with pytest.raises(ConfigError, match=r"cross_contrast.reduction must be 'norm' \(eq. 12\) "
+                                          r"or 'mean', got 'sum'"):
+        CrossContrastHead(reduction='sum')
+    assert "reduction='norm'" in repr(head)
+
+
+def test_cross_contrast_norm_and_mean_gradients_differ_by_two_norm_over_pairs():
+    """The two reductions point the same way; the mean's gradient is the norm's times
+    2 ||S_p - S_g|| / |Omega| (the weight a config switching reductions must retune)."""
+    torch.manual_seed(0)
+    q = nn.functional.normalize(torch.randn(4, 8), dim=1).requires_grad_()
+    keys = nn.functional.normalize(torch.randn(10, 8), dim=1)
+    jq, jk = torch.randn(4, 21, 3), torch.randn(10, 21, 3)
+    grads = {}
+    for reduction in ('norm', 'mean'):
+        head = CrossContrastHead(reduction=reduction)
+        grads[reduction], = torch.autograd.grad(head.loss(q, keys, jq, jk), q)
+    norm = CrossContrastHead().loss(q, keys, jq, jk).detach()
+    torch.testing.assert_close(grads['mean'], grads['norm'] * 2 * norm / 40)
 
 
 def test_cross_contrast_dot_target_zero_at_match():
@@ -305,7 +352,7 @@ def test_consistency_head_message():
 
 
 def test_cross_contrast_masks_one_side_and_single_pair():
-    head = CrossContrastHead(sim_target=dict(type='HardTarget'))
+    head = CrossContrastHead(sim_target=dict(type='HardTarget'), reduction='mean')
     q = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
     keys = torch.tensor([[1.0, 0.0], [0.6, 0.8], [0.0, 1.0]])
     j2, j3 = torch.zeros(2, 21, 3), torch.zeros(3, 21, 3)
@@ -317,6 +364,11 @@ def test_cross_contrast_masks_one_side_and_single_pair():
     single = head.loss(q, keys, j2, j3, valid_q=torch.tensor([1, 0]),
                        valid_k=torch.tensor([0, 1, 0]))
     assert single.item() == pytest.approx(0.36, rel=1e-6)
+    norm = CrossContrastHead(sim_target=dict(type='HardTarget'))
+    assert norm.loss(q, keys, j2, j3, valid_q=torch.tensor([False, True])).item() == \
+        pytest.approx(1.04 ** 0.5, rel=1e-6)
+    assert norm.loss(q, keys, j2, j3, valid_k=torch.tensor([0, 1, 0])).item() == \
+        pytest.approx(0.4 ** 0.5, rel=1e-6)
     none = head.loss(q.requires_grad_(), keys, j2, j3, valid_q=torch.zeros(2))
     assert none.item() == 0.0 and none.requires_grad
     # targets follow the prediction's dtype (poses may come as float64)
@@ -368,8 +420,11 @@ def test_consistency_head_hidden_layer_is_linear_relu_linear():
 
 
 def test_cross_contrast_single_query_and_key():
-    head = CrossContrastHead(sim_target=dict(type='HardTarget'))
+    head = CrossContrastHead(sim_target=dict(type='HardTarget'), reduction='mean')
     q, k = torch.tensor([[0.6, 0.8]]), torch.tensor([[1.0, 0.0]])
     # S_p = 0.6, S_g = 1 (its own key)
     got = head.loss(q, k, torch.zeros(1, 21, 3), torch.zeros(1, 21, 3))
     assert got.item() == pytest.approx(0.16, rel=1e-6)
+    head.reduction = 'norm'
+    assert head.loss(q, k, torch.zeros(1, 21, 3), torch.zeros(1, 21, 3)).item() == \
+        pytest.approx(0.4, rel=1e-6)

@@ -217,10 +217,11 @@ def test_graph_matrices_are_float32_buffers_outside_the_state_dict():
         mesh_upsample=toy.mesh_upsample.double().numpy())
     dec = decoder(graph=as_np, template=torch.zeros(2, 778, 3).double())
     for name, buf in dec.named_buffers():
-        assert buf.dtype == (torch.long if name.startswith(('edge_index', 'upsample_parent'))
+        assert buf.dtype == (torch.long if name.startswith(('edge_index', 'upsample_parent',
+                                                           'mesh_node_index'))
                              else torch.float32), name
     graph_keys = ('edge_index', 'edge_weight', 'laplacian', 'upsample', 'mesh_upsample',
-                  'template')
+                  'mesh_node_index', 'template')
     assert not [k for k in dec.state_dict() if k.startswith(graph_keys)]
     out = dec(torch.randn(1, 2, 4, 16), feats(1))['verts']
     assert out.dtype == torch.float32

@@ -159,7 +159,8 @@ def test_consistency_regresses_normalised_joints_from_disturbed_features():
 
 def test_cross_contrast_is_minimised_mismatch_to_pose_similarity():
     """Eq. 5/6/12 with the sign that minimises |S_p - S_g| (issue 18.6): the value equals
-    +lambda7 * mean (q.keys - S_g)^2 and a gradient step on it lowers it."""
+    +lambda7 * ||q.keys - S_g||_2 (the Frobenius norm, as printed) and a gradient step on it
+    lowers it."""
     dgcl, dec = build()
     run(dgcl, dec, seed=0)
     dgcl.step(dec)
@@ -172,7 +173,7 @@ def test_cross_contrast_is_minimised_mismatch_to_pose_similarity():
     all_keys = torch.cat([keys, pool_keys])
     all_poses = torch.cat([joints.flatten(0, 1), pool_poses])
     s_g = dgcl.cross_contrast.sim_target(joints.flatten(0, 1), all_poses)
-    expected = 1e-2 * (q @ all_keys.t() - s_g).square().mean()
+    expected = 1e-2 * (q @ all_keys.t() - s_g).square().sum().sqrt()
     torch.testing.assert_close(losses['loss_cross_contrast'], expected)
     # minimised, not maximised: one small gradient step on the projector lowers it
     params = list(dgcl.projector.parameters())
@@ -180,7 +181,7 @@ def test_cross_contrast_is_minimised_mismatch_to_pose_similarity():
     with torch.no_grad():
         for p, g in zip(params, grads):
             p -= 10.0 * g
-    after = 1e-2 * (dgcl.projector(pair.node_feats) @ all_keys.t() - s_g).square().mean()
+    after = 1e-2 * (dgcl.projector(pair.node_feats) @ all_keys.t() - s_g).square().sum().sqrt()
     assert after < expected
 
 
@@ -387,6 +388,34 @@ def test_self_contrast_alone_needs_no_gt_joints():
     assert list(losses) == ['loss_self_contrast'] and losses['loss_self_contrast'] > 0
 
 
+def test_contrast_reads_only_the_nodes_that_reach_the_mesh():
+    """The finest level's padding nodes (isolated, a zero column in ``mesh_upsample``: 29 of
+    IntagHand's 252) carry features no vertex reads; q, k_hat and the momentum keys are
+    read at the other nodes only (eq. 3, 5 compare the hands' graph features)."""
+    graph = ring_hierarchy(NUM_NODES, num_real=(PADDING, None, 20))
+    graph.mesh_upsample[:, 20:] = 0
+    torch.manual_seed(0)
+    dec = build_component(DECODERS, dict(type='ChebGCNDecoder', channels=(C0, 8, CF), K=2,
+                                         image_attention=False, cross_hand_attention=True,
+                                         num_heads=2), graph=graph)
+    assert dec.mesh_node_index.tolist() == list(range(20))
+    torch.manual_seed(100)
+    dgcl = MODELS.build(dgcl_cfg())
+    dgcl.init_key_encoder(dec)
+    G, feats, joints = inputs(seed=0)
+    out, pair = dgcl.decode(G, feats, dec, dec.graph(0))
+    torch.testing.assert_close(pair.node_feats, out['node_feats'][:, :, :20].flatten(0, 1))
+    hat = dec(pair.graph_feats_hat.view_as(G), feats)['node_feats']
+    torch.testing.assert_close(pair.node_feats_hat, hat[:, :, :20].flatten(0, 1))
+    ema = dgcl.key_encoder.ema.module
+    expected = ema['projector'](ema['decoder'](G, feats)['node_feats'][:, :, :20].flatten(0, 1))
+    torch.testing.assert_close(dgcl.key_encoder(G, feats), expected)
+    # a decoder without the attribute (a plugin): every node is read
+    del dec.mesh_node_index
+    _, pair = dgcl.decode(G, feats, dec, dec.graph(0))
+    assert pair.node_feats.shape == (M, NUM_NODES[-1], CF)
+
+
 def test_unannotated_hands_are_neither_queries_nor_keys_of_the_cross_contrast():
     """Eq. 12 over annotated pairs only: a hand with hand_valid = 0 (in this batch or
     stored in the pool) enters no (query, key) pair, whatever its pose holds."""
@@ -407,9 +436,9 @@ def test_unannotated_hands_are_neither_queries_nor_keys_of_the_cross_contrast():
     poses = torch.cat([joints.flatten(0, 1), pool_poses])
     err = (q @ keys.t() - dgcl.cross_contrast.sim_target(joints.flatten(0, 1), poses)).square()
     vq, vk = valid2.flatten(), torch.cat([valid2.flatten(), pool_valid])
-    expected = 1e-2 * err[vq][:, vk].mean()
+    expected = 1e-2 * err[vq][:, vk].sum().sqrt()
     torch.testing.assert_close(losses['loss_cross_contrast'], expected)
-    assert not torch.allclose(expected, 1e-2 * err.mean())
+    assert not torch.allclose(expected, 1e-2 * err.sum().sqrt())
 
 
 def test_resume_is_exact():

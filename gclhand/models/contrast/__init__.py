@@ -5,9 +5,9 @@ from .consistency import ConsistencyHead
 from .cross_contrast import CrossContrastHead
 from .momentum import MomentumKeyEncoder
 from .pool import FeaturePosePool, FeatureQueue
-from .projector import GraphReadoutProjector
+from .projector import GraphReadoutProjector, mesh_node_feats
 from .self_contrast import SelfContrastHead
 
-__all__ = ['SelfContrastHead', 'ConsistencyHead', 'CrossContrastHead', 'FeatureQueue',
+__all__ = ['mesh_node_feats', 'SelfContrastHead', 'ConsistencyHead', 'CrossContrastHead', 'FeatureQueue',
            'FeaturePosePool',
            'MomentumKeyEncoder', 'GraphReadoutProjector']

@@ -7,6 +7,7 @@ from mmengine.model import ExponentialMovingAverage
 from torch import Tensor
 
 from gclhand.registry import MODELS
+from .projector import mesh_node_feats
 
 
 @MODELS.register_module()
@@ -17,7 +18,8 @@ class MomentumKeyEncoder(nn.Module):
     updates momentumly"): :math:`\theta_k \leftarrow m\,\theta_k + (1 - m)\,\theta_q`
     once per optimiser step (``DGCLNet.step`` calls :meth:`update` after the parameters
     moved, so the next step's keys see them, as MoCo's update before computing keys does).
-    Keys are ``normalize(proj_k(decoder_k(G.detach(), feats.detach())['node_feats']))``.
+    Keys are ``normalize(proj_k(decoder_k(G.detach(), feats.detach())['node_feats']))``,
+    read at the nodes that reach the mesh (:func:`~gclhand.models.contrast.mesh_node_feats`).
 
     The copy is a ``deepcopy`` made by :meth:`init` (the estimator calls
     ``dgcl.init_key_encoder(decoder)`` once built) or at first use, and counts as the first
@@ -85,9 +87,10 @@ class MomentumKeyEncoder(nn.Module):
         if self.ema is None:
             raise RuntimeError('MomentumKeyEncoder used before init(decoder, projector); '
                                'call dgcl.init_key_encoder(decoder) in the estimator')
-        out = self.ema.module['decoder'](graph_feats.detach(), [f.detach() for f in feats],
-                                         **decoder_kwargs)
-        return self.ema.module['projector'](out['node_feats'].flatten(0, 1))
+        decoder = self.ema.module['decoder']
+        out = decoder(graph_feats.detach(), [f.detach() for f in feats], **decoder_kwargs)
+        return self.ema.module['projector'](
+            mesh_node_feats(decoder, out['node_feats']).flatten(0, 1))
 
     def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict,
                               missing_keys, unexpected_keys, error_msgs):

@@ -10,6 +10,24 @@ from torch_geometric.nn.aggr import MeanAggregation
 from gclhand.registry import MODELS
 
 
+def mesh_node_feats(decoder: nn.Module, node_feats: Tensor) -> Tensor:
+    """The decoder's node features at the nodes that reach the mesh.
+
+    A graph hierarchy with padding nodes (IntagHand's coarsening adds isolated ones: 29 of
+    the finest level's 252) gives them features that no vertex reads; the contrast
+    compares hands by their mesh's nodes only (eq. 3, 5: ``G_k`` is the hand's graph
+    feature).  A decoder lists those nodes in ``mesh_node_index``
+    (:class:`~gclhand.models.decoders.ChebGCNDecoder` does); without it every node counts.
+
+    Shapes:
+        node_feats ``(..., N_f, C_f)`` -> ``(..., R, C_f)``.
+    """
+    index = getattr(decoder, 'mesh_node_index', None)
+    if index is None or index.numel() == node_feats.size(-2):
+        return node_feats
+    return node_feats.index_select(-2, index)
+
+
 @MODELS.register_module()
 class GraphReadoutProjector(nn.Module):
     r"""Mean readout over nodes, then an MLP projector, then L2 normalisation.

@@ -228,6 +228,11 @@ class ChebGCNDecoder(nn.Module):
           replaces level 0's graph (edge disturbers of DGCL).
         - returns ``dict(verts=(B, 2, 778, 3), nodes=(B, 2, N_fine, 3),
           node_feats=(B, 2, N_fine, C_fine))``.
+
+    Attributes:
+        mesh_node_index: ``(R,)`` long, the finest level's nodes with a nonzero column in
+            ``mesh_upsample`` (the hierarchy's padding nodes have none); DGCL's graph
+            readout averages ``node_feats`` over these.
     """
 
     def __init__(self,
@@ -272,6 +277,11 @@ class ChebGCNDecoder(nn.Module):
             parent = _copy_rows(up)
             self.register_buffer(f'upsample_parent_{lvl}', parent, persistent=False)
         self.register_buffer('mesh_upsample', _as_tensor(graph.mesh_upsample, torch.float),
+                             persistent=False)
+        # the finest level's nodes that reach the mesh (a padding node's column is zero):
+        # what DGCL's readout averages over (gclhand.models.contrast.mesh_node_feats)
+        self.register_buffer('mesh_node_index',
+                             self.mesh_upsample.abs().sum(0).nonzero().flatten(),
                              persistent=False)
         num_verts = self.mesh_upsample.shape[0]
         template = torch.zeros(2, num_verts, 3) if template is None else _as_tensor(
