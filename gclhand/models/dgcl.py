@@ -94,10 +94,12 @@ class DGCLNet(BaseModule):
     Losses are returned weighted: ``loss_self_contrast`` and ``loss_cross_contrast`` by λ7
     (``lambda_contrast``), ``loss_consistent`` by λ5 (``lambda_consistent``); eq. 9, 11.
 
-    Every effect is its own switch, so each Table 2 row differs from the previous one in
-    exactly the component it names: ``disturber`` (EGD rows vs. DGCLNet), ``self_queue``,
-    ``consistency``, and the similarity distinguish (``pool``, ``key_encoder``,
-    ``cross_contrast``, which go together).
+    Every effect is its own switch (``disturber``, ``self_queue``, ``consistency``, and the
+    similarity distinguish: ``pool``, ``key_encoder``, ``cross_contrast``, which go
+    together).  From the first EGD row on, each Table 2 row differs from the previous one
+    in exactly the component it names (the disturber up to DGCLNet, then the similarity
+    distinguish); the first EGD row adds the whole module to the baseline (disturber,
+    projector, self contrast and its queue, consistency), as the paper's rows do.
 
     Args:
         disturber: ``DISTURBERS`` config (required), e.g. ``GraphUNetDisturber``.

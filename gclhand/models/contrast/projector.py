@@ -32,6 +32,9 @@ def mesh_node_feats(decoder: nn.Module, node_feats: Tensor) -> Tensor:
 class GraphReadoutProjector(nn.Module):
     r"""Mean readout over nodes, then an MLP projector, then L2 normalisation.
 
+    DGCLNet passes the decoder's last level at the nodes that reach the mesh
+    (:func:`mesh_node_feats`), so :math:`N` here excludes the hierarchy's padding nodes.
+
     .. math::
         \mathbf{z}_m = \frac{g(\bar{\mathbf{h}}_m)}{\|g(\bar{\mathbf{h}}_m)\|}, \qquad
         \bar{\mathbf{h}}_m = \frac{1}{N} \sum_n \mathbf{H}_m[n]

@@ -12,8 +12,10 @@ class FeatureMask(Disturber):
     As GraphCL's / PyGCL's ``FeatureMasking``: for sample :math:`m`, draw
     :math:`\mathbf{b}_m \in \{0,1\}^C` with :math:`P(b_{mc}=0)=p` and return
     :math:`\hat{\mathbf{G}}_m = \mathbf{G}_m \operatorname{diag}(\mathbf{b}_m)`.
-    There is no :math:`1/(1-p)` rescaling (unlike dropout), as in GraphCL.
-    The graph structure is returned unchanged.
+    There is no :math:`1/(1-p)` rescaling (unlike dropout), as in GraphCL; with
+    ``model.dgcl.normalize='l2'`` (the paper's "all G are normalized", the default)
+    DGCLNet then L2-normalises every node of :math:`\hat{\mathbf{G}}`, so the masked
+    nodes come back to unit length.  The graph structure is returned unchanged.
 
     Args:
         p: probability that a channel is masked, in [0, 1].
