@@ -8,6 +8,6 @@ from .pool import FeaturePosePool, FeatureQueue
 from .projector import GraphReadoutProjector, mesh_node_feats
 from .self_contrast import SelfContrastHead
 
-__all__ = ['mesh_node_feats', 'SelfContrastHead', 'ConsistencyHead', 'CrossContrastHead', 'FeatureQueue',
-           'FeaturePosePool',
-           'MomentumKeyEncoder', 'GraphReadoutProjector']
+__all__ = ['SelfContrastHead', 'ConsistencyHead', 'CrossContrastHead', 'FeatureQueue',
+           'FeaturePosePool', 'MomentumKeyEncoder', 'GraphReadoutProjector',
+           'mesh_node_feats']
