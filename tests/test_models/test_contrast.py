@@ -7,7 +7,7 @@ import torch.nn as nn
 
 from gclhand.models.contrast import (ConsistencyHead, CrossContrastHead, FeaturePosePool,
                                      FeatureQueue, GraphReadoutProjector, MomentumKeyEncoder,
-                                     SelfContrastHead)
+                                     SelfContrastHead, mesh_node_feats)
 from gclhand.utils import ConfigError
 
 
@@ -428,3 +428,16 @@ def test_cross_contrast_single_query_and_key():
     head.reduction = 'norm'
     assert head.loss(q, k, torch.zeros(1, 21, 3), torch.zeros(1, 21, 3)).item() == \
         pytest.approx(0.4, rel=1e-6)
+
+
+def test_mesh_node_feats_selects_the_node_axis_of_any_rank():
+    """``(..., N_f, C_f) -> (..., R, C_f)``: the node axis is the second to last, for the
+    projector's (M, N, C) as for the decoder's (B, 2, N, C); all nodes: the input itself."""
+    decoder = nn.Module()
+    decoder.register_buffer('mesh_node_index', torch.tensor([0, 2]))
+    x3 = torch.arange(2 * 3 * 2.0).view(2, 3, 2)
+    torch.testing.assert_close(mesh_node_feats(decoder, x3), x3[:, [0, 2]])
+    x4 = torch.arange(2 * 2 * 3 * 2.0).view(2, 2, 3, 2)
+    torch.testing.assert_close(mesh_node_feats(decoder, x4), x4[:, :, [0, 2]])
+    decoder.mesh_node_index = torch.tensor([0, 1, 2])
+    assert mesh_node_feats(decoder, x3) is x3 and mesh_node_feats(nn.Module(), x4) is x4
