@@ -61,7 +61,10 @@ def merge_per_sample(captured: Dict[str, List[dict]]) -> List[dict]:
         for pos, result in enumerate(results):
             if not isinstance(result, dict):
                 continue
-            ident = result.get('sample_idx', pos)
+            # by dataset index where the samples carry one (a sample_idx of None, which
+            # PackHandInputs without it in meta_keys stores, is no id), else by position
+            ident = result.get('sample_idx')
+            ident = pos if ident is None else ident
             entry = merged.setdefault(ident, {k: result[k] for k in ID_KEYS if k in result})
             entry.update({k if len(captured) == 1 else f'{name}/{k}': v
                           for k, v in result.items() if k not in ID_KEYS})

@@ -132,11 +132,16 @@ def test_annotated_joints_without_the_release_regressor_warn_once(monkeypatch, t
     assert len(logs) == 1 and 'J_regressor_mano_ih26m.npy' in logs[0][0]
     assert "'pred_joints_3d'" in logs[0][0]
     assert logs[0][1] == dict(logger='current', level=logging.WARNING)
+    # ... and the table of those numbers says so in its title
+    assert 'not comparable with published numbers' in metric.table_note()
     path = tmp_path / 'reg.npy'
     np.save(path, np.eye(21, gv.shape[-2]))
-    InterHandMetric(joint_regressor=str(path)).process(
-        None, make_samples(gj, gv, pj, pv, _gt_rel(annot), **extra))
-    assert len(logs) == 1
+    with_regressor = InterHandMetric(joint_regressor=str(path))
+    with_regressor.process(None, make_samples(gj, gv, pj, pv, _gt_rel(annot), **extra))
+    assert len(logs) == 1 and with_regressor.table_note() == ''
+    mesh_only = InterHandMetric()  # synthetic data: no annotation, no caveat on the table
+    mesh_only.process(None, make_samples(gj, gv, pj, pv, _gt_rel(gj)))
+    assert mesh_only.table_note() == ''
 
 
 def test_invalid_joints_and_invalid_roots_are_left_out():
@@ -312,6 +317,13 @@ def test_handedness_threshold_is_strict_and_empty_is_nan():
     extra['hand_type_valid'] = torch.zeros(2)
     res = evaluate(InterHandMetric(), make_samples(gj, gv, pj, pv, _gt_rel(annot), **extra))
     assert np.isnan(res['interhand/handedness_acc'])
+    # ... nor absent: the release wants the absent hand's score < 0.5 ('right' sample with
+    # a left score of 0.5 is wrong; 0.49 is right)
+    gj, gv, annot, extra = _annotated(3, types=['right', 'right', 'left'])
+    extra['pred_hand_type'] = torch.tensor([[0.5, 0.9], [0.49, 0.9], [0.9, 0.5]])
+    pj, pv = wrist_relative(annot, gv)
+    res = evaluate(InterHandMetric(), make_samples(gj, gv, pj, pv, _gt_rel(annot), **extra))
+    assert res['interhand/handedness_acc'] == pytest.approx(1 / 3)
 
 
 def test_joint_regressor_regresses_the_predicted_mesh(tmp_path):
@@ -353,3 +365,34 @@ def test_joint_regressor_regresses_the_predicted_mesh(tmp_path):
     np.save(tmp_path / 'bad.npy', np.zeros((16, V)))
     with pytest.raises(ValueError, match=r'shape \(16, 50\); expected a finite \(21, '):
         InterHandMetric(joint_regressor=str(tmp_path / 'bad.npy'))
+
+
+def test_mrrpe_with_the_joint_regressor_uses_the_regressed_wrists(tmp_path):
+    """``pred_rel_root`` joins the model's own wrists; with the release's regressor the MPJPE
+    scores the regressed wrists, so MRRPE must too (the release takes both from one
+    prediction).  A perfect prediction whose model wrists sit 4-9 mm away from the regressed
+    ones scores 0, not the 13 mm between the two offsets; moving the regressed left wrist by
+    5 mm then moves MRRPE by exactly 5 mm."""
+    from gclhand.hand.joints import INTERHAND_HAND_TO_LIBRARY
+    num, V = 2, 42
+    gj, gv, annot, extra = _annotated(num)
+    reg = np.zeros((21, V))
+    for lib in range(21):
+        reg[INTERHAND_HAND_TO_LIBRARY[lib], lib] = 1.  # vertex `lib` is library joint `lib`
+    path = tmp_path / 'J_regressor_mano_ih26m.npy'
+    np.save(path, reg)
+    offset = torch.tensor([[0.004, 0., 0.], [0., -0.009, 0.]], **F64)  # model wrist, L / R
+    verts = torch.zeros(num, 2, V, 3, **F64)
+    verts[:, :, :21] = annot - annot[:, :, :1] - offset[:, None]  # model wrist at the origin
+    model_joints = torch.zeros(num, 2, 21, 3, **F64)  # only their wrists (origin) matter
+    world_model_wrists = annot[:, :, 0] + offset  # where the model's wrists are
+    rel = world_model_wrists[:, 0] - world_model_wrists[:, 1]
+    res = evaluate(InterHandMetric(joint_regressor=str(path)),
+                   make_samples(gj, gv, model_joints, verts, rel, **extra))
+    assert res['interhand/mpjpe_all'] == pytest.approx(0, abs=1e-9)
+    assert res['interhand/mrrpe'] == pytest.approx(0, abs=1e-9)
+    verts[:, 0, :21] += torch.tensor([0., 0., 0.005], **F64)  # the whole left hand
+    res = evaluate(InterHandMetric(joint_regressor=str(path)),
+                   make_samples(gj, gv, model_joints, verts, rel, **extra))
+    assert res['interhand/mpjpe_all'] == pytest.approx(0, abs=1e-9)
+    assert res['interhand/mrrpe'] == pytest.approx(5.)

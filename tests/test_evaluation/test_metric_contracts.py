@@ -63,6 +63,25 @@ def test_wrong_shape_names_metric_and_field(make, field):
         metric.process(None, samples)
 
 
+PRED_CASES = [(make, field) for make, field in CASES if field.startswith('pred_')]
+
+
+@pytest.mark.parametrize('make, field', PRED_CASES)
+@pytest.mark.parametrize('bad', [float('nan'), float('inf')])
+def test_a_prediction_that_is_not_a_number_is_refused(make, field, bad):
+    """A diverged prediction must not be averaged away: ``nan`` also marks a hand that is
+    not evaluated, so dropping it would make the means better than the model is (IntagHand's
+    and InterHand2.6M's scripts print NaN).  The error names the metric, field and sample."""
+    metric = make()
+    samples = _samples(num=3)
+    samples[2][field] = samples[2][field].clone()
+    samples[2][field].view(-1)[0] = bad
+    with pytest.raises(ValueError, match=f"{type(metric).__name__}: '{field}' of data "
+                                         r"sample 2 \({'sample_idx': 2, 'img_path': "
+                                         r"'img/2.jpg'}\) holds 1 NaN/inf value"):
+        metric.process(None, samples)
+
+
 def _run(metric, samples):
     metric.process(None, samples)
     return metric.evaluate(len(samples))

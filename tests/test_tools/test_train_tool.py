@@ -92,6 +92,22 @@ def test_test_tool_writes_per_sample_json(tmp_path):
     assert abs(result['metrics']['mae'] - mae) < 1e-9
 
 
+def test_per_sample_entries_merge_by_sample_idx_else_by_position():
+    """Two metrics' results join on ``sample_idx``; samples whose ``sample_idx`` is ``None``
+    (``PackHandInputs`` without it in ``meta_keys``) join by position, not into one entry."""
+    a = [dict(sample_idx=None, img_path=f'{i}.jpg', mpjpe=[i, i]) for i in range(3)]
+    b = [dict(sample_idx=None, img_path=f'{i}.jpg', pa=[i, 0]) for i in range(3)]
+    merged = test_tool.merge_per_sample({'intag': a, 'pa': b})
+    assert [(m['img_path'], m['intag/mpjpe'], m['pa/pa']) for m in merged] == [
+        (f'{i}.jpg', [i, i], [i, 0]) for i in range(3)]
+    # with ids, results in another order still meet their own sample
+    a = [dict(sample_idx=i, mpjpe=[i, i]) for i in (5, 7)]
+    b = [dict(sample_idx=i, pa=[i, 0]) for i in (7, 5)]
+    merged = test_tool.merge_per_sample({'intag': a, 'pa': b})
+    assert {m['sample_idx']: (m['intag/mpjpe'][0], m['pa/pa'][0]) for m in merged} == {
+        5: (5, 5), 7: (7, 7)}
+
+
 def test_test_tool_none_is_the_model_training_starts_from(tmp_path):
     """``CHECKPOINT=none`` evaluates the seeded initial weights: the same numbers as a
     checkpoint saved after an epoch at a learning rate so small (1e-30; 0 is refused by

@@ -34,6 +34,12 @@ def stack_field(data_samples: Sequence[Any], key: str, owner: str = 'metric',
 
     Returns:
         ``(N, *shape)``.
+
+    Raises:
+        ValueError: a prediction (``key`` starting with ``'pred_'``) holds NaN or inf.
+            Such a sample cannot be scored, and leaving it out (``nan`` also marks a hand
+            that is not evaluated) would make the averages better than the model is;
+            IntagHand's and InterHand2.6M's scripts print NaN for it instead.
     """
     values = []
     for i, sample in enumerate(data_samples):
@@ -48,6 +54,14 @@ def stack_field(data_samples: Sequence[Any], key: str, owner: str = 'metric',
                 s != -1 and s != v for s, v in zip(shape, value.shape))):
             raise ValueError(f"{owner}: '{key}' of data sample {i} has shape "
                              f'{tuple(value.shape)}, expected {shape} (-1 = any)')
+        if key.startswith('pred_') and not torch.isfinite(value).all():
+            bad = int((~torch.isfinite(value)).sum())
+            raise ValueError(
+                f"{owner}: '{key}' of data sample {i} ({sample_meta(sample)}) holds {bad} "
+                f'NaN/inf value(s) of {value.numel()}: the model\'s output diverged (a NaN '
+                f'loss, an fp16 overflow). A prediction that is not a number cannot be scored, '
+                f'and leaving it out would improve the averages; check the training log and '
+                f'the checkpoint.')
         values.append(value)
     return torch.stack(values)
 
@@ -121,6 +135,10 @@ class BaseHandMetric(BaseMetric):
         gt = stack_field(data_samples, 'gt_joints_3d', name, (2, -1, 3))
         return pred, gt, hand_valid(data_samples)
 
+    def table_note(self) -> str:
+        """Text appended to the logged table's title (e.g. a caveat on comparability)."""
+        return ''
+
     @abstractmethod
     def process_samples(self, data_samples: Sequence[Any]) -> List[dict]:
         """One result dict per data sample."""
@@ -132,7 +150,7 @@ class BaseHandMetric(BaseMetric):
     def compute_metrics(self, results: List[dict]) -> Dict[str, float]:
         metrics, rows = self.summarize(results)
         unit = f', {self.table_unit}' if self.table_unit else ''
-        title = f'{type(self).__name__} ({len(results)} samples{unit})'
+        title = f'{type(self).__name__} ({len(results)} samples{unit}){self.table_note()}'
         MMLogger.get_current_instance().info('\n' + format_table(rows, title=title))
         if self.outfile_prefix:
             named = {f'{self.prefix}/{k}' if self.prefix else k: v for k, v in metrics.items()}

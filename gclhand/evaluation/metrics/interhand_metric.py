@@ -74,11 +74,16 @@ class InterHandMetric(BaseHandMetric):
       ``InterHandMetric`` reports; the two differ when joints are annotated unevenly.)
       A joint annotated in no sample of a set is left out of that set's average.
     - ``mrrpe``: ``|pred_rel_root - (gt_left_wrist - gt_right_wrist)|`` averaged over the
-      interacting samples whose two wrists are annotated.
+      interacting samples whose two wrists are annotated.  With ``joint_regressor`` the
+      predicted vector is moved to the regressed wrists, the ones the MPJPE scores
+      (``pred_rel_root + (w_L - j_L) - (w_R - j_R)``, ``w`` the regressed and ``j`` the
+      model's wrist of each hand), as the release takes both from one prediction.
     - ``handedness_acc``: over samples with ``hand_type_valid``, the share whose predicted
-      hand presence ``pred_hand_type`` (left, right) > 0.5 equals the annotated one
-      (``gt_hand_type``).  gclhand's estimator always outputs both hands, so without
-      ``pred_hand_type`` the prediction is ``'interacting'`` for every sample.
+      scores ``pred_hand_type`` (left, right) are > 0.5 for every annotated hand
+      (``gt_hand_type``) and < 0.5 for every absent one, the release's strict pair (a
+      score of exactly 0.5 is wrong either way).  gclhand's estimator always outputs both
+      hands, so without ``pred_hand_type`` the prediction is ``'interacting'`` for every
+      sample.
 
     Samples without annotated joints (synthetic data, IntagHand-layout data converted
     without them) are scored against ``gt_joints_3d`` (joints regressed from the MANO
@@ -132,6 +137,14 @@ class InterHandMetric(BaseHandMetric):
         self._warned_mesh = False
         self._warned_regressor = False
 
+    def table_note(self) -> str:
+        """Marks a table of annotated joints scored without the release's regressor, so the
+        caveat logged once at the start of evaluation travels with the numbers."""
+        if self._warned_regressor:
+            return " - the model's own joints against the annotated ones, not comparable " \
+                   'with published numbers (joint_regressor unset)'
+        return ''
+
     # ------------------------------------------------------------------ per sample
     def _ground_truth(self, data_samples: Sequence[Any]):
         """GT joints ``(B, 2, 21, 3)``, joint validity ``(B, 2, 21)`` bool, hand presence
@@ -174,20 +187,25 @@ class InterHandMetric(BaseHandMetric):
 
     def process_samples(self, data_samples: Sequence[Any]) -> List[dict]:
         name = type(self).__name__
-        if self.joint_regressor is None:
+        r = self.root_index
+        model_roots = None  # the model's own roots, the ends of pred_rel_root
+        if self.joint_regressor is None or self.with_mrrpe:
             pred = stack_field(data_samples, 'pred_joints_3d', name, (2, -1, 3))
-        else:  # (21, V) @ (B, 2, V, 3) in InterHand2.6M's order -> the library's
+            model_roots = pred[:, :, r]
+        if self.joint_regressor is not None:
+            # (21, V) @ (B, 2, V, 3) in InterHand2.6M's order -> the library's
             verts = stack_field(data_samples, 'pred_verts_3d', name,
                                 (2, self.joint_regressor.shape[1], 3))
             pred = torch.matmul(self.joint_regressor, verts)[:, :, INTERHAND_HAND_TO_LIBRARY]
         gt, valid, present, type_valid = self._ground_truth(data_samples)
-        r = self.root_index
         err = point_errors(align_root(pred, r), align_root(gt, r)) * 1000.
         err = torch.where(valid, err, torch.full_like(err, float('nan'))).numpy()
         interacting = present.all(dim=-1)
         pred_type = _optional_field(data_samples, 'pred_hand_type', name, (2,))
-        pred_type = torch.ones_like(present) if pred_type is None else pred_type > 0.5
-        correct = (pred_type == present).all(dim=-1)
+        if pred_type is None:
+            correct = present.all(dim=-1)
+        else:  # the release's strict pair: present > 0.5, absent < 0.5 (0.5 is neither)
+            correct = torch.where(present, pred_type > 0.5, pred_type < 0.5).all(dim=-1)
         results = []
         for i, sample in enumerate(data_samples):
             hand_type = HAND_TYPES.get(tuple(present[i].tolist()), 'none')
@@ -198,6 +216,10 @@ class InterHandMetric(BaseHandMetric):
                                 handedness_correct=bool(correct[i]) if type_valid[i] else None))
         if self.with_mrrpe:
             pred_rel = stack_field(data_samples, 'pred_rel_root', name, (3,))
+            # the roots the MPJPE above scored: with the release's regressor they are not
+            # the model's, so move the vector from the model's roots to the regressed ones
+            shift = pred[:, :, r] - model_roots  # (B, 2, 3)
+            pred_rel = pred_rel + shift[:, 0] - shift[:, 1]
             gt_rel = gt[:, 0, r] - gt[:, 1, r]
             rel_err = mrrpe(pred_rel, gt_rel) * 1000.
             counted = interacting & valid[:, 0, r] & valid[:, 1, r]
