@@ -64,4 +64,5 @@ def main(argv=None) -> int:
         aux_maps=() if args.no_aux_maps else AUX_KINDS, progress=not args.no_progress,
         annot_subset=args.annot_subset)
     print(format_report(args.split, stats))
-    return 0
+    # a non-empty selection of which nothing could be converted is a failure, not a result
+    return 1 if stats['selected'] and stats['missing'] == stats['selected'] else 0

@@ -20,6 +20,28 @@ def build_dataset_hand_model(cfg: dict):
     return build_hand_model(cfg)
 
 
+def check_pose_format(hand_model, pca: bool, owner: str) -> None:
+    """Refuse a hand model whose finger-pose format is not the data's.
+
+    Both formats have 45 numbers per hand (IntagHand's layout: 45 PCA coefficients;
+    InterHand2.6M's NeuralAnnot fits: 45 axis-angle values), so a model of the other format
+    would accept the data and compute wrong labels without a word.  A hand model without a
+    ``use_pca`` attribute (a plugin) is not checked.
+
+    Raises:
+        ConfigError: naming ``owner``'s ``hand_model.use_pca``.
+    """
+    use_pca = getattr(hand_model, 'use_pca', None)
+    if use_pca is None or bool(use_pca) == pca:
+        return
+    from gclhand.utils.build import ConfigError
+    data = ('holds the finger pose as 45 PCA coefficients (IntagHand\'s layout)' if pca else
+            'holds the finger pose as 45 axis-angle values (the NeuralAnnot MANO fits)')
+    raise ConfigError(
+        f'{owner}: the data {data}, but hand_model.use_pca={use_pca}: the labels would be '
+        f'another pose. Set hand_model.use_pca={pca}.')
+
+
 @torch.no_grad()
 def two_hand_gt(hand_model, params: Dict[str, Dict[str, np.ndarray]], cam_R: np.ndarray,
                 cam_t: np.ndarray, batch_size: int = 512) -> Tuple[np.ndarray, np.ndarray]:

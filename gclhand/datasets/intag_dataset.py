@@ -14,7 +14,8 @@ from gclhand.structures import HANDS
 from .annotation import annotated_joints, hand_type_flags, read_intag_annotation
 from .errors import AnnotationError, DatasetError
 from .geometry import matrix_to_axis_angle, project_points
-from .hand_gt import HandLabelsMixin, build_dataset_hand_model, two_hand_gt
+from .hand_gt import (HandLabelsMixin, build_dataset_hand_model, check_pose_format,
+                      two_hand_gt)
 from .pipeline import build_pipeline
 from .provenance import check_hand_model, is_real_data, warn_procedural_on_real_data
 
@@ -137,6 +138,7 @@ class InterHandIntagDataset(HandLabelsMixin, BaseDataset):
         only list them (see class docstring)."""
         self._ensure_data()
         hm = build_dataset_hand_model(self.hand_model_cfg)
+        check_pose_format(hm, pca=True, owner=type(self).__name__)
         record = check_hand_model(self.split_dir, hm)  # refuses another model's data
         if is_real_data(record):
             warn_procedural_on_real_data(hm, f"'{self.split_dir}'")

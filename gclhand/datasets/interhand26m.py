@@ -18,6 +18,7 @@ The NeuralAnnot MANO fits are in world coordinates (metres, axis-angle pose whos
 values are the global orientation, ``flat_hand_mean=False``); the camera maps world
 millimetres to camera millimetres by ``X_cam = camrot (X_world - campos)``.
 """
+import glob
 import json
 import os.path as osp
 from collections import Counter
@@ -31,7 +32,8 @@ from gclhand.structures import HANDS
 from .annotation import HAND_TYPE_FLAGS, annotated_joints, hand_type_flags
 from .errors import AnnotationError
 from .geometry import project_points
-from .hand_gt import HandLabelsMixin, build_dataset_hand_model, two_hand_gt
+from .hand_gt import (HandLabelsMixin, build_dataset_hand_model, check_pose_format,
+                      two_hand_gt)
 from .pipeline import build_pipeline
 from .provenance import warn_procedural_on_real_data
 
@@ -76,6 +78,38 @@ def release_annotation_path(root: str, split: str, kind: str,
     name = f'InterHand2.6M_{split}_{{}}.json'
     found = next((d for d in dirs if osp.isfile(osp.join(d, name.format('data')))), dirs[0])
     return osp.join(found, name.format(kind))
+
+
+def release_image_dir(root: str, split: str) -> str:
+    """The folder of a split's images: ``{root}/images/{split}`` (the layout of the
+    release's README), else the one ``{root}/InterHand2.6M_*/images/{split}`` that holds it,
+    which is where the image archives extract (``InterHand2.6M_5fps_batch1/images/...``,
+    ``InterHand2.6M_30fps_batch1/images/...``).  When neither exists (or several batch
+    folders do), ``{root}/images/{split}``: :func:`check_release_images` says what to do."""
+    default = osp.join(root, 'images', split)
+    if osp.isdir(default):
+        return default
+    found = sorted(glob.glob(osp.join(glob.escape(root), 'InterHand2.6M_*', 'images', split)))
+    return found[0] if len(found) == 1 else default
+
+
+def check_release_images(root: str, split: str) -> str:
+    """:func:`release_image_dir`, or an :class:`AnnotationError` that names the folders
+    looked at and how to lay them out."""
+    image_dir = release_image_dir(root, split)
+    if osp.isdir(image_dir):
+        return image_dir
+    batches = sorted(glob.glob(osp.join(glob.escape(root), 'InterHand2.6M_*', 'images', split)))
+    if batches:
+        hint = (f"several image folders hold '{split}' ({', '.join(batches)}): link the one "
+                f"to use, e.g. ln -s {osp.relpath(osp.dirname(batches[0]), root)} "
+                f"{osp.join(root, 'images')}")
+    else:
+        hint = (f"nor does {osp.join(root, 'InterHand2.6M_*', 'images', split)} (where the "
+                "release's image archives extract, e.g. InterHand2.6M_5fps_batch1/images/): "
+                'extract the images of this split there, or link their images/ folder to '
+                f"{osp.join(root, 'images')}")
+    raise AnnotationError(image_dir, f'no such folder; {hint}')
 
 
 def _missing_annotations_error(root: str, split: str,
@@ -171,7 +205,15 @@ def read_interhand_release(root: str, split: str, interacting_only: bool = True,
     data = _load_json(paths['data'])
     cameras = _load_json(paths['camera'])
     joints = _load_json(paths['joint_3d'])
+    superseded = paths['MANO_NeuralAnnot'].replace('_MANO_NeuralAnnot.json', '_MANO.json')
+    if not osp.isfile(paths['MANO_NeuralAnnot']) and osp.isfile(superseded):
+        raise AnnotationError(paths['MANO_NeuralAnnot'], f'file not found; {superseded} is '
+                              "there, the earlier per-camera MANO fits that the release's "
+                              'NeuralAnnot fits superseded (world coordinates, one fit per '
+                              'frame): download InterHand2.6M_{split}_MANO_NeuralAnnot.json '
+                              '(docs/data.md)'.replace('{split}', split))
     manos = _load_json(paths['MANO_NeuralAnnot'])
+    image_dir = release_image_dir(root, split)
     try:
         images = {img['id']: img for img in data['images']}
         annotations = data['annotations']
@@ -229,7 +271,7 @@ def read_interhand_release(root: str, split: str, interacting_only: bool = True,
         K = np.array([[focal[0], 0, princpt[0]], [0, focal[1], princpt[1]], [0, 0, 1]],
                      np.float32)
         records.append(dict(
-            img_path=osp.join(root, 'images', split, img['file_name']),
+            img_path=osp.join(image_dir, img['file_name']),
             image=dict(img), annotation=dict(ann), hand_type=hand_type,
             hand_type_valid=float(bool(ann.get('hand_type_valid'))), K=K,
             cam_R=camrot.astype(np.float32),
@@ -346,7 +388,9 @@ class InterHand26MDataset(HandLabelsMixin, BaseDataset):
                                                           self.annot_subset),
                                   'no annotation passes the selection (interacting, '
                                   'hand_type_valid, MANO fits)')
+        check_release_images(self.data_root, self.split)  # now, not at the first sample
         hm = build_dataset_hand_model(self.hand_model_cfg)
+        check_pose_format(hm, pca=False, owner=type(self).__name__)
         warn_procedural_on_real_data(hm, f'InterHand2.6M {self.split}')
         data_list = []
         for r in records:
@@ -376,5 +420,9 @@ class InterHand26MDataset(HandLabelsMixin, BaseDataset):
 
 
 def _fit_flags(record: dict) -> np.ndarray:
-    """``(2,)`` float32: 1 where the hand has a MANO fit."""
-    return np.array([record['mano'][s] is not None for s in HANDS], np.float32)
+    """``(2,)`` float32: 1 where the hand has a MANO fit and the annotation's ``hand_type``
+    says it is there (a ``'right'`` frame may carry a fit of the left hand too: it is not
+    a label)."""
+    present = hand_type_flags(record['hand_type']) > 0
+    return np.array([record['mano'][s] is not None and bool(p)
+                     for s, p in zip(HANDS, present)], np.float32)

@@ -54,9 +54,10 @@ from .aux_maps import AUX_KINDS, AUX_MAPS_FORMAT, AuxMapRenderer, aux_map_paths,
 from .errors import ImageError
 from .geometry import (INTAGHAND_HAND_RATIO, axis_angle_to_matrix, intaghand_crop_affine,
                        project_points, to_homogeneous_affine)
-from .hand_gt import build_dataset_hand_model, two_hand_gt
-from .interhand26m import (describe_dropped, load_interhand_release, mano_fits_to_model_params,
-                           read_interhand_release, release_annotation_path)
+from .hand_gt import build_dataset_hand_model, check_pose_format, two_hand_gt
+from .interhand26m import (check_release_images, describe_dropped, load_interhand_release,
+                           mano_fits_to_model_params, read_interhand_release,
+                           release_annotation_path)
 from .io import dump_pickle_atomic, load_pickle_restricted, write_bytes_atomic
 from .provenance import (INTERHAND_SOURCE, HandModelMismatchError, hand_model_identity,
                          read_split_record, warn_procedural_on_real_data,
@@ -114,7 +115,8 @@ def convert_records(records: List[dict], indices: Sequence[int], out_split_dir: 
                     jpeg_quality: int = 95,
                     hand_model: Optional[dict] = None, pca_hand_model: Optional[dict] = None,
                     skip_bad_images: bool = False, min_image_mean: float = 10.0,
-                    aux_maps: Sequence[str] = AUX_KINDS) -> Counter:
+                    aux_maps: Sequence[str] = AUX_KINDS,
+                    dropped_images: Optional[list] = None) -> Counter:
     """Convert ``records`` (with output indices ``indices``) into the IntagHand layout.
 
     Args:
@@ -134,6 +136,8 @@ def convert_records(records: List[dict], indices: Sequence[int], out_split_dir: 
             10); 0 keeps every image.
         aux_maps: which of IntagHand's auxiliary maps (``'mask'``, ``'dense'``, ``'hms'``)
             to render and write beside ``anno/``.
+        dropped_images: a list to append ``(index, source image path, reason)`` to for
+            every image dropped (``'bad_image'``, ``'dark_image'``), or ``None``.
 
     Returns:
         counts: ``written`` and, per reason of :data:`CONVERSION_DROP_REASONS`, the samples
@@ -144,7 +148,9 @@ def convert_records(records: List[dict], indices: Sequence[int], out_split_dir: 
         return outcome
     hm_cfg = dict(hand_model or AXIS_ANGLE_HAND_MODEL)
     hm = build_dataset_hand_model(hm_cfg)
+    check_pose_format(hm, pca=False, owner='convert_records')
     pca_hm = build_dataset_hand_model(dict(pca_hand_model or dict(hm_cfg, use_pca=True)))
+    check_pose_format(pca_hm, pca=True, owner='convert_records (pca_hand_model)')
     params = mano_fits_to_model_params(records)
     verts, joints = two_hand_gt(hm, params, np.stack([r['cam_R'] for r in records]),
                                 np.stack([r['cam_t'] for r in records]))
@@ -159,10 +165,14 @@ def convert_records(records: List[dict], indices: Sequence[int], out_split_dir: 
         except ImageError:
             if skip_bad_images:
                 outcome['bad_image'] += 1
+                if dropped_images is not None:
+                    dropped_images.append((int(i), r['img_path'], 'bad_image'))
                 continue
             raise
         if img.mean() < min_image_mean:
             outcome['dark_image'] += 1
+            if dropped_images is not None:
+                dropped_images.append((int(i), r['img_path'], 'dark_image'))
             continue
         A = intaghand_crop_affine(project_points(verts[n], r['K']), img_size, hand_ratio)
         # IntagHand's cv.warpAffine defaults: bilinear, black border
@@ -304,9 +314,15 @@ def _init_worker(opts: dict) -> None:
     _WORKER_OPTS.update(opts)
 
 
-def _work(task: Tuple[List[dict], List[int]]) -> Counter:
+def _work(task: Tuple[List[dict], List[int]]) -> Tuple[Counter, list]:
     records, indices = task
-    return convert_records(records, indices, **_WORKER_OPTS)
+    dropped_images: list = []
+    counts = convert_records(records, indices, dropped_images=dropped_images, **_WORKER_OPTS)
+    return counts, dropped_images
+
+
+#: How many dropped images ``conversion.json`` names (the counts are always complete).
+MAX_NAMED_DROPS = 10000
 
 
 #: What a resumed conversion must share with the part already written.
@@ -371,6 +387,8 @@ def prepare_interhand(root: str, out: str, split: str, workers: int = 1, img_siz
     """
     records, dropped = read_interhand_release(root, split, max_samples=max_samples,
                                               annot_subset=annot_subset)
+    if records:  # fail now, not after the first chunk (or skip every image)
+        check_release_images(root, split)
     out_split_dir = osp.join(out, split)
     hm_cfg = dict(AXIS_ANGLE_HAND_MODEL, model_dir=mano_dir)
     pca_hm = build_dataset_hand_model(dict(hm_cfg, use_pca=True))
@@ -387,8 +405,9 @@ def prepare_interhand(root: str, out: str, split: str, workers: int = 1, img_siz
     os.makedirs(out_split_dir, exist_ok=True)
     previous = _check_or_write_record(out_split_dir, record)
     numbering = read_numbering(out_split_dir)
+    retry = (previous or {}).get('dropped_by_conversion', {}).get('bad_image', 0)
     if (numbering is not None and numbering['state'] == 'contiguous' and previous is not None
-            and previous.get('selected') == len(records)
+            and previous.get('selected') == len(records) and not retry
             and not _unfinished(out_split_dir, len(numbering['source_index']))):  # finished
         written = len(numbering['source_index'])
         dropped.update(previous.get('dropped_by_conversion', {}))
@@ -396,7 +415,7 @@ def prepare_interhand(root: str, out: str, split: str, workers: int = 1, img_siz
         write_conversion_record(out_split_dir, dict(kept, **record))
         return dict(selected=len(records), skipped_existing=written, converted=0,
                     missing=len(records) - written, dropped=dropped, out_dir=out_split_dir,
-                    hand_model=identity)
+                    hand_model=identity, dropped_images=previous.get('dropped_images', []))
     expand_to_positions(out_split_dir, aux_maps)  # back to record positions, if numbered
     todo = pending(records, out_split_dir)
     opts = dict(out_split_dir=out_split_dir, img_size=img_size, hand_ratio=hand_ratio,
@@ -406,13 +425,15 @@ def prepare_interhand(root: str, out: str, split: str, workers: int = 1, img_siz
              for s in range(0, len(todo), chunk)]
     bar = tqdm(total=len(todo), desc=f'InterHand2.6M {split} -> {out_split_dir}', unit='img',
                dynamic_ncols=True, disable=not progress or not todo)
-    outcome = Counter()
+    outcome, dropped_images = Counter(), []
     if workers <= 1 or len(tasks) <= 1:
         saved = dict(_WORKER_OPTS)
         _WORKER_OPTS.update(opts)
         try:
             for task in tasks:
-                outcome.update(_work(task))
+                counts, named = _work(task)
+                outcome.update(counts)
+                dropped_images += named
                 bar.update(len(task[1]))
         finally:
             _WORKER_OPTS.clear()
@@ -421,21 +442,26 @@ def prepare_interhand(root: str, out: str, split: str, workers: int = 1, img_siz
         ctx = mp.get_context('fork' if sys.platform.startswith('linux') else 'spawn')
         with ctx.Pool(min(workers, len(tasks)), initializer=_init_worker,
                       initargs=(opts, )) as pool:
-            for counts in pool.imap_unordered(_work, tasks):
+            for counts, named in pool.imap_unordered(_work, tasks):
                 outcome.update(counts)
+                dropped_images += named
                 bar.update(sum(counts.values()))
     bar.close()
+    dropped_images = [dict(record=i, image=osp.relpath(path, root), reason=reason)
+                      for i, path, reason in sorted(dropped_images)[:MAX_NAMED_DROPS]]
     missing = pending(records, out_split_dir)
     conversion_drops = {k: v for k, v in outcome.items() if k != 'written'}
     dropped.update(conversion_drops)
     stats = dict(selected=len(records), skipped_existing=len(records) - len(todo),
                  converted=len(todo) - len(missing), missing=len(missing),
-                 dropped=dropped, out_dir=out_split_dir, hand_model=identity)
+                 dropped=dropped, out_dir=out_split_dir, hand_model=identity,
+                 dropped_images=dropped_images)
     # every record was tried in this run: the ones not written were dropped by it
     renumber_contiguous(out_split_dir, aux_maps)
     write_conversion_record(out_split_dir, dict(
         record, selected=len(records), converted_total=len(records) - len(missing),
         dropped=dict(dropped), dropped_by_conversion=conversion_drops,
+        dropped_images=dropped_images,
         numbering='contiguous, record positions in numbering.json'))
     return stats
 
@@ -451,6 +477,15 @@ def format_report(split: str, stats: dict) -> str:
     if reasons:
         lines.append(f"dropped {sum(stats['dropped'].values())} annotation(s):")
         lines += [f'  {line}' for line in reasons]
+    named = stats.get('dropped_images') or []
+    if named:
+        lines.append(f'images dropped by the conversion (all of them listed in '
+                     f"{osp.join(stats['out_dir'], 'conversion.json')}, 'dropped_images'):")
+        lines += [f"  {d['image']} ({d['reason']})" for d in named[:5]]
+        if len(named) > 5:
+            lines.append(f'  ... and {len(named) - 5} more')
+    if stats['selected'] and stats['selected'] == stats['missing']:
+        lines.append(f"error: none of the {stats['selected']} selected samples was converted")
     return '\n'.join(lines)
 
 

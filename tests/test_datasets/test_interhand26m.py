@@ -308,3 +308,77 @@ def test_missing_hand_labels_are_zero_not_nan(release):
         for key in ('gt_verts_3d', 'gt_joints_3d', 'gt_joints_2d'):
             assert np.isfinite(info[key]).all(), key
             assert not info[key][0].any() and info[key][1].any(), key
+
+
+def _copy_release(release, tmp_path, edit_data=None, images=True):
+    """The fake release's annotations copied to ``tmp_path`` (the data file edited by
+    ``edit_data``), with its images linked at ``images`` (or not at all)."""
+    import shutil
+    root, _ = release
+    shutil.copytree(os.path.join(root, 'annotations'), tmp_path / 'annotations')
+    if edit_data is not None:
+        path = tmp_path / 'annotations' / 'test' / 'InterHand2.6M_test_data.json'
+        data = json.load(open(path))
+        edit_data(data)
+        json.dump(data, open(path, 'w'))
+    if images:
+        os.symlink(os.path.join(root, 'images'), tmp_path / images if isinstance(images, str)
+                   else tmp_path / 'images')
+    return str(tmp_path)
+
+
+def test_a_fit_of_a_hand_the_annotation_calls_absent_is_no_label(release, tmp_path):
+    """A 'right' frame whose MANO file also fits the left hand: the left hand is not a
+    label (hand_valid 0, zero mesh), as the annotation's hand_type says it is absent."""
+    def make_right(data):
+        data['annotations'][0]['hand_type'] = 'right'
+    root = _copy_release(release, tmp_path, make_right)
+    ds = InterHand26MDataset(root, 'test', interacting_only=False)
+    info = ds.get_data_info(0)
+    assert info['hand_type'] == 'right'
+    np.testing.assert_array_equal(info['hand_valid'], [0, 1])
+    assert not info['gt_verts_3d'][0].any() and info['gt_verts_3d'][1].any()
+    lazy = InterHand26MDataset(root, 'test', interacting_only=False, precompute_gt=False)
+    np.testing.assert_allclose(lazy.get_data_info(0)['gt_verts_3d'], info['gt_verts_3d'],
+                               atol=1e-7)
+    assert not lazy.get_data_info(0)['gt_verts_3d'][0].any()
+
+
+@pytest.mark.parametrize('use_pca', [True, None])  # None: MANOHandModel's default (PCA)
+def test_a_pca_hand_model_is_refused_for_axis_angle_fits(release, use_pca):
+    from gclhand.utils.build import ConfigError
+    root, _ = release
+    cfg = dict(type='MANOHandModel') if use_pca is None else dict(type='MANOHandModel',
+                                                                   use_pca=use_pca)
+    with pytest.raises(ConfigError, match=r'InterHand26MDataset: the data holds the finger '
+                       r'pose as 45 axis-angle values .* hand_model.use_pca=True: .* Set '
+                       r'hand_model.use_pca=False'):
+        InterHand26MDataset(root, 'test', hand_model=cfg)
+
+
+def test_images_where_the_archives_extract_are_found(release, tmp_path):
+    """The image archives extract to ``InterHand2.6M_5fps_batch1/images/``: read there
+    when ``images/`` is absent; with neither, the error names both and what to do."""
+    root = _copy_release(release, tmp_path / 'a', images='InterHand2.6M_5fps_batch1')
+    os.makedirs(os.path.join(root, 'x'))
+    os.rename(os.path.join(root, 'InterHand2.6M_5fps_batch1'), os.path.join(root, 'x', 'images'))
+    os.rename(os.path.join(root, 'x'), os.path.join(root, 'InterHand2.6M_5fps_batch1'))
+    ds = InterHand26MDataset(root, 'test')
+    assert ds.get_data_info(0)['img_path'].startswith(
+        os.path.join(root, 'InterHand2.6M_5fps_batch1', 'images', 'test', 'Capture0'))
+    assert os.path.isfile(ds.get_data_info(0)['img_path'])
+    bare = _copy_release(release, tmp_path / 'b', images=False)
+    with pytest.raises(AnnotationError, match=r"images/test: no such folder; nor does .*"
+                       r"InterHand2.6M_\*/images/test .* link their images/ folder"):
+        InterHand26MDataset(bare, 'test')
+
+
+def test_the_superseded_mano_file_is_named(release, tmp_path):
+    root = _copy_release(release, tmp_path)
+    ann = os.path.join(root, 'annotations', 'test')
+    os.rename(os.path.join(ann, 'InterHand2.6M_test_MANO_NeuralAnnot.json'),
+              os.path.join(ann, 'InterHand2.6M_test_MANO.json'))
+    with pytest.raises(AnnotationError, match=r'_MANO_NeuralAnnot.json: file not found; .*'
+                       r'InterHand2.6M_test_MANO.json is there, the earlier per-camera MANO '
+                       r'fits .* download InterHand2.6M_test_MANO_NeuralAnnot.json'):
+        InterHand26MDataset(root, 'test')

@@ -699,3 +699,65 @@ def test_missing_annotations_are_a_one_line_error(tmp_path, capsys, monkeypatch)
     assert err[0].startswith('error: ' + os.path.join(
         str(tmp_path / 'root'), 'annotations', 'val', 'InterHand2.6M_val_data.json'))
     assert os.path.join('annotations', 'machine_annot', 'InterHand2.6M_val_data.json') in err[0]
+
+
+def test_images_skipped_as_bad_are_named_and_retried_when_back(release, tmp_path, capsys):
+    """``--skip-bad-images`` names each dropped image (report and conversion.json); a later
+    run converts it once it is back, instead of replaying the old drop as finished."""
+    import shutil
+    out = str(tmp_path / 'intag')
+    img = os.path.join(release, 'images', 'test', 'Capture0', 'ROM01', 'cam400262',
+                       'image102.jpg')
+    shutil.move(img, str(tmp_path / 'kept.jpg'))
+    assert _run_tool(release, out, '--split', 'test', '--img-size', '32', '--no-aux-maps',
+                     '--skip-bad-images', '--no-progress') == 0
+    text = capsys.readouterr().out
+    rel = os.path.join('images', 'test', 'Capture0', 'ROM01', 'cam400262', 'image102.jpg')
+    assert f'\n  {rel} (bad_image)' in text
+    record = json.load(open(os.path.join(out, 'test', 'conversion.json')))
+    assert record['dropped_images'] == [dict(record=1, image=rel, reason='bad_image')]
+    assert record['converted_total'] == 1
+    shutil.move(str(tmp_path / 'kept.jpg'), img)
+    assert _run_tool(release, out, '--split', 'test', '--img-size', '32', '--no-aux-maps',
+                     '--no-progress') == 0
+    text = capsys.readouterr().out
+    assert '2 interacting samples selected, 1 already converted, 1 converted now' in text
+    assert 'bad_image' not in text and 'missing or corrupt' not in text
+    record = json.load(open(os.path.join(out, 'test', 'conversion.json')))
+    assert record['converted_total'] == 2 and record['dropped_images'] == []
+    assert sorted(os.listdir(os.path.join(out, 'test', 'anno'))) == ['0.pkl', '1.pkl']
+
+
+def test_a_conversion_that_converts_nothing_fails(release, tmp_path, capsys):
+    """Every image unreadable with --skip-bad-images: exit status 1 and an error line, not
+    an empty split reported as done."""
+    for name in os.listdir(os.path.join(release, 'images', 'test', 'Capture0', 'ROM01',
+                                        'cam400262')):
+        path = os.path.join(release, 'images', 'test', 'Capture0', 'ROM01', 'cam400262', name)
+        open(path, 'wb').write(b'not a jpeg')
+    assert _run_tool(release, str(tmp_path / 'o'), '--split', 'test', '--img-size', '32',
+                     '--no-aux-maps', '--skip-bad-images', '--no-progress') == 1
+    assert 'error: none of the 2 selected samples was converted' in capsys.readouterr().out
+
+
+def test_images_under_the_archive_folder_are_converted(release, tmp_path):
+    """The image archives extract to InterHand2.6M_5fps_batch1/images/: found there."""
+    from gclhand.datasets.interhand_prepare import prepare_interhand
+    batch = os.path.join(release, 'InterHand2.6M_5fps_batch1')
+    os.makedirs(batch)
+    os.rename(os.path.join(release, 'images'), os.path.join(batch, 'images'))
+    stats = prepare_interhand(release, str(tmp_path / 'o'), 'test', img_size=32, aux_maps=(),
+                              progress=False)
+    assert stats['converted'] == 2
+
+
+def test_intag_layout_refuses_an_axis_angle_hand_model(release, tmp_path):
+    from gclhand.utils.build import ConfigError
+    out = str(tmp_path / 'intag')
+    assert _run_tool(release, out, '--split', 'test', '--img-size', '32', '--no-aux-maps',
+                     '--no-progress') == 0
+    with pytest.raises(ConfigError, match=r'InterHandIntagDataset: the data holds the finger '
+                       r"pose as 45 PCA coefficients \(IntagHand's layout\), but "
+                       r'hand_model.use_pca=False'):
+        InterHandIntagDataset(out, 'test', hand_model=dict(type='MANOHandModel',
+                                                           use_pca=False))
