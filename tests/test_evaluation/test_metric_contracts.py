@@ -78,8 +78,11 @@ def test_a_prediction_that_is_not_a_number_is_refused(make, field, bad):
     samples[2][field].view(-1)[0] = bad
     with pytest.raises(ValueError, match=f"{type(metric).__name__}: '{field}' of data "
                                          r"sample 2 \({'sample_idx': 2, 'img_path': "
-                                         r"'img/2.jpg'}\) holds 1 NaN/inf value"):
+                                         r"'img/2.jpg'}\) holds 1 NaN/inf value") as exc:
         metric.process(None, samples)
+    # ... a FloatingPointError too, which the command line prints as one line
+    from gclhand.cli.errors import format_known_error
+    assert format_known_error(exc.value).startswith(f"{type(metric).__name__}: '{field}'")
 
 
 def _run(metric, samples):

@@ -233,6 +233,21 @@ def test_a_run_whose_every_update_was_skipped_fails(tmp_path, capsys, monkeypatc
     assert err[0].endswith('nothing was trained')
 
 
+def test_a_run_that_trained_nothing_stops_before_its_first_checkpoint(tmp_path, capsys,
+                                                                       monkeypatch):
+    """Every update of the first epoch skipped: the run stops at the end of that epoch
+    with the same one line, before its checkpoint (a model that trained nothing) and before
+    validation (whose metrics refuse non-finite predictions with another error)."""
+    monkeypatch.syspath_prepend(os.path.dirname(os.path.dirname(TOY_CFG)))  # toy_modules
+    status = run_tool(train_cli.main, [TOY_CFG, '--work-dir', str(tmp_path), '--cfg-options',
+                                       '+model.poison=True', 'train_cfg.max_epochs=3',
+                                       'train_dataloader.dataset.num_samples=4'])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert status == 2 and len(err) == 1, err
+    assert err[0].startswith('error: every update of this run was skipped (2 step(s) with a ')
+    assert not list(tmp_path.glob('*.pth'))
+
+
 class _Sample:
     def __init__(self, idx):
         self.metainfo = dict(sample_idx=idx)

@@ -45,7 +45,8 @@ class NonFiniteGuardHook(Hook):
     Either way a non-finite loss never reaches the optimizer, every rank agrees to skip,
     and the hook logs ``train/nonfinite_skipped_total`` (saved with the checkpoint's
     message hub).  A run in which *every* update was skipped raises
-    :class:`FloatingPointError` when training ends (it trained nothing: the command must
+    :class:`FloatingPointError` at the end of its first epoch (before that epoch's
+    checkpoint and validation) or when training ends (it trained nothing: the command must
     not exit 0).  :class:`~gclhand.engine.GCLHandRunner` registers it with the defaults
     when a config does not; configure it with
     ``custom_hooks = [dict(type='NonFiniteGuardHook', max_consecutive=5)]``.
@@ -123,12 +124,20 @@ class NonFiniteGuardHook(Hook):
         else:
             self._updated += 1
 
-    def after_train(self, runner) -> None:
-        if self._tracer is not None:
-            self._tracer.remove()
-            self._tracer = None
+    def _raise_if_nothing_trained(self) -> None:
         if self._skipped and not self._updated:
             last = getattr(self._model, 'last_nonfinite', None) or self._last_message
             raise FloatingPointError(
                 f'every update of this run was skipped ({self._skipped} step(s) with a '
                 f'non-finite loss; the last: {last}): nothing was trained')
+
+    def after_train_epoch(self, runner) -> None:
+        # before this epoch's checkpoint (CheckpointHook runs later) and validation, whose
+        # metrics refuse the non-finite predictions of a model that never trained
+        self._raise_if_nothing_trained()
+
+    def after_train(self, runner) -> None:
+        if self._tracer is not None:
+            self._tracer.remove()
+            self._tracer = None
+        self._raise_if_nothing_trained()

@@ -20,6 +20,11 @@ def _as_tensor(value: Any) -> Tensor:
     return torch.as_tensor(np.asarray(value, dtype=np.float64))
 
 
+class NonFinitePredictionError(FloatingPointError, ValueError):
+    """A prediction handed to a metric holds NaN or inf (a ``ValueError`` of the input and a
+    ``FloatingPointError`` of the run; the command line prints it as one line)."""
+
+
 def stack_field(data_samples: Sequence[Any], key: str, owner: str = 'metric',
                 shape: Optional[Tuple[int, ...]] = None) -> Tensor:
     """Stack one field of a batch of data samples into a float64 CPU tensor.
@@ -36,7 +41,8 @@ def stack_field(data_samples: Sequence[Any], key: str, owner: str = 'metric',
         ``(N, *shape)``.
 
     Raises:
-        ValueError: a prediction (``key`` starting with ``'pred_'``) holds NaN or inf.
+        NonFinitePredictionError: a prediction (``key`` starting with ``'pred_'``) holds
+            NaN or inf.
             Such a sample cannot be scored, and leaving it out (``nan`` also marks a hand
             that is not evaluated) would make the averages better than the model is;
             IntagHand's and InterHand2.6M's scripts print NaN for it instead.
@@ -56,7 +62,7 @@ def stack_field(data_samples: Sequence[Any], key: str, owner: str = 'metric',
                              f'{tuple(value.shape)}, expected {shape} (-1 = any)')
         if key.startswith('pred_') and not torch.isfinite(value).all():
             bad = int((~torch.isfinite(value)).sum())
-            raise ValueError(
+            raise NonFinitePredictionError(
                 f"{owner}: '{key}' of data sample {i} ({sample_meta(sample)}) holds {bad} "
                 f'NaN/inf value(s) of {value.numel()}: the model\'s output diverged (a NaN '
                 f'loss, an fp16 overflow). A prediction that is not a number cannot be scored, '
