@@ -199,7 +199,9 @@ def main(argv=None) -> List[dict]:
 
     register_all_modules()
     images = list_images(args.input)
-    cfg = load_config(args.config, deployed=True)
+    from gclhand.engine.config_utils import evaluation_only_config
+    # the training and validation splits are never built: their types are not needed
+    cfg = evaluation_only_config(load_config(args.config, deployed=True))
     check_registered_types(cfg)
     checkpoint = None if args.checkpoint.lower() == 'none' else args.checkpoint
     if checkpoint is None:

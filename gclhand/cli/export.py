@@ -66,7 +66,9 @@ def main(argv=None) -> Dict[str, float]:
     # the tracer warns that the hand model's fixed index arrays (joint regressor, fingertip
     # vertices) become constants of the graph: that is intended
     warnings.filterwarnings('ignore', category=torch.jit.TracerWarning)
-    cfg = load_config(args.config, deployed=True)
+    from gclhand.engine.config_utils import evaluation_only_config
+    # the training and validation splits are never built: their types are not needed
+    cfg = evaluation_only_config(load_config(args.config, deployed=True))
     check_registered_types(cfg)
     checkpoint = None if args.checkpoint.lower() == 'none' else args.checkpoint
     size = args.input_size or input_size_from_config(cfg)

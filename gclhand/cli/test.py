@@ -107,11 +107,11 @@ def main(argv=None) -> None:
     cfg.work_dir = resolve_work_dir(cfg, args.config, args.work_dir)
     args.checkpoint = resolve_checkpoint(args.checkpoint, cfg.work_dir)
     cfg.load_from, cfg.resume = args.checkpoint, False
-    check_registered_types(cfg)
-
     from gclhand.engine import build_runner, finish_distributed
     from gclhand.engine.config_utils import evaluation_only_config
-    runner = build_runner(evaluation_only_config(cfg))  # never builds the train/val splits
+    evaluation_only_config(cfg)  # never builds the train/val splits ...
+    check_registered_types(cfg)  # ... so their (plugin) types are not needed either
+    runner = build_runner(cfg)
     if args.checkpoint is None:  # untrained: the weights train.py starts from
         runner.logger.info('checkpoint none: evaluating the untrained model')
         getattr(runner.model, 'module', runner.model).init_weights()

@@ -127,3 +127,11 @@ def test_print_config_applies_options(capsys):
     print_config.main([TOY_CFG, '--cfg-options', 'train_dataloader.batch_size=3'])
     assert 'batch_size=3' in capsys.readouterr().out
     assert osp.isfile(TOY_CFG)
+
+
+def test_test_tool_does_not_need_the_training_sets_types(tmp_path):
+    """Evaluation never builds the training split: a training set from a plugin that is
+    not installed here is no reason to refuse ``gclhand test``."""
+    train.main([TOY_CFG, '--work-dir', str(tmp_path), '--cfg-options', 'train_cfg.max_epochs=1'])
+    test_tool.main([TOY_CFG, str(tmp_path / 'epoch_1.pth'), '--work-dir', str(tmp_path),
+                    '--cfg-options', 'train_dataloader.dataset.type=ProprietaryTrainSet'])

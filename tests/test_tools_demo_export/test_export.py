@@ -52,3 +52,24 @@ def test_onnx_export_matches_pytorch(tmp_path, tiny_config):
     assert np.abs(verts[0] - ref).max() <= 1e-4
     meta = {p.key: p.value for p in __import__('onnx').load(str(out)).metadata_props}
     assert abs(float(meta['canonical_length']) - model.canonical_length) < 1e-9
+
+
+def test_training_only_types_are_not_needed_to_export_or_demo(tmp_path, tiny_config):
+    """A config whose training set (or transform) comes from a plugin that is not
+    installed still exports and runs the demo: neither builds the training split."""
+    import cv2
+
+    from gclhand.cli import demo
+    base = tiny_config()
+    cfg = tmp_path / 'trainonly_missing.py'
+    cfg.write_text(f"_base_ = [{base!r}]\ntrain_dataloader = dict(dataset=dict(_delete_=True, "
+                   "type='ProprietaryTrainSet', root='/nowhere'))\n")
+    _, ckpt = _checkpoint(tmp_path, base)
+    diffs = export.main([str(cfg), ckpt, '--format', 'torchscript',
+                         '--out', str(tmp_path / 'm.pt')])
+    assert max(diffs.values()) <= 1e-4
+    (tmp_path / 'imgs').mkdir()
+    cv2.imwrite(str(tmp_path / 'imgs' / 'a.jpg'), np.full((SIZE, SIZE, 3), 90, np.uint8))
+    demo.main([str(cfg), ckpt, '--input', str(tmp_path / 'imgs'), '--out',
+               str(tmp_path / 'out')])
+    assert any((tmp_path / 'out').iterdir())
