@@ -38,6 +38,13 @@ def test_init_model_loads_checkpoint_and_deploys(tmp_path):
         assert torch.equal(model.state_dict()[k], v), k
     with pytest.raises(FileNotFoundError, match='missing.pth'):
         init_model(cfg, str(tmp_path / 'missing.pth'))
+    # 'none', the command line's word for the untrained model, means None here too
+    torch.manual_seed(1)
+    a = init_model(cfg, 'none')
+    torch.manual_seed(1)
+    b = init_model(cfg, None)
+    for k, v in a.state_dict().items():
+        assert torch.equal(b.state_dict()[k], v), k
 
 
 def test_inference_on_arrays_and_paths(tmp_path):

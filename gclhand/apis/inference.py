@@ -77,6 +77,8 @@ def init_model(config: Union[str, Config, dict], checkpoint: Optional[str] = Non
     model_cfg = deployed_model_config(config.model) if deploy else config.model.copy()
     model_cfg.get('encoder', {}).pop('init_cfg', None)  # weights come from the checkpoint
     model = MODELS.build(model_cfg)
+    if isinstance(checkpoint, str) and checkpoint.lower() == 'none':
+        checkpoint = None  # the command line's spelling of "untrained" (docs/demo.md)
     if checkpoint is not None:
         if not osp.isfile(checkpoint):
             raise FileNotFoundError(f"checkpoint '{checkpoint}' does not exist")

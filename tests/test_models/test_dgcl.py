@@ -157,6 +157,28 @@ def test_consistency_regresses_normalised_joints_from_disturbed_features():
                                      - joints.flatten(0, 1)[keep]).abs().mean())
 
 
+@pytest.mark.parametrize('head, attr', [('self_contrast', 'self_contrast'),
+                                        ('consistency', 'consistency'),
+                                        ('cross_contrast', 'cross_contrast')])
+@pytest.mark.parametrize('bad', ['vector', 'float'])
+def test_a_contrastive_head_returning_no_scalar_is_named(head, attr, bad, monkeypatch):
+    """A plugin head returning a per-hand vector would be averaged by MMEngine without its
+    validity mask; a float fails far away.  Either is named with the head's config key."""
+    dgcl, dec = build()
+    module = getattr(dgcl, attr)
+    inner = module.loss
+
+    def broken(*args, **kwargs):
+        value = inner(*args, **kwargs)
+        return value.expand(5) if bad == 'vector' else float(value)
+    monkeypatch.setattr(module, 'loss', broken)
+    got = 'a tensor of shape \\(5,\\)' if bad == 'vector' else 'a float'
+    with pytest.raises(ConfigError, match=f'model.dgcl.{head} \\(gclhand.*'
+                                          f'{type(module).__name__}\\).loss\\(\\) returned '
+                                          f'{got}; a contrastive head'):
+        run(dgcl, dec)
+
+
 def test_cross_contrast_is_minimised_mismatch_to_pose_similarity():
     """Eq. 5/6/12 with the sign that minimises |S_p - S_g| (issue 18.6): the value equals
     +lambda7 * ||q.keys - S_g||_2 (the Frobenius norm, as printed) and a gradient step on it
