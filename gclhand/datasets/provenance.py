@@ -71,9 +71,13 @@ def write_conversion_record(split_dir: str, record: dict) -> str:
     return path
 
 
-def _describe(kind: Optional[str], digest: str, folder: Optional[str]) -> str:
+def _describe(kind: Optional[str], digest: str, folder: Optional[str],
+              cls: Optional[str] = None) -> str:
+    """``the procedural hand model 1a2b...``; a plugin class is named (its kind is what it
+    inherits), and a record without a kind (a synthetic ``meta.json``) names the hash only."""
     where = f' from {folder}' if folder and kind != 'procedural' else ''
-    return f"the {kind or 'unknown'} hand model {digest}{where}"
+    what = f'{cls} ({kind})' if cls and cls != 'MANOHandModel' else kind
+    return f"the {what + ' ' if what else ''}hand model {digest}{where}"
 
 
 def check_hand_model(split_dir: str, hm) -> Optional[dict]:
@@ -98,13 +102,19 @@ def check_hand_model(split_dir: str, hm) -> Optional[dict]:
         made = _describe(record.get('hand_model_kind'), record['hand_model_hash'],
                          record.get('hand_model_dir'))
         now = _describe(loaded['hand_model_kind'], loaded['hand_model_hash'],
-                        loaded['hand_model_dir'])
+                        loaded['hand_model_dir'], type(hm).__name__)
+        if record['_path'].endswith(SYNTH_META_FILE):  # gclhand's synthetic data
+            advice = ('the synthetic generator made it with its synthetic.hand_model: give '
+                      "the datasets' hand_model and synthetic.hand_model the same config, or "
+                      'point data_root (GCLHAND_SYNTH_ROOT) at a new folder so that the data '
+                      'is generated with this model')
+        else:
+            advice = ('Load it with the model that made it (GCLHAND_MANO_DIR or '
+                      'hand_model.model_dir; unset both for the procedural hand), or convert '
+                      'the split again with gclhand prepare-interhand --mano-dir DIR')
         raise HandModelMismatchError(
             f"{record['_path']}: this split was made with {made}, but the dataset loads "
-            f'{now}; its PCA pose coefficients give wrong labels with another model. Load '
-            'it with the model that made it (GCLHAND_MANO_DIR or hand_model.model_dir; unset '
-            'both for the procedural hand), or convert the split again with '
-            'gclhand prepare-interhand --mano-dir DIR')
+            f'{now}; its PCA pose coefficients give wrong labels with another model. {advice}')
     return record
 
 

@@ -395,3 +395,33 @@ def test_rigid_probe_matches_the_distance_matrix_test(hm):
         np.testing.assert_allclose(new, old, atol=1e-9)
         checked += old[0] > 0
     assert checked >= 5  # most random placements overlap
+
+
+def test_synthetic_data_loaded_with_another_hand_model_is_named_with_the_fix(tmp_path):
+    """A plugin hand model (a subclass with its own content_hash) reading data the generator
+    made with the default one: the error names the plugin class and the hash, not an
+    'unknown' model, and says how to make the two agree for synthetic data."""
+    from gclhand.datasets import InterHandIntagDataset
+    from gclhand.datasets.provenance import HandModelMismatchError
+    from gclhand.hand import MANOHandModel
+    from gclhand.registry import HAND_MODELS
+
+    @HAND_MODELS.register_module(force=True)
+    class RehashedHandModelForTest(MANOHandModel):
+        def __init__(self, **kw):
+            super().__init__(**kw)
+            self.content_hash = 'f' * 16
+
+    root = str(tmp_path / 'synth')
+    generate_synthetic_dataset(root, 2, seed=0, img_size=SIZE, splits='train', progress=False)
+    try:
+        with pytest.raises(HandModelMismatchError) as err:
+            InterHandIntagDataset(root, 'train',
+                                  hand_model=dict(type='RehashedHandModelForTest'))
+    finally:  # no test-only type left in the registry for the tests that list it
+        HAND_MODELS._module_dict.pop('RehashedHandModelForTest', None)
+    message = str(err.value)
+    made = json.load(open(osp.join(root, 'train', 'meta.json')))['hand_model_hash']
+    assert f'made with the hand model {made}, but the dataset loads the ' \
+           f"RehashedHandModelForTest (procedural) hand model {'f' * 16}" in message
+    assert 'unknown' not in message and 'synthetic.hand_model' in message
