@@ -189,6 +189,7 @@ class DGCLNet(BaseModule):
         self.lambda_contrast = lambda_contrast
         self.normalize = normalize
         self._pending: List[Dict[str, Tensor]] = []  # entries of the current optimiser step
+        self._override_checked = False  # see _check_decoder_reads_override
         self._mask_key: Optional[Tuple[Tensor, int]] = None
         self._node_mask: Optional[Tensor] = None
 
@@ -250,12 +251,45 @@ class DGCLNet(BaseModule):
             node_feats_hat = both['node_feats'][b:]
         else:
             out = decoder(graph_feats, feats)
-            node_feats_hat = decoder(x_hat, feats, graph_override=(
-                g_hat.edge_index, g_hat.edge_weight))['node_feats']
+            override = (g_hat.edge_index, g_hat.edge_weight)
+            node_feats_hat = decoder(x_hat, feats, graph_override=override)['node_feats']
+            if not self._override_checked:
+                self._check_decoder_reads_override(decoder, x_hat, feats, coarse_graph,
+                                                   override)
         pair = DGCLPair(graph_feats, g_hat.x,
                         mesh_node_feats(decoder, out['node_feats']).flatten(0, 1),
                         mesh_node_feats(decoder, node_feats_hat).flatten(0, 1), feats)
         return out, pair
+
+    @torch.no_grad()
+    def _check_decoder_reads_override(self, decoder: nn.Module, x_hat: Tensor,
+                                      feats: List[Tensor], graph, override) -> None:
+        """Once per run: a decoder whose output ignores ``graph_override`` makes an edge
+        disturber do nothing, and the experiment would silently mean nothing.  Probed in
+        eval mode (no dropout draws, no batch-norm statistics), on the first batch whose
+        disturbed graph differs from the clean one."""
+        (ei, ew), (ei_hat, ew_hat) = graph, override
+        same = ei.shape == ei_hat.shape and torch.equal(ei, ei_hat) and (
+            (ew is None and ew_hat is None) or (ew is not None and ew_hat is not None
+                                                and torch.equal(ew, ew_hat)))
+        if same:
+            return
+        was_training = decoder.training
+        decoder.train(False)
+        try:
+            with_override = decoder(x_hat, feats, graph_override=override)['node_feats']
+            without = decoder(x_hat, feats)['node_feats']
+        finally:
+            decoder.train(was_training)
+        self._override_checked = True
+        if torch.equal(with_override, without):
+            raise ConfigError(
+                f'model.decoder ({class_name(decoder)}) gives the same node_feats with and '
+                'without graph_override, so the edge disturber model.dgcl.disturber '
+                f'({class_name(self.disturber)}) changes nothing and the contrast compares a '
+                'graph with itself: a decoder must run its coarsest graph convolutions on '
+                'graph_override=(edge_index, edge_weight) when it is given (docs/plugins.md, '
+                'decoders), or use a feature disturber')
 
     def loss(self, pair: DGCLPair, gt_joints: Optional[Tensor] = None,
              hand_valid: Optional[Tensor] = None) -> Dict[str, Tensor]:

@@ -9,6 +9,7 @@ import copy
 
 import pytest
 import torch
+import torch.nn as nn
 import torch.nn.functional as F
 
 from gclhand.models.dgcl import DGCLNet, DGCLPair
@@ -322,6 +323,12 @@ def test_decode_gives_the_disturber_the_clean_graph_and_passes_its_graph_on():
     dgcl.disturber = ReweightEdges()
     recorder.calls = []
     _, pair = dgcl.decode(G, feats, recorder, (edge_index, edge_weight))
+    # the two training calls, then (first time only) the probe that the decoder reads the
+    # override: with it and without it
+    assert [c[0] for c in recorder.calls] == [B, B, B, B] and recorder.calls[0][1] is None
+    assert recorder.calls[2][1] is not None and recorder.calls[3][1] is None
+    recorder.calls = []
+    _, pair = dgcl.decode(G, feats, recorder, (edge_index, edge_weight))
     assert [c[0] for c in recorder.calls] == [B, B] and recorder.calls[0][1] is None
     override = recorder.calls[1][1]
     assert override[0] is edge_index
@@ -518,3 +525,38 @@ def test_a_disturber_without_its_own_init_is_given_no_sizes():
     _, pair = dgcl.decode(G, feats, dec, dec.graph(0))
     torch.testing.assert_close(pair.graph_feats_hat, F.normalize(G.flip(-1), dim=-1)
                                .flatten(0, 1))
+
+
+class _OverrideBlindDecoder(nn.Module):
+    """A plugin decoder that accepts ``graph_override`` and ignores it."""
+
+    def __init__(self, inner):
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, graph_feats, feats, graph_override=None):
+        return self.inner(graph_feats, feats)
+
+
+@pytest.mark.parametrize('disturber', [dict(type='EdgeFlip', ratio=0.5),
+                                       dict(type='EdgeAdd', ratio=0.5)])
+def test_an_edge_disturber_with_a_decoder_that_ignores_the_override_is_refused(disturber):
+    """An edge disturber whose graph the decoder never reads would make the whole
+    contrastive module compare a graph with itself, silently.  The real decoder passes
+    (and keeps its training mode and random stream); a blind one is named."""
+    dgcl, dec = build(disturber=disturber)
+    torch.manual_seed(3)
+    run(dgcl, dec)
+    assert dgcl._override_checked and dec.training
+    after_probe = torch.rand(1)
+    dgcl2, dec2 = build(disturber=disturber)
+    dgcl2._override_checked = True  # no probe: the same draws must follow
+    torch.manual_seed(3)
+    run(dgcl2, dec2)
+    assert torch.equal(torch.rand(1), after_probe)
+    dgcl, dec = build(disturber=disturber)
+    with pytest.raises(ConfigError, match=r'model.decoder \(.*_OverrideBlindDecoder\) gives the '
+                       r'same node_feats with and without graph_override, so the edge disturber '
+                       r'model.dgcl.disturber \(.*Edge(Flip|Add)\) changes nothing'):
+        G, feats, _ = inputs()
+        dgcl.decode(G, feats, _OverrideBlindDecoder(dec), dec.graph(0))
