@@ -16,7 +16,8 @@ import argparse
 
 from gclhand.datasets.aux_maps import AUX_KINDS
 from gclhand.datasets.geometry import INTAGHAND_HAND_RATIO
-from gclhand.datasets.interhand_prepare import format_report, prepare_interhand
+from gclhand.datasets.interhand_prepare import (converted_nothing, format_report,
+                                                prepare_interhand)
 
 
 def parse_args(argv=None):
@@ -64,5 +65,4 @@ def main(argv=None) -> int:
         aux_maps=() if args.no_aux_maps else AUX_KINDS, progress=not args.no_progress,
         annot_subset=args.annot_subset)
     print(format_report(args.split, stats))
-    # a non-empty selection of which nothing could be converted is a failure, not a result
-    return 1 if stats['selected'] and stats['missing'] == stats['selected'] else 0
+    return 1 if converted_nothing(stats) else 0  # a failure, not an empty result

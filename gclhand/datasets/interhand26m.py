@@ -80,6 +80,11 @@ def release_annotation_path(root: str, split: str, kind: str,
     return osp.join(found, name.format(kind))
 
 
+def _archive_image_dirs(root: str, split: str) -> List[str]:
+    """The ``{root}/InterHand2.6M_*/images/{split}`` folders (where the archives extract)."""
+    return sorted(glob.glob(osp.join(glob.escape(root), 'InterHand2.6M_*', 'images', split)))
+
+
 def release_image_dir(root: str, split: str) -> str:
     """The folder of a split's images: ``{root}/images/{split}`` (the layout of the
     release's README), else the one ``{root}/InterHand2.6M_*/images/{split}`` that holds it,
@@ -89,7 +94,7 @@ def release_image_dir(root: str, split: str) -> str:
     default = osp.join(root, 'images', split)
     if osp.isdir(default):
         return default
-    found = sorted(glob.glob(osp.join(glob.escape(root), 'InterHand2.6M_*', 'images', split)))
+    found = _archive_image_dirs(root, split)
     return found[0] if len(found) == 1 else default
 
 
@@ -99,7 +104,7 @@ def check_release_images(root: str, split: str) -> str:
     image_dir = release_image_dir(root, split)
     if osp.isdir(image_dir):
         return image_dir
-    batches = sorted(glob.glob(osp.join(glob.escape(root), 'InterHand2.6M_*', 'images', split)))
+    batches = _archive_image_dirs(root, split)
     if batches:
         hint = (f"several image folders hold '{split}' ({', '.join(batches)}): link the one "
                 f"to use, e.g. ln -s {osp.relpath(osp.dirname(batches[0]), root)} "
@@ -210,8 +215,8 @@ def read_interhand_release(root: str, split: str, interacting_only: bool = True,
         raise AnnotationError(paths['MANO_NeuralAnnot'], f'file not found; {superseded} is '
                               "there, the earlier per-camera MANO fits that the release's "
                               'NeuralAnnot fits superseded (world coordinates, one fit per '
-                              'frame): download InterHand2.6M_{split}_MANO_NeuralAnnot.json '
-                              '(docs/data.md)'.replace('{split}', split))
+                              f'frame): download InterHand2.6M_{split}_MANO_NeuralAnnot.json '
+                              '(docs/data.md)')
     manos = _load_json(paths['MANO_NeuralAnnot'])
     image_dir = release_image_dir(root, split)
     try:

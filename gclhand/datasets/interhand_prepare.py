@@ -466,6 +466,11 @@ def prepare_interhand(root: str, out: str, split: str, workers: int = 1, img_siz
     return stats
 
 
+def converted_nothing(stats: dict) -> bool:
+    """Whether none of a non-empty selection is converted (the run failed)."""
+    return bool(stats['selected']) and stats['missing'] == stats['selected']
+
+
 def format_report(split: str, stats: dict) -> str:
     """The lines ``gclhand prepare-interhand`` prints after a conversion."""
     hm = stats['hand_model']
@@ -484,7 +489,7 @@ def format_report(split: str, stats: dict) -> str:
         lines += [f"  {d['image']} ({d['reason']})" for d in named[:5]]
         if len(named) > 5:
             lines.append(f'  ... and {len(named) - 5} more')
-    if stats['selected'] and stats['selected'] == stats['missing']:
+    if converted_nothing(stats):
         lines.append(f"error: none of the {stats['selected']} selected samples was converted")
     return '\n'.join(lines)
 

@@ -14,22 +14,11 @@ from torch import Tensor
 
 from gclhand.registry import CONTRAST_HEADS, DISTURBERS, MODELS
 from gclhand.utils import ConfigError, build_component, fill_defaults
-from gclhand.utils.build import class_name
+from gclhand.utils.build import class_name, require_scalar_tensor
 from .contrast.projector import mesh_node_feats
 from .disturbers import Graph, check_disturber_output
 
 ConfigType = Union[dict, nn.Module]
-
-
-def _check_scalar(value, where: str) -> None:
-    """A contrastive head's ``loss`` must return a scalar tensor: MMEngine would average a
-    per-sample vector silently (ignoring any validity mask) and refuse a float far from
-    the head that returned it."""
-    if not isinstance(value, Tensor) or value.dim() != 0:
-        got = (f'a tensor of shape {tuple(value.shape)}' if isinstance(value, Tensor)
-               else f'a {type(value).__name__}')
-        raise ConfigError(f'{where}.loss() returned {got}; a contrastive head returns its '
-                          'loss as a scalar tensor (the mean over the valid hands)')
 
 
 class DGCLPair(NamedTuple):
@@ -347,8 +336,10 @@ class DGCLNet(BaseModule):
                           ('loss_consistent', 'consistency'),
                           ('loss_cross_contrast', 'cross_contrast')):
             if key in losses:
-                head = getattr(self, name)
-                _check_scalar(losses[key], f'model.dgcl.{name} ({class_name(head)})')
+                require_scalar_tensor(
+                    losses[key], f'model.dgcl.{name} ({class_name(getattr(self, name))}).loss()',
+                    'a contrastive head returns its loss as a scalar tensor (the mean over the '
+                    'valid hands)')
         if self.self_queue is not None or self.pool is not None:
             self._pending.append(pending)
         return losses

@@ -25,6 +25,17 @@ class ConfigError(ValueError):
     """A config value is wrong; the message names the key and how to fix it."""
 
 
+def require_scalar_tensor(value: Any, returned_by: str, rule: str) -> None:
+    """Raise :class:`ConfigError` ``'{returned_by} returned {what}; {rule}'`` unless ``value``
+    is a 0-d tensor: MMEngine would average a per-sample vector silently (ignoring any
+    validity mask) and refuse a float far from the component that returned it."""
+    if isinstance(value, torch.Tensor) and value.dim() == 0:
+        return
+    got = (f'a tensor of shape {tuple(value.shape)}' if isinstance(value, torch.Tensor)
+           else f'a {type(value).__name__}')
+    raise ConfigError(f'{returned_by} returned {got}; {rule}')
+
+
 def build_component(registry: Registry, cfg: Optional[dict], key: str = '', **default_args: Any):
     """Build ``cfg`` from ``registry``, failing with one clear line for an unknown ``type``.
 

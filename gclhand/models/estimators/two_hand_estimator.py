@@ -32,7 +32,8 @@ from mmengine.optim import OptimWrapper
 from gclhand.models.losses.base import MissingLossInput
 from gclhand.registry import DECODERS, ENCODERS, HEADS, LOSSES, MODELS, NECKS
 from gclhand.structures.hand_data_sample import HANDS, HandDataSample
-from gclhand.utils.build import ConfigError, build_component, class_name, fill_defaults
+from gclhand.utils.build import (ConfigError, build_component, class_name, fill_defaults,
+                                  require_scalar_tensor)
 from gclhand.utils.nonfinite import NonFiniteTracer
 
 #: joints (library order) that define the normalising length: wrist -> middle MCP.
@@ -316,13 +317,8 @@ class TwoHandEstimator(BaseModel):
                 raise ConfigError(f'model.losses.{name} ({class_name(loss_fn)}): '
                                   f'{message.removeprefix(owner)}') from None
             value = loss_fn(**kwargs)
-            if not isinstance(value, torch.Tensor) or value.dim() != 0:
-                # MMEngine would average a non-scalar silently
-                got = (f'a tensor of shape {tuple(value.shape)}'
-                       if isinstance(value, torch.Tensor) else f'a {type(value).__name__}')
-                raise ConfigError(f'model.losses.{name} ({class_name(loss_fn)}) returned '
-                                  f'{got}; a loss '
-                                  'returns a scalar tensor (its weighted mean)')
+            require_scalar_tensor(value, f'model.losses.{name} ({class_name(loss_fn)})',
+                                  'a loss returns a scalar tensor (its weighted mean)')
             losses[f'loss_{name}'] = value
 
         if self.dgcl is not None:
